@@ -1,0 +1,5 @@
+import sys
+
+from riff.cli import main
+
+sys.exit(main())

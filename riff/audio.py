@@ -1,0 +1,96 @@
+"""Audio in and out: load, resample, save. Waveforms are (channels, samples) float32."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+# Container formats soundfile reads and writes, by extension.
+WRITABLE = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+
+def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, taps: int = 32) -> torch.Tensor:
+    """Band-limited resampling with a Kaiser-windowed sinc (polyphase; as torchaudio's
+    `sinc_interp_kaiser`, Smith's "Digital Audio Resampling").
+
+    Args:
+        waveform: (..., samples).
+        taps: zero crossings of the sinc on each side; more is sharper and slower.
+    Returns:
+        (..., ceil(samples * new_rate / orig_rate)).
+    """
+    if orig_rate <= 0 or new_rate <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_rate} and {new_rate}")
+    if orig_rate == new_rate:
+        return waveform
+    g = math.gcd(orig_rate, new_rate)
+    orig, new = orig_rate // g, new_rate // g
+    cutoff = min(orig, new) * 0.97  # just below the lower Nyquist
+    width = math.ceil(taps * orig / cutoff)
+    dtype = torch.float64
+    idx = torch.arange(-width, width + orig, dtype=dtype, device=waveform.device)[None] / orig
+    t = torch.arange(0, -new, -1, dtype=dtype, device=waveform.device)[:, None] / new + idx
+    t = (t * cutoff).clamp(-taps, taps)
+    beta = 14.769656459379492  # Kaiser beta for about 150 dB stop-band
+    window = torch.special.i0(beta * torch.sqrt(1 - (t / taps) ** 2)) / torch.special.i0(
+        torch.tensor(beta, dtype=dtype)
+    )
+    kernel = (torch.special.sinc(t) * window * cutoff / orig).to(waveform.dtype)
+    lead, length = waveform.shape[:-1], waveform.shape[-1]
+    x = torch.nn.functional.pad(waveform.reshape(-1, 1, length), (width, width + orig))
+    y = torch.nn.functional.conv1d(x, kernel[:, None], stride=orig)
+    y = y.transpose(1, 2).reshape(x.shape[0], -1)
+    return y[:, : math.ceil(new * length / orig)].reshape(*lead, -1)
+
+
+def load_audio(path: str | Path, sample_rate: int, channels: int | None = None) -> torch.Tensor:
+    """Read an audio file (WAV, FLAC, OGG, MP3, ...) at `sample_rate`.
+
+    Args:
+        channels: 1 mixes down, 2 duplicates mono; None keeps the file's channels.
+    Returns:
+        (channels, samples) float32.
+    Raises:
+        ValueError: the file cannot be read as audio.
+    """
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(f"cannot read audio from {str(path)!r}: {error}") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"{str(path)!r} holds no audio samples")
+    waveform = torch.from_numpy(data.T.copy())
+    if channels == 1:
+        waveform = waveform.mean(dim=0, keepdim=True)
+    elif channels == 2 and waveform.shape[0] == 1:
+        waveform = waveform.expand(2, -1).clone()
+    elif channels == 2 and waveform.shape[0] > 2:
+        waveform = waveform[:2]
+    return resample(waveform, rate, sample_rate)
+
+
+def save_audio(path: str | Path, waveform: torch.Tensor, sample_rate: int) -> Path:
+    """Write (channels, samples) audio; the format follows the extension (.wav, .flac, .ogg,
+    .mp3). Samples are clipped to [-1, 1].
+
+    Raises:
+        ValueError: an extension soundfile cannot write.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise ValueError(f"cannot write {suffix or 'extensionless'} audio: use one of {sorted(WRITABLE)}")
+    container, subtype = WRITABLE[suffix]
+    data = waveform.detach().to("cpu", torch.float32).clamp(-1, 1).numpy().T
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.ascontiguousarray(data), sample_rate, format=container, subtype=subtype)
+    return path

@@ -1,0 +1,262 @@
+"""python -m riff: spectrogram conversions and walks from the command line.
+
+Bad input ends with exit status 2 and one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from riff.audio import load_audio, save_audio
+from riff.image import image_from_mel, mel_from_image, params_from_image
+from riff.params import SpectrogramParams
+from riff.seeds import DEFAULT_SEED, open_image
+
+log = logging.getLogger("riff")
+
+
+class UsageError(ValueError):
+    """Bad command-line input."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"riff: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("riff: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="riff", description="Music from spectrogram diffusion.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("audio-to-image", help="encode audio files as spectrogram images")
+    p.add_argument("inputs", nargs="+", metavar="IN")
+    _outputs(p, ".png")
+    p.add_argument("--stereo", action="store_true", help="keep left and right (G and B channels)")
+    p.add_argument("--max-seconds", type=float, default=None, help="encode only the start")
+    p.set_defaults(run=audio_to_image)
+
+    p = sub.add_parser("image-to-audio", help="decode spectrogram images to audio")
+    p.add_argument("inputs", nargs="+", metavar="IN")
+    _outputs(p, ".wav")
+    p.add_argument("--seed", type=int, default=0, help="Griffin-Lim seed (same seed, same samples)")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--griffin-lim-iters", type=int, default=64)
+    p.set_defaults(run=image_to_audio)
+
+    p = sub.add_parser("interpolate", help="render a walk between two prompts and seeds")
+    p.add_argument("--start", required=True, metavar="PROMPT")
+    p.add_argument("--end", required=True, metavar="PROMPT")
+    p.add_argument("--start-seed", type=int, default=0)
+    p.add_argument("--end-seed", type=int, default=1)
+    p.add_argument("--steps", type=int, default=5, help="clips in the walk")
+    _render_options(p)
+    p.add_argument("--end-negative-prompt", default=None, help="default: --negative-prompt")
+    p.add_argument("--alpha-curve", default="linear", choices=["linear", "power", "smooth"])
+    p.add_argument("--crossfade-ms", type=float, default=250.0)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.set_defaults(run=interpolate)
+
+    p = sub.add_parser("generate", help="render one clip from one prompt")
+    p.add_argument("prompt")
+    p.add_argument("--seed", type=int, default=0)
+    _render_options(p)
+    p.set_defaults(run=generate)
+
+    p = sub.add_parser("print-metadata", help="show the spectrogram parameters of an image")
+    p.add_argument("image")
+    p.set_defaults(run=print_metadata)
+    return parser
+
+
+def _outputs(p: argparse.ArgumentParser, suffix: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-o", "--output", type=Path, help=f"output file (one input only), e.g. x{suffix}")
+    group.add_argument("--out-dir", type=Path, help=f"write <input name>{suffix} files here")
+
+
+def _render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", type=Path, required=True, help="audio file (.wav, .flac, .mp3, .ogg)")
+    p.add_argument("--num-inference-steps", type=int, default=50)
+    p.add_argument("--denoising", type=float, default=0.75, help="img2img strength in (0, 1]")
+    p.add_argument("--guidance", type=float, default=7.0)
+    p.add_argument("--negative-prompt", default="")
+    p.add_argument("--seed-image", default=DEFAULT_SEED, metavar="NAME|PATH")
+    p.add_argument("--mask", default=None, metavar="NAME|PATH")
+    p.add_argument(
+        "--model", default=None, metavar="ID|DIR", help="default: $RIFF_MODEL or the built-in default"
+    )
+    p.add_argument("--device", default=None)
+    p.add_argument("--scheduler", default="default", choices=["default", "dpm++"])
+    p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
+
+
+def _targets(args: argparse.Namespace, suffix: str) -> list[Path]:
+    """Output paths for the inputs; refuses to overwrite an input."""
+    inputs = [Path(i) for i in args.inputs]
+    for path in inputs:
+        if not path.is_file():
+            raise UsageError(f"no such file: {str(path)!r}")
+    if args.output is not None:
+        if len(inputs) > 1:
+            raise UsageError(f"-o takes one input, got {len(inputs)}: use --out-dir")
+        targets = [args.output]
+    else:
+        folder = args.out_dir or Path(".")
+        targets = [folder / (p.stem + suffix) for p in inputs]
+    if len(set(targets)) != len(targets):
+        raise UsageError("two inputs share a name; their outputs would overwrite each other")
+    for path, target in zip(inputs, targets):
+        if path.resolve() == target.resolve():
+            raise UsageError(f"output {str(target)!r} would overwrite its input")
+    return targets
+
+
+def audio_to_image(args: argparse.Namespace) -> None:
+    params = SpectrogramParams(stereo=args.stereo)
+    targets = _targets(args, ".png")
+    for path, target in tqdm(
+        list(zip(args.inputs, targets)), desc="encoding", unit="file", disable=len(targets) < 2
+    ):
+        waveform = load_audio(path, params.sample_rate, params.channels)
+        if args.max_seconds is not None:
+            waveform = waveform[:, : int(args.max_seconds * params.sample_rate)]
+        from riff.spectrogram import mel_from_waveform
+
+        image = image_from_mel(mel_from_waveform(waveform, params), params)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(target, exif=image.info["exif"])
+        print(target)
+
+
+def image_to_audio(args: argparse.Namespace) -> None:
+    from riff.models import pick_device
+    from riff.spectrogram import waveform_from_mel
+
+    targets = _targets(args, ".wav")
+    device = pick_device(args.device)
+    # Images of one format and width decode together in one batch.
+    loaded = []
+    for path in args.inputs:
+        mel, params = mel_from_image(open_image(Path(path)))
+        loaded.append((mel, params))
+    groups: dict[tuple, list[int]] = {}
+    for i, (mel, params) in enumerate(loaded):
+        groups.setdefault((params, tuple(mel.shape)), []).append(i)
+    with tqdm(total=len(targets), desc="decoding", unit="image", disable=len(targets) < 2) as bar:
+        for (params, _), indices in groups.items():
+            mel = torch.stack([loaded[i][0] for i in indices]).to(device)
+            waveforms = waveform_from_mel(
+                mel, params, seed=args.seed, griffin_lim_iters=args.griffin_lim_iters
+            )
+            for i, waveform in zip(indices, waveforms):
+                save_audio(targets[i], waveform.cpu(), params.sample_rate)
+                print(targets[i])
+                bar.update()
+
+
+def print_metadata(args: argparse.Namespace) -> None:
+    image = open_image(Path(args.image))
+    params, max_value = params_from_image(image)
+    tagged = bool(image.getexif())
+    info = {"width": image.width, "height": image.height, "tagged": tagged, "max_value": max_value}
+    info.update({k: v for k, v in vars(params).items()})
+    info["duration_s"] = round(params.num_samples(image.width) / params.sample_rate, 3)
+    print(json.dumps(info, indent=2))
+
+
+def _check_output(path: Path) -> None:
+    from riff.audio import WRITABLE
+
+    if path.suffix.lower() not in WRITABLE:
+        raise UsageError(
+            f"cannot write {path.suffix or 'extensionless'} audio: use one of {sorted(WRITABLE)}"
+        )
+
+
+def _walk_settings(args: argparse.Namespace) -> dict:
+    return dict(
+        num_inference_steps=args.num_inference_steps,
+        seed_image=args.seed_image,
+        mask=args.mask,
+        scheduler=args.scheduler,
+    )
+
+
+def interpolate(args: argparse.Namespace) -> None:
+    from riff.render import PromptEnd, WalkRequest
+
+    _check_output(args.output)
+    end_negative = args.negative_prompt if args.end_negative_prompt is None else args.end_negative_prompt
+    request = WalkRequest(
+        start=PromptEnd(args.start, args.start_seed, args.negative_prompt, args.denoising, args.guidance),
+        end=PromptEnd(args.end, args.end_seed, end_negative, args.denoising, args.guidance),
+        num_clips=args.steps,
+        alpha_curve=args.alpha_curve,
+        crossfade_ms=args.crossfade_ms,
+        batch_size=args.batch_size,
+        **_walk_settings(args),
+    )
+    _render(args, request, walk=True)
+
+
+def generate(args: argparse.Namespace) -> None:
+    from riff.render import PromptEnd, WalkRequest
+
+    _check_output(args.output)
+    end = PromptEnd(args.prompt, args.seed, args.negative_prompt, args.denoising, args.guidance)
+    _render(args, WalkRequest(start=end, end=end, num_clips=1, **_walk_settings(args)), walk=False)
+
+
+def _render(args: argparse.Namespace, request, walk: bool) -> None:
+    from riff.models import load_model
+    from riff.render import render_clip, render_walk, stitch_walk
+    from riff.seeds import mask_tensor, seed_image
+
+    # Fail on a bad seed image or mask before the model takes its time to load.
+    seed_image(request.seed_image)
+    if request.mask is not None:
+        mask_tensor(request.mask, (8, 8))
+    model = load_model(args.model, args.device)
+    total = len(request.clip_alphas())
+    with tqdm(total=total, desc=f"rendering on {model.device.type}", unit="clip") as bar:
+
+        def progress(done: int, clips: int, step: int, steps: int) -> None:
+            bar.n = done
+            bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
+            bar.refresh()
+
+        clips = (
+            list(render_walk(model, request, progress))
+            if walk
+            else [render_clip(model, request.start, request, progress)]
+        )
+        bar.n = total
+        bar.refresh()
+    if args.images_dir is not None:
+        args.images_dir.mkdir(parents=True, exist_ok=True)
+        for clip in clips:
+            image = clip.image()
+            image.save(
+                args.images_dir / f"clip_{clip.index:03d}_alpha_{clip.alpha:.3f}.png", exif=image.info["exif"]
+            )
+    track = stitch_walk(clips, request.crossfade_ms)
+    save_audio(args.output, track, clips[0].params.sample_rate)
+    print(args.output)

@@ -1,0 +1,128 @@
+"""Which model, loaded how: diffusers components from a hub id or a local folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "riffusion/riffusion-model-v1"
+SCHEDULERS = ("default", "dpm++")
+
+
+@dataclass
+class Model:
+    """The loaded diffusers components of one Stable Diffusion 1.x model, on one device."""
+
+    unet: torch.nn.Module
+    vae: torch.nn.Module
+    text_encoder: torch.nn.Module
+    tokenizer: object
+    scheduler: object
+    name: str
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def vae_scale(self) -> int:
+        """Pixels per latent cell along each side (8 for Stable Diffusion)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def describe(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        return f"{self.name} on {self.device.type} ({dtype})"
+
+    def make_scheduler(self, name: str = "default") -> object:
+        """A fresh scheduler (they keep state between steps, so one per run).
+
+        "default" is the model's own (PNDM for riffusion-model-v1); "dpm++" is DPM-Solver++
+        multistep, good in about half the steps.
+        """
+        from diffusers import DPMSolverMultistepScheduler
+
+        if name == "default":
+            return type(self.scheduler).from_config(self.scheduler.config)
+        if name == "dpm++":
+            return DPMSolverMultistepScheduler.from_config(
+                self.scheduler.config, algorithm_type="dpmsolver++"
+            )
+        raise ValueError(f"unknown scheduler {name!r}: choose one of {', '.join(SCHEDULERS)}")
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """The requested device, else CUDA, else Apple MPS, else the CPU.
+
+    Raises:
+        ValueError: the requested device does not exist here.
+    """
+    if requested:
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise ValueError(f"unknown device {requested!r}: use cpu, cuda, cuda:N or mps") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {requested!r} asked for, but no CUDA GPU is available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {requested!r} asked for, but Apple MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """fp16 on GPUs (half the memory, tensor cores), fp32 on the CPU (fp16 is slow there)."""
+    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+
+
+def model_name(requested: str | None = None) -> str:
+    """The model to use: the argument, else $RIFF_MODEL, else the default."""
+    return requested or os.environ.get("RIFF_MODEL") or DEFAULT_MODEL
+
+
+def load_model(name: str | None = None, device: str | None = None, dtype: torch.dtype | None = None) -> Model:
+    """Load unet, vae, text encoder, tokenizer and scheduler with `from_pretrained`.
+
+    Args:
+        name: hub id or local folder in diffusers layout; see `model_name`.
+    Raises:
+        ValueError: in one line, when the model cannot be loaded, saying how to fix it.
+    """
+    import diffusers
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    name = model_name(name)
+    torch_device = pick_device(device)
+    dtype = dtype or default_dtype(torch_device)
+    local = Path(name).expanduser()
+    if local.exists() and not (local / "unet").is_dir():
+        raise ValueError(f"{name!r} is not a diffusers model folder: it has no unet/ subfolder")
+    source = str(local) if local.exists() else name
+    log.info("loading %s on %s (%s)", source, torch_device, dtype)
+    try:
+        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", dtype=dtype)
+        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype)
+        tokenizer = CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
+        config = diffusers.PNDMScheduler.load_config(source, subfolder="scheduler")
+        scheduler_class = getattr(diffusers, config.get("_class_name", "PNDMScheduler"), None)
+        if scheduler_class is None:
+            raise ValueError(f"unknown scheduler class {config['_class_name']!r}")
+        scheduler = scheduler_class.from_config(config)
+    except (OSError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"cannot load model {name!r} ({reason}); pass --model or set RIFF_MODEL to a local "
+            "folder in diffusers layout (unet/, vae/, text_encoder/, tokenizer/, scheduler/)"
+        ) from None
+    for module in (unet, vae, text_encoder):
+        module.to(torch_device).eval().requires_grad_(False)
+    return Model(unet, vae, text_encoder, tokenizer, scheduler, name, torch_device, dtype)

@@ -1,0 +1,138 @@
+"""The batched img2img denoising loop over loaded diffusers components.
+
+Everything a walk shares (prompt embeddings, the seed image's latent) is computed once by the
+caller; `denoise` renders a batch of clips that start at the same step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from riff.models import Model
+
+
+@torch.no_grad()
+def encode_prompts(model: Model, prompts: list[str]) -> torch.Tensor:
+    """CLIP text embeddings of several prompts, all of one length so they can be mixed.
+
+    Prompts longer than the tokenizer's window (75 tokens + start and end) are split into
+    windows that are encoded separately and concatenated along the sequence, as the usual
+    long-prompt weighting does; every prompt is padded with empty windows to the longest one's
+    count, so guidance compares embeddings of equal length.
+
+    Returns:
+        (len(prompts), windows * model_max_length, hidden) in the model's dtype.
+    """
+    tokenizer = model.tokenizer
+    window = tokenizer.model_max_length - 2
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    ids = [tokenizer(p, add_special_tokens=False, truncation=False).input_ids for p in prompts]
+    windows = max(1, *(-(-len(i) // window) for i in ids))
+    rows = []
+    for token_ids in ids:
+        for w in range(windows):
+            chunk = token_ids[w * window : (w + 1) * window]
+            rows.append([bos, *chunk, eos] + [pad] * (window - len(chunk)))
+    input_ids = torch.tensor(rows, device=model.device)
+    hidden = model.text_encoder(input_ids).last_hidden_state
+    return hidden.reshape(len(prompts), windows * (window + 2), -1).to(model.dtype)
+
+
+@torch.no_grad()
+def encode_image(model: Model, pixels: torch.Tensor) -> torch.Tensor:
+    """Latent of an image: the VAE posterior's mean (deterministic), times the scaling factor.
+
+    Args:
+        pixels: (3, H, W) in [0, 255], H and W multiples of the VAE's downsampling.
+    Returns:
+        (1, latent_channels, H / scale, W / scale).
+    """
+    scale = model.vae_scale
+    if pixels.shape[-1] % scale or pixels.shape[-2] % scale:
+        raise ValueError(f"image size {tuple(pixels.shape[-2:])} must be a multiple of {scale}")
+    x = (pixels[None].to(model.device, model.dtype) / 127.5) - 1.0
+    latent = model.vae.encode(x).latent_dist.mode()
+    return latent * model.vae.config.scaling_factor
+
+
+@torch.no_grad()
+def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
+    """Images of latents.
+
+    Returns:
+        (batch, 3, H, W) float32 intensities in [0, 255], not yet quantised.
+    """
+    images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
+    return ((images.float() + 1.0) * 127.5).clamp(0, 255)
+
+
+def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Gaussian noise from a CPU generator, so a seed gives the same noise on every device."""
+    return torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))
+
+
+@torch.no_grad()
+def denoise(
+    model: Model,
+    init_latent: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    noise: torch.Tensor,
+    guidance: torch.Tensor,
+    start: int,
+    num_inference_steps: int,
+    scheduler: str = "default",
+    mask: torch.Tensor | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """img2img with classifier-free guidance for a batch of clips sharing a start step.
+
+    Args:
+        init_latent: (1, C, h, w) the seed image's latent.
+        cond, uncond: (B, seq, hidden) per-clip prompt and negative-prompt embeddings.
+        noise: (B, C, h, w) per-clip noise.
+        guidance: (B,) per-clip guidance scales.
+        start: index into the scheduler's timesteps to start from (see `interp.start_step`).
+        mask: (1, 1, h, w) in [0, 1], 1 = repaint, 0 = keep the seed image there.
+        on_step: called with (step, total) after each UNet call.
+    Returns:
+        (B, C, h, w) denoised latents.
+    """
+    # 1. Timesteps from a fresh scheduler: schedulers keep state between steps.
+    sched = model.make_scheduler(scheduler)
+    sched.set_timesteps(num_inference_steps, device=model.device)
+    timesteps = sched.timesteps[start:]
+    if hasattr(sched, "set_begin_index"):
+        sched.set_begin_index(start)
+    if len(timesteps) == 0:
+        raise ValueError(f"start step {start} leaves no timesteps of {num_inference_steps}")
+
+    # 2. Noise the seed latent to the first timestep.
+    batch = noise.shape[0]
+    init = init_latent.expand(batch, -1, -1, -1)
+    noise = noise.to(model.device, model.dtype)
+    latents = sched.add_noise(init, noise, timesteps[:1].repeat(batch))
+    embeddings = torch.cat([uncond, cond]).to(model.device, model.dtype)
+    scale = guidance.to(model.device, torch.float32).reshape(-1, 1, 1, 1)
+
+    # 3. Denoise with classifier-free guidance (one UNet call for both halves).
+    for i, t in enumerate(timesteps):
+        model_input = sched.scale_model_input(torch.cat([latents, latents]), t)
+        eps = model.unet(model_input, t, encoder_hidden_states=embeddings).sample
+        eps_uncond, eps_cond = eps.float().chunk(2)
+        eps = (eps_uncond + scale * (eps_cond - eps_uncond)).to(model.dtype)
+        latents = sched.step(eps, t, latents).prev_sample
+        # 4. Keep the masked-out region on the seed image's own noisy trajectory.
+        if mask is not None:
+            if i + 1 < len(timesteps):
+                kept = sched.add_noise(init, noise, timesteps[i + 1 : i + 2].repeat(batch))
+            else:
+                kept = init
+            mask_ = mask.to(model.device, model.dtype)
+            latents = mask_ * latents + (1 - mask_) * kept
+        if on_step is not None:
+            on_step(i + 1, len(timesteps))
+    return latents

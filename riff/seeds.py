@@ -1,0 +1,110 @@
+"""Seed images and masks: by name from assets/seed_images, or from any image or audio file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from riff.audio import load_audio
+from riff.image import image_from_mel
+from riff.params import SpectrogramParams
+from riff.spectrogram import mel_from_waveform
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "assets" / "seed_images"
+MASK_DIR = SEED_DIR / "masks"
+DEFAULT_SEED = "og_beat"
+
+# The reference's seed image ids, mapped to ours of the same character.
+REFERENCE_SEEDS = {
+    "og_beat": "og_beat",
+    "agile": "agile",
+    "marim": "marim",
+    "motorway": "motorway",
+    "vibes": "vibes",
+}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
+
+
+def seed_image_names() -> list[str]:
+    """Names of the bundled seed images."""
+    return sorted(p.stem for p in SEED_DIR.glob("*.png"))
+
+
+def mask_names() -> list[str]:
+    """Names of the bundled masks."""
+    return sorted(p.stem for p in MASK_DIR.glob("*.png"))
+
+
+def seed_image(
+    name_or_path: str | Path, params: SpectrogramParams | None = None, width: int = 512
+) -> Image.Image:
+    """An RGB seed image by bundled name, reference id, image file or audio file.
+
+    Images are scaled to the format's height and cut to a width that is a multiple of 8;
+    audio is encoded from its start, `width` columns long.
+
+    Raises:
+        ValueError: unknown name, unreadable file.
+    """
+    params = params or SpectrogramParams()
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        bundled = SEED_DIR / f"{REFERENCE_SEEDS.get(name, name)}.png"
+        if not bundled.is_file():
+            raise ValueError(
+                f"unknown seed image {name!r}: use a file path or one of {', '.join(seed_image_names())}"
+            )
+        path = bundled
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        waveform = load_audio(path, params.sample_rate, params.channels)
+        needed = params.num_samples(width)
+        if waveform.shape[-1] < needed:
+            waveform = torch.nn.functional.pad(waveform, (0, needed - waveform.shape[-1]))
+        mel = mel_from_waveform(waveform[:, :needed], params)[..., :width]
+        return image_from_mel(mel, params)
+    return fit_image(open_image(path), params.num_frequencies)
+
+
+def fit_image(image: Image.Image, height: int = 512) -> Image.Image:
+    """RGB, `height` px high (aspect kept), width cut down to a multiple of 8 (at least 8)."""
+    image = image.convert("RGB")
+    if image.height != height:
+        width = max(8, round(image.width * height / image.height))
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    width = max(8, image.width - image.width % 8)
+    return image.crop((0, 0, width, height)) if width != image.width else image
+
+
+def mask_tensor(name_or_path: str | Path, size: tuple[int, int]) -> torch.Tensor:
+    """A mask as (1, 1, height, width) in [0, 1] at `size` (latent resolution).
+
+    White = repaint (1), black = keep the seed image (0), grey in between.
+    """
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        path = MASK_DIR / f"{name}.png"
+        if not path.is_file():
+            raise ValueError(f"unknown mask {name!r}: use a file path or one of {', '.join(mask_names())}")
+    image = open_image(path).convert("L").resize((size[1], size[0]), Image.Resampling.BOX)
+    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).float() / 255.0
+    return data.reshape(1, 1, size[0], size[1])
+
+
+def open_image(path: Path) -> Image.Image:
+    """Open and fully read an image file.
+
+    Raises:
+        ValueError: missing or not an image.
+    """
+    if not path.is_file():
+        raise ValueError(f"no such file: {str(path)!r}")
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+    return image

@@ -1,0 +1,230 @@
+"""Waveform <-> mel amplitudes, both directions, batched plain torch on any device.
+
+Encoding matches the reference bit for bit in layout: a centered, reflect-padded STFT with a
+Hann window of `win_length` zero-padded to `n_fft`, magnitudes (power 1), HTK mel filters
+without normalisation.
+
+Decoding improves on the reference's: the mel inversion is a non-negative least-squares solve
+on the grid of the *unpadded* window (its n_fft-point spectrum is just that grid interpolated),
+and phase comes from fast Griffin-Lim on that same grid, seeded, so the same image and seed give
+the same samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from riff.params import SpectrogramParams
+
+
+def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
+    """HTK mel scale."""
+    return 2595.0 * torch.log10(1.0 + hz / 700.0)
+
+
+def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    """Inverse of `hz_to_mel`."""
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+def mel_filterbank(params: SpectrogramParams, n_freqs: int) -> torch.Tensor:
+    """Triangular HTK mel filters over `n_freqs` linear bins from 0 to Nyquist, as torchaudio's
+    `melscale_fbanks(norm=None, mel_scale="htk")` builds them.
+
+    Returns:
+        (num_frequencies, n_freqs) float64 on the CPU.
+    """
+    all_freqs = torch.linspace(0, params.sample_rate // 2, n_freqs, dtype=torch.float64)
+    m_min = hz_to_mel(torch.tensor(float(params.min_frequency), dtype=torch.float64))
+    m_max = hz_to_mel(torch.tensor(float(params.max_frequency), dtype=torch.float64))
+    f_pts = mel_to_hz(torch.linspace(m_min, m_max, params.num_frequencies + 2, dtype=torch.float64))
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts[None, :] - all_freqs[:, None]
+    down = -slopes[:, :-2] / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return torch.clamp(torch.minimum(down, up), min=0.0).T.contiguous()
+
+
+def _window(params: SpectrogramParams, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(params.win_length, device=device, dtype=dtype)
+
+
+def mel_from_waveform(
+    waveform: torch.Tensor, params: SpectrogramParams, chunk_frames: int = 1024
+) -> torch.Tensor:
+    """Mel amplitudes of a waveform, exactly as the reference computes them.
+
+    Long audio is transformed `chunk_frames` frames at a time, so a whole song fits in memory.
+
+    Args:
+        waveform: (..., samples) float.
+    Returns:
+        (..., num_frequencies, 1 + samples // hop_length) non-negative.
+    """
+    lead, length = waveform.shape[:-1], waveform.shape[-1]
+    flat = waveform.reshape(-1, length).float()
+    half = params.n_fft // 2
+    if length <= half:
+        raise ValueError(
+            f"audio of {length} samples is too short: need more than {half} "
+            f"({half / params.sample_rate:.2f} s) for the {params.padded_duration_ms} ms window"
+        )
+    # Centering by hand (reflect, as torch.stft's center=True) so chunks can go uncentered.
+    padded = torch.nn.functional.pad(flat[:, None], (half, half), mode="reflect")[:, 0]
+    fb = _filterbank(params, half + 1, str(flat.device)).to(flat.dtype)
+    window = _window(params, flat.device, flat.dtype)
+    frames, hop = 1 + length // params.hop_length, params.hop_length
+    chunks = []
+    for first in range(0, frames, chunk_frames):
+        count = min(chunk_frames, frames - first)
+        piece = padded[:, first * hop : (first + count - 1) * hop + params.n_fft]
+        spec = torch.stft(
+            piece,
+            n_fft=params.n_fft,
+            hop_length=hop,
+            win_length=params.win_length,
+            window=window,
+            center=False,
+            return_complex=True,
+        ).abs()
+        chunks.append(torch.matmul(fb, spec))
+    mel = torch.cat(chunks, dim=-1)
+    return mel.reshape(*lead, *mel.shape[-2:])
+
+
+@functools.lru_cache(maxsize=8)
+def _filterbank(params: SpectrogramParams, n_freqs: int, device: str) -> torch.Tensor:
+    return mel_filterbank(params, n_freqs).float().to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _inversion(params: SpectrogramParams, device: str) -> tuple[torch.Tensor, ...]:
+    """Matrices for solving mel = A @ s, s >= 0, on the window's own frequency grid.
+
+    The padded n_fft spectrum of a frame is its win_length spectrum interpolated by
+    n_fft / win_length, so A is the mel filterbank times a linear interpolation from the coarse
+    grid to the fine one. Returns A (sparse CSR), A^T (sparse CSR), a clamped-pseudo-inverse
+    start matrix and the gradient step 1 / ||A||^2.
+    """
+    n_fine = params.n_fft // 2 + 1
+    n_coarse = params.win_length // 2 + 1
+    fine_pos = torch.arange(n_fine, dtype=torch.float64) * (params.win_length / params.n_fft)
+    lo = fine_pos.floor().long().clamp(max=n_coarse - 1)
+    hi = (lo + 1).clamp(max=n_coarse - 1)
+    frac = fine_pos - lo
+    fb = mel_filterbank(params, n_fine)
+    # fb @ interpolation, without the dense interpolation matrix: two taps per fine bin.
+    a = torch.zeros(fb.shape[0], n_coarse, dtype=torch.float64)
+    a.index_add_(1, lo, fb * (1 - frac))
+    a.index_add_(1, hi, fb * frac)
+    # Ridge pseudo-inverse a^T (a a^T + lambda I)^-1 via Cholesky of the small Gram matrix:
+    # some mel rows are (nearly) dependent, where SVD or eigh crawl on the CPU.
+    gram = a @ a.T
+    largest = gram.abs().sum(dim=1).max()  # Gershgorin bound on the top eigenvalue
+    ridge = torch.eye(gram.shape[0], dtype=gram.dtype) * (largest * 1e-6)
+    pinv = torch.cholesky_solve(a, torch.linalg.cholesky(gram + ridge)).T
+    step = 1.0 / largest
+    to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
+    return (
+        to(a).to_sparse_csr(),
+        to(a.T.contiguous()).to_sparse_csr(),
+        to(pinv),
+        to(step),
+    )
+
+
+def magnitudes_from_mel(mel: torch.Tensor, params: SpectrogramParams, iters: int = 32) -> torch.Tensor:
+    """Non-negative least-squares linear magnitudes for mel amplitudes.
+
+    Starts from the clamped pseudo-inverse and refines with accelerated projected gradient
+    (FISTA, Beck & Teboulle 2009) on the win_length grid.
+
+    Args:
+        mel: (..., num_frequencies, frames).
+    Returns:
+        (..., win_length // 2 + 1, frames) non-negative.
+    """
+    a, a_t, pinv, step = _inversion(params, str(mel.device))
+    lead, frames = mel.shape[:-2], mel.shape[-1]
+    # Columns of one big matrix: (num_frequencies, batch * frames).
+    y = mel.reshape(-1, mel.shape[-2], frames).float().permute(1, 0, 2).reshape(mel.shape[-2], -1)
+    x = torch.clamp(pinv @ y, min=0)
+    aty = a_t @ y
+    z, t = x, 1.0
+    for _ in range(iters):
+        x_next = torch.clamp(z - step * (a_t @ (a @ z) - aty), min=0)
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        z = x_next + ((t - 1) / t_next) * (x_next - x)
+        x, t = x_next, t_next
+    x = x.reshape(x.shape[0], -1, frames).permute(1, 0, 2)
+    return x.reshape(*lead, x.shape[-2], frames)
+
+
+def waveform_from_magnitudes(
+    magnitudes: torch.Tensor,
+    params: SpectrogramParams,
+    seed: int = 0,
+    iters: int = 64,
+    momentum: float = 0.99,
+) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013) on the win_length grid, seeded.
+
+    Args:
+        magnitudes: (..., win_length // 2 + 1, frames).
+    Returns:
+        (..., (frames - 1) * hop_length) float32.
+    """
+    lead, (bins, frames) = magnitudes.shape[:-2], magnitudes.shape[-2:]
+    mag = magnitudes.reshape(-1, bins, frames).float()
+    device = mag.device
+    window = _window(params, device, torch.float32)
+    length = (frames - 1) * params.hop_length
+    stft = functools.partial(
+        torch.stft,
+        n_fft=params.win_length,
+        hop_length=params.hop_length,
+        window=window,
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
+    istft = functools.partial(
+        torch.istft,
+        n_fft=params.win_length,
+        hop_length=params.hop_length,
+        window=window,
+        center=True,
+        length=length,
+    )
+    generator = torch.Generator("cpu").manual_seed(seed)
+    phase = torch.rand(mag.shape, generator=generator) * (2 * math.pi)
+    angles = torch.polar(torch.ones_like(mag), phase.to(device))
+    previous = torch.zeros_like(angles)
+    for _ in range(iters):
+        rebuilt = stft(istft(mag * angles))
+        angles = rebuilt - (momentum / (1 + momentum)) * previous
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    waveform = istft(mag * angles)
+    return waveform.reshape(*lead, length)
+
+
+def waveform_from_mel(
+    mel: torch.Tensor,
+    params: SpectrogramParams,
+    seed: int = 0,
+    nnls_iters: int = 32,
+    griffin_lim_iters: int = 64,
+) -> torch.Tensor:
+    """Audio from mel amplitudes: NNLS mel inversion, then seeded fast Griffin-Lim.
+
+    Args:
+        mel: (..., num_frequencies, frames).
+    Returns:
+        (..., (frames - 1) * hop_length).
+    """
+    magnitudes = magnitudes_from_mel(mel, params, iters=nnls_iters)
+    return waveform_from_magnitudes(magnitudes, params, seed=seed, iters=griffin_lim_iters)

@@ -1,0 +1,166 @@
+"""Spectrogram codec: formats, metadata, round trips."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from conftest import sine
+from PIL import Image
+
+from riff.image import image_from_mel, mel_from_image, mel_from_pixels, params_from_image, pixels_from_mel
+from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.spectrogram import mel_filterbank, mel_from_waveform, waveform_from_mel
+
+P = SpectrogramParams()
+N = P.num_samples(512)
+
+
+def spectral_convergence(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||a - g b|| / ||a|| with the least-squares gain g."""
+    gain = (a * b).sum() / (b * b).sum()
+    return float((a - gain * b).norm() / a.norm())
+
+
+def png_roundtrip(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=image.info["exif"])
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def test_format_numbers_match_the_reference():
+    assert (P.hop_length, P.win_length, P.n_fft) == (441, 4410, 17640)
+    assert P.width_for(568 * 441 - 1) == 568
+    assert round(P.num_samples(512) / P.sample_rate, 3) == 5.11
+
+
+def test_filterbank_is_htk_triangles_without_norm():
+    fb = mel_filterbank(P, P.n_fft // 2 + 1)
+    assert fb.shape == (512, 8821)
+    assert float(fb.max()) <= 1.0 + 1e-9 and float(fb.min()) == 0.0
+    freqs = torch.linspace(0, 22050, 8821, dtype=torch.float64)
+    # Nothing above max_frequency, and each filter peaks near its HTK centre.
+    assert float(fb[:, freqs > 10000].sum()) == 0.0
+    centre = 700 * (
+        10 ** (torch.linspace(0, 2595 * np.log10(1 + 10000 / 700), 514)[1:-1].double() / 2595) - 1
+    )
+    peaks = freqs[fb.argmax(dim=1)]
+    assert float((peaks - centre).abs().max()) <= 2.5  # one linear bin
+
+
+def test_image_layout_loud_is_dark_low_is_bottom():
+    waveform = sine(200.0)
+    mel = mel_from_waveform(waveform, P)
+    image = image_from_mel(mel, P)
+    array = np.asarray(image)
+    assert array.shape == (512, 512, 3)
+    assert (array[..., 0] == array[..., 1]).all() and (array[..., 1] == array[..., 2]).all()
+    row = array[:, 256, 0].argmin()  # darkest = loudest row
+    assert row > 400  # 200 Hz sits low in the image
+    assert array[:50].min() > 200  # high frequencies silent: near white
+
+
+def test_stereo_channels_are_g_and_b_with_r_zero():
+    params = SpectrogramParams(stereo=True)
+    waveform = torch.cat([sine(300.0), sine(3000.0)])
+    image = image_from_mel(mel_from_waveform(waveform, params), params)
+    array = np.asarray(image)
+    assert (array[..., 0] == 0).all()
+    mel, read = mel_from_image(png_roundtrip(image))
+    assert read.stereo and mel.shape == (2, 512, 512)
+    # Left is the low tone, right the high one.
+    assert mel[0].sum(dim=-1).argmax() < mel[1].sum(dim=-1).argmax()
+
+
+def test_metadata_round_trip():
+    params = SpectrogramParams(stereo=True, max_frequency=8000, min_frequency=20)
+    mel = torch.rand(2, 512, 64)
+    image = png_roundtrip(image_from_mel(mel, params))
+    read, max_value = params_from_image(image)
+    assert read == params
+    assert max_value == pytest.approx(float(mel.max()), rel=1e-6)
+
+
+def test_image_without_metadata_uses_defaults():
+    plain = Image.new("RGB", (64, 512), (128, 128, 128))
+    params, max_value = params_from_image(plain)
+    assert params == SpectrogramParams()
+    mel, _ = mel_from_image(plain)
+    assert mel.shape == (1, 512, 64) and float(mel.min()) > 0
+
+
+@pytest.mark.parametrize(
+    "tag,value,match",
+    [(11000, "fast", "not a number"), (11050, 20000, "min_frequency"), (EXIF_MAX_VALUE, -1.0, "positive")],
+)
+def test_malformed_metadata_is_a_clear_error(tag, value, match):
+    image = Image.new("RGB", (64, 512))
+    exif = image.getexif()
+    exif[tag] = value
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif.tobytes())
+    with pytest.raises(ValueError, match=match):
+        mel_from_image(Image.open(io.BytesIO(buffer.getvalue())))
+
+
+def test_height_must_match_the_format():
+    with pytest.raises(ValueError, match="512 frequency bins"):
+        params_from_image(Image.new("RGB", (64, 100)))
+
+
+def test_reference_layout_decodes_as_expected():
+    """An image built by hand the reference's way (numpy, power, invert, uint8, flip)."""
+    rng = np.random.default_rng(0)
+    data = rng.random((1, 512, 32)).astype(np.float32) * 1000
+    scaled = 255 - (data / data.max()) ** 0.25 * 255
+    array = np.flipud(scaled[0].astype(np.uint8))
+    image = Image.fromarray(array, mode="L").convert("RGB")
+    mel, _ = mel_from_image(image)
+    expected = (1 - array[::-1].astype(np.float32) / 255) ** 4 * 30e6
+    np.testing.assert_allclose(mel[0].numpy(), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_pixels_invert_exactly_before_quantisation():
+    mel = torch.rand(1, 512, 40) * 5 + 0.01
+    pixels = pixels_from_mel(mel, P, max_value=6.0)
+    back = mel_from_pixels(pixels, P, max_value=6.0)
+    torch.testing.assert_close(back, mel, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "name,make,bound",
+    [
+        ("sines", lambda: sine(440.0) + sine(1320.0, amplitude=0.2), 0.12),
+        ("noise", lambda: 0.2 * torch.randn(1, N, generator=torch.Generator().manual_seed(1)), 0.15),
+        ("clicks", lambda: torch.zeros(1, N).index_fill_(1, torch.arange(1000, N, 11025), 0.9), 0.25),
+    ],
+)
+def test_round_trip_through_png_keeps_the_spectrogram(name, make, bound):
+    waveform = make()[:, :N]
+    mel = mel_from_waveform(waveform, P)
+    decoded_mel, params = mel_from_image(png_roundtrip(image_from_mel(mel, P)))
+    # 8-bit quantisation alone: within a few percent.
+    assert spectral_convergence(mel, decoded_mel) < 0.03
+    audio = waveform_from_mel(decoded_mel, params, seed=0)
+    assert audio.shape == (1, N)
+    assert spectral_convergence(mel, mel_from_waveform(audio, P)) < bound
+
+
+def test_decoding_is_seeded_and_batched():
+    mel = mel_from_waveform(sine(330.0)[:, :N], P)
+    mel2 = mel_from_waveform(0.1 * torch.randn(1, N, generator=torch.Generator().manual_seed(3)), P)
+    a = waveform_from_mel(mel, P, seed=7, griffin_lim_iters=8)
+    b = waveform_from_mel(mel, P, seed=7, griffin_lim_iters=8)
+    c = waveform_from_mel(mel, P, seed=8, griffin_lim_iters=8)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    batch = waveform_from_mel(torch.stack([mel, mel2]), P, seed=7, griffin_lim_iters=8)
+    assert batch.shape == (2, 1, N)
+    torch.testing.assert_close(batch[0], a, rtol=0, atol=1e-4)
+
+
+def test_too_short_audio_is_a_clear_error():
+    with pytest.raises(ValueError, match="too short"):
+        mel_from_waveform(torch.zeros(1, 100), P)
