@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from riff.audio import load_audio, save_audio
 from riff.image import image_from_mel, mel_from_image, params_from_image
-from riff.params import SpectrogramParams
+from riff.loudness import normalize_loudness
+from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.seeds import DEFAULT_SEED, open_image
 
 log = logging.getLogger("riff")
@@ -153,10 +154,11 @@ def image_to_audio(args: argparse.Namespace) -> None:
     targets = _targets(args, ".wav")
     device = pick_device(args.device)
     # Images of one format and width decode together in one batch.
-    loaded = []
+    loaded, tagged = [], []
     for path in args.inputs:
-        mel, params = mel_from_image(open_image(Path(path)))
-        loaded.append((mel, params))
+        image = open_image(Path(path))
+        loaded.append(mel_from_image(image))
+        tagged.append(EXIF_MAX_VALUE in image.getexif())
     groups: dict[tuple, list[int]] = {}
     for i, (mel, params) in enumerate(loaded):
         groups.setdefault((params, tuple(mel.shape)), []).append(i)
@@ -167,6 +169,9 @@ def image_to_audio(args: argparse.Namespace) -> None:
                 mel, params, seed=args.seed, griffin_lim_iters=args.griffin_lim_iters
             )
             for i, waveform in zip(indices, waveforms):
+                if not tagged[i]:
+                    # No stored level (a model's output): bring it to a sensible loudness.
+                    waveform = normalize_loudness(waveform, params.sample_rate)
                 save_audio(targets[i], waveform.cpu(), params.sample_rate)
                 print(targets[i])
                 bar.update()

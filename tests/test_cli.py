@@ -1,0 +1,203 @@
+"""python -m riff: every command on real files, every error path exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from conftest import sine
+from PIL import Image
+
+from riff.audio import save_audio
+from riff.cli import main
+from riff.seeds import SEED_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def tone_wav(tmp_path) -> Path:
+    return save_audio(
+        tmp_path / "tone.wav", torch.cat([sine(440.0, 2.0, 48000), sine(660.0, 2.0, 48000)]), 48000
+    )
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_audio_to_image_and_back(capsys, tmp_path, tone_wav):
+    code, out, _ = run(capsys, "audio-to-image", tone_wav, "-o", tmp_path / "tone.png")
+    assert code == 0 and out.strip().endswith("tone.png")
+    image = Image.open(tmp_path / "tone.png")
+    assert image.size == (201, 512)  # 2 s at 10 ms per column
+    code, out, _ = run(
+        capsys,
+        "image-to-audio",
+        tmp_path / "tone.png",
+        "-o",
+        tmp_path / "back.wav",
+        "--griffin-lim-iters",
+        "4",
+    )
+    assert code == 0
+    data, rate = sf.read(tmp_path / "back.wav")
+    assert rate == 44100 and len(data) == 200 * 441
+
+
+def test_several_inputs_in_one_call(capsys, tmp_path, tone_wav):
+    other = save_audio(tmp_path / "other.flac", sine(220.0, 1.0), 44100)
+    code, out, _ = run(capsys, "audio-to-image", tone_wav, other, "--out-dir", tmp_path / "imgs", "--stereo")
+    assert code == 0 and len(out.split()) == 2
+    assert (tmp_path / "imgs" / "other.png").exists()
+    images = [tmp_path / "imgs" / "tone.png", tmp_path / "imgs" / "other.png"]
+    code, out, _ = run(
+        capsys, "image-to-audio", *images, "--out-dir", tmp_path / "wavs", "--griffin-lim-iters", "2"
+    )
+    assert code == 0
+    assert sf.info(tmp_path / "wavs" / "tone.wav").channels == 2
+
+
+def test_image_to_audio_is_seeded(capsys, tmp_path):
+    seed = SEED_DIR / "og_beat.png"
+    for name, s in (("a", 1), ("b", 1), ("c", 2)):
+        assert (
+            run(
+                capsys,
+                "image-to-audio",
+                seed,
+                "-o",
+                tmp_path / f"{name}.wav",
+                "--seed",
+                s,
+                "--griffin-lim-iters",
+                "4",
+            )[0]
+            == 0
+        )
+    a, b, c = ((tmp_path / f"{n}.wav").read_bytes() for n in "abc")
+    assert a == b and a != c
+
+
+def test_print_metadata(capsys):
+    code, out, _ = run(capsys, "print-metadata", SEED_DIR / "og_beat.png")
+    info = json.loads(out)
+    assert code == 0 and info["tagged"] and info["sample_rate"] == 44100 and info["duration_s"] == 5.11
+
+
+def test_generate_and_interpolate_with_a_tiny_model(capsys, tmp_path, tiny_model_dir):
+    seed = tmp_path / "seed.png"
+    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(seed)
+    common = ["--model", tiny_model_dir, "--num-inference-steps", "4", "--seed-image", seed]
+    code, out, _ = run(capsys, "generate", "lofi piano", "--seed", "5", "-o", tmp_path / "one.wav", *common)
+    assert code == 0 and sf.info(tmp_path / "one.wav").frames == 63 * 441
+    code, out, err = run(
+        capsys,
+        "interpolate",
+        "--start",
+        "lofi piano",
+        "--end",
+        "techno",
+        "--steps",
+        "3",
+        "-o",
+        tmp_path / "walk.flac",
+        "--images-dir",
+        tmp_path / "imgs",
+        "--mask",
+        "keep_low",
+        *common,
+    )
+    assert code == 0, err
+    assert sf.info(tmp_path / "walk.flac").frames == 3 * 63 * 441
+    assert len(list((tmp_path / "imgs").glob("*.png"))) == 3
+    assert "rendering" in err  # the progress bar
+
+
+ERRORS = [
+    (["audio-to-image", "missing.wav"], "no such file"),
+    (["audio-to-image", "{badwav}", "-o", "{tmp}/x.png"], "cannot read audio"),
+    (["audio-to-image", "{wav}", "{wav2}", "-o", "{tmp}/x.png"], "-o takes one input"),
+    (["audio-to-image", "{wav}", "-o", "{wav}"], "overwrite its input"),
+    (["image-to-audio", "{badimg}"], "cannot read image"),
+    (["image-to-audio", "{seed}", "-o", "{tmp}/x.xyz"], "cannot write"),
+    (["image-to-audio", "{seed}", "-o", "{tmp}/x.wav", "--device", "cuda:7"], "device"),
+    (["image-to-audio", "{short}", "-o", "{tmp}/x.wav"], "512 frequency bins"),
+    (["print-metadata", "{wav}"], "cannot read image"),
+    (["generate", "x", "-o", "{tmp}/x.wav", "--seed-image", "nope"], "unknown seed image"),
+    (["generate", "x", "-o", "{tmp}/x.wav", "--mask", "nope"], "unknown mask"),
+    (["generate", "x", "-o", "{tmp}/x.txt"], "cannot write"),
+    (["generate", "x", "-o", "{tmp}/x.wav", "--model", "{tmp}"], "not a diffusers model folder"),
+    (["generate", "x", "-o", "{tmp}/x.wav", "--seed", "-3", "--model", "{model}"], "seed"),
+    (["generate", "x", "-o", "{tmp}/x.wav", "--denoising", "1.5", "--model", "{model}"], "denoising"),
+    (
+        [
+            "interpolate",
+            "--start",
+            "a",
+            "--end",
+            "b",
+            "-o",
+            "{tmp}/x.wav",
+            "--steps",
+            "0",
+            "--model",
+            "{model}",
+        ],
+        "num_clips",
+    ),
+    (
+        ["interpolate", "--start", "a", "--end", "b", "-o", "{tmp}/x.wav", "--model", "nobody/nothing"],
+        "cannot load model",
+    ),
+]
+
+
+@pytest.mark.parametrize("argv,message", ERRORS, ids=[" ".join(a[:1] + [m]) for a, m in ERRORS])
+def test_errors_exit_2_with_one_line(capsys, tmp_path, tone_wav, tiny_model_dir, argv, message):
+    (tmp_path / "bad.png").write_bytes(b"garbage")
+    (tmp_path / "bad.wav").write_bytes(b"garbage")
+    short = tmp_path / "short.png"
+    Image.new("RGB", (8, 100)).save(short)
+    names = {
+        "tmp": tmp_path,
+        "wav": tone_wav,
+        "wav2": save_audio(tmp_path / "b.wav", sine(1.0, 1.0), 44100),
+        "seed": SEED_DIR / "og_beat.png",
+        "short": short,
+        "model": tiny_model_dir,
+        "badimg": tmp_path / "bad.png",
+        "badwav": tmp_path / "bad.wav",
+    }
+    argv = [a.format(**names) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("riff: error:") and message in lines[0]
+
+
+def test_a_real_process_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "riff", "image-to-audio", str(tmp_path / "nothing.png")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_argparse_usage_errors_also_exit_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "riff", "interpolate"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
