@@ -91,7 +91,7 @@ def denoise(
     """img2img with classifier-free guidance for a batch of clips sharing a start step.
 
     Args:
-        init_latent: (1, C, h, w) the seed image's latent.
+        init_latent: (1, C, h, w) the seed image's latent, shared; or (B, C, h, w), one per clip.
         cond, uncond: (B, seq, hidden) per-clip prompt and negative-prompt embeddings.
         noise: (B, C, h, w) per-clip noise.
         guidance: (B,) per-clip guidance scales.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -9,13 +10,13 @@ import torch
 from PIL import Image
 
 from riff import interp, pipeline
-from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image
+from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
 from riff.loudness import normalize_loudness
 from riff.models import SCHEDULERS, Model
 from riff.params import SpectrogramParams
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
-from riff.spectrogram import waveform_from_mel
-from riff.stitch import stitch_loops
+from riff.spectrogram import mel_from_waveform, waveform_from_mel
+from riff.stitch import stitch_loops, stitch_overlapping
 
 # Called with (clips done, clips in all, UNet step in the current batch, steps in that batch).
 Progress = Callable[[int, int, int, int], None]
@@ -101,9 +102,18 @@ class _Batch:
     start: int
 
 
-def render_walk(model: Model, request: WalkRequest, progress: Progress | None = None) -> Iterator[Clip]:
-    """Render the clips of a walk in order, batched, yielding each as soon as it is audio."""
-    params = SpectrogramParams()
+def render_walk(
+    model: Model,
+    request: WalkRequest,
+    progress: Progress | None = None,
+    init_latents: torch.Tensor | None = None,
+) -> Iterator[Clip]:
+    """Render the clips of a walk in order, batched, yielding each as soon as it is audio.
+
+    Args:
+        init_latents: (clips, C, h, w), a seed latent per clip instead of the request's seed
+            image (restyling a song segment by segment).
+    """
     alphas = request.clip_alphas()
     start, end = request.start, request.end
 
@@ -111,10 +121,10 @@ def render_walk(model: Model, request: WalkRequest, progress: Progress | None = 
     embeddings = pipeline.encode_prompts(
         model, [start.prompt, end.prompt, start.negative_prompt, end.negative_prompt]
     )
-    init_image = seed_image(request.seed_image, params)
-    init_latent = pipeline.encode_image(model, pixels_from_image(init_image))
-    mask = _mask(request.mask, init_latent)
-    shape = tuple(init_latent.shape)
+    if init_latents is None:
+        init_latents = pipeline.encode_image(model, pixels_from_image(seed_image(request.seed_image)))
+    mask = _mask(request.mask, init_latents)
+    shape = (1, *init_latents.shape[1:])
     noise_start = pipeline.latent_noise(start.seed, shape).to(model.device)[0]
     noise_end = pipeline.latent_noise(end.seed, shape).to(model.device)[0]
 
@@ -140,51 +150,115 @@ def render_walk(model: Model, request: WalkRequest, progress: Progress | None = 
             t.cpu().double(),
         )
 
-        def on_step(step: int, total: int, done: int = done) -> None:
-            if progress is not None:
-                progress(done, len(alphas), step, total)
-
+        init = init_latents if init_latents.shape[0] == 1 else init_latents[batch.indices]
         yield from _render_batch(
-            model, request, init_latent, cond, uncond, noise, guidance, batch, mask, on_step, alphas
+            model,
+            request,
+            init,
+            cond,
+            uncond,
+            noise,
+            guidance,
+            batch,
+            mask,
+            _step_reporter(progress, done, len(alphas)),
+            alphas,
         )
         done += len(batch.indices)
         if progress is not None:
             progress(done, len(alphas), 0, 0)
 
 
-def render_clip(
+def render_seeds(
     model: Model,
     end: PromptEnd,
+    seeds: list[int],
     request: WalkRequest | None = None,
     progress: Progress | None = None,
-) -> Clip:
-    """One clip from one prompt end (no interpolation), with the walk settings of `request`."""
+) -> Iterator[Clip]:
+    """One clip per seed from one prompt end (no interpolation), batched, in seed order.
+
+    `request` supplies the walk settings (steps, seed image, mask, scheduler, batch size).
+    """
     request = request or WalkRequest(start=end, end=end, num_clips=1)
-    params = SpectrogramParams()
+    for seed in seeds:
+        dataclasses.replace(end, seed=seed)  # validates every seed before any work
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
-    init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(request.seed_image, params)))
-    noise = pipeline.latent_noise(end.seed, tuple(init_latent.shape)).to(model.device)
+    init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(request.seed_image)))
+    mask = _mask(request.mask, init_latent)
     offset = model.scheduler.config.get("steps_offset", 0)
-    batch = _Batch([0], interp.start_step(request.num_inference_steps, end.denoising, offset))
-
-    def on_step(step: int, total: int) -> None:
+    start = interp.start_step(request.num_inference_steps, end.denoising, offset)
+    done = 0
+    for batch in _batches([start] * len(seeds), request.batch_size):
+        size = len(batch.indices)
+        noise = torch.cat([pipeline.latent_noise(seeds[i], tuple(init_latent.shape)) for i in batch.indices])
+        yield from _render_batch(
+            model,
+            request,
+            init_latent,
+            embeddings[0:1].expand(size, -1, -1),
+            embeddings[1:2].expand(size, -1, -1),
+            noise.to(model.device),
+            torch.full((size,), end.guidance),
+            batch,
+            mask,
+            _step_reporter(progress, done, len(seeds)),
+            [0.0] * len(seeds),
+        )
+        done += size
         if progress is not None:
-            progress(0, 1, step, total)
+            progress(done, len(seeds), 0, 0)
 
-    clips = _render_batch(
-        model,
-        request,
-        init_latent,
-        embeddings[0:1],
-        embeddings[1:2],
-        noise,
-        torch.tensor([end.guidance]),
-        batch,
-        _mask(request.mask, init_latent),
-        on_step,
-        [0.0],
-    )
-    return next(iter(clips))
+
+def render_clip(
+    model: Model, end: PromptEnd, request: WalkRequest | None = None, progress: Progress | None = None
+) -> Clip:
+    """One clip from one prompt end, with the walk settings of `request`."""
+    return next(render_seeds(model, end, [end.seed], request, progress))
+
+
+def render_restyle(
+    model: Model, waveform: torch.Tensor, request: WalkRequest, progress: Progress | None = None
+) -> Iterator[Clip]:
+    """Restyle audio clip by clip: each 5.11 s segment is its own seed image, walked from the
+    start prompt to the end prompt across the segments.
+
+    Segments overlap by the request's crossfade so `stitch_restyle` can fade across the same
+    moment of the source.
+
+    Args:
+        waveform: (channels, samples) at the format's sample rate, at least one segment long.
+    """
+    params = SpectrogramParams()
+    segments = restyle_segments(waveform, request.crossfade_ms, params)
+    alphas = interp.alpha_curve(len(segments), request.alpha_curve, request.alpha_power)
+    request = dataclasses.replace(request, alphas=tuple(alphas), seed_image=DEFAULT_SEED)
+    mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
+    # Each segment scaled to its own peak, as the model saw its training images.
+    init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
+    yield from render_walk(model, request, progress, init_latents=init)
+
+
+def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
+    """The restyled track: segments crossfaded across their shared overlap, normalised once."""
+    sample_rate = clips[0].params.sample_rate
+    track = stitch_overlapping([c.waveform for c in clips], int(crossfade_ms / 1000 * sample_rate))
+    return normalize_loudness(track, sample_rate, target_lufs)
+
+
+def restyle_segments(
+    waveform: torch.Tensor, crossfade_ms: float, params: SpectrogramParams
+) -> list[torch.Tensor]:
+    """Cut audio into 512-column segments that overlap by the crossfade."""
+    length = params.num_samples(512)
+    overlap = int(crossfade_ms / 1000 * params.sample_rate)
+    if waveform.shape[-1] < length:
+        raise ValueError(
+            f"the region is {waveform.shape[-1] / params.sample_rate:.2f} s; restyling needs at least "
+            f"{length / params.sample_rate:.2f} s"
+        )
+    starts = range(0, waveform.shape[-1] - length + 1, length - overlap)
+    return [waveform[:, s : s + length] for s in starts]
 
 
 def stitch_walk(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
@@ -230,6 +304,14 @@ def _render_batch(
     )
     for k, i in enumerate(batch.indices):
         yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params)
+
+
+def _step_reporter(progress: Progress | None, done: int, total: int) -> Callable[[int, int], None]:
+    def on_step(step: int, steps: int) -> None:
+        if progress is not None:
+            progress(done, total, step, steps)
+
+    return on_step
 
 
 def _batches(starts: list[int], batch_size: int) -> list[_Batch]:

@@ -1,0 +1,264 @@
+"""The studio's engine: one lazily loaded model and the work behind every tab and endpoint,
+writing its results as files into a per-session folder. The UI and the REST route only unpack
+inputs and call these."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from riff.audio import load_audio, save_audio
+from riff.image import image_from_mel, mel_from_image
+from riff.loudness import normalize_loudness
+from riff.models import Model, load_model, model_name, pick_device
+from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.preview import spectrogram_picture
+from riff.render import (
+    Clip,
+    Progress,
+    PromptEnd,
+    WalkRequest,
+    render_restyle,
+    render_seeds,
+    render_walk,
+    stitch_restyle,
+    stitch_walk,
+)
+from riff.seeds import open_image
+from riff.spectrogram import mel_from_waveform, waveform_from_mel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    """What a render has produced so far; `done` once the last clip is in."""
+
+    folder: Path
+    track: Path | None = None
+    clips: list[Path] = field(default_factory=list)  # one WAV per clip
+    images: list[tuple[Path, str]] = field(default_factory=list)  # PNG and caption per clip
+    picture: Path | None = None  # the whole track's spectrogram with axes
+    settings: Path | None = None  # the request as JSON
+    archive: Path | None = None  # every PNG (with metadata) in one zip
+    done: bool = False
+
+
+class Engine:
+    """Loads the model on first use and renders requests into session folders."""
+
+    def __init__(
+        self, model: str | Model | None = None, device: str | None = None, root: str | Path | None = None
+    ) -> None:
+        self._model = model if isinstance(model, Model) else None
+        self._name = model.name if isinstance(model, Model) else model_name(model)
+        self._device = device
+        self._error: str | None = None
+        self._lock = threading.Lock()
+        self.root = Path(root or tempfile.mkdtemp(prefix="riff-studio-"))
+
+    @property
+    def model(self) -> Model:
+        """The loaded model; loads it on first use.
+
+        Raises:
+            ValueError: one line saying why it cannot be loaded and how to fix it.
+        """
+        with self._lock:
+            if self._model is None:
+                if self._error is not None:
+                    raise ValueError(self._error)
+                try:
+                    self._model = load_model(self._name, self._device)
+                except ValueError as error:
+                    self._error = str(error)
+                    raise
+            return self._model
+
+    def status(self) -> str:
+        """Which model, on which device and dtype, or why it is not available."""
+        if self._model is not None:
+            return f"Model: {self._model.describe()}"
+        if self._error is not None:
+            return f"Model not available: {self._error}"
+        device = pick_device(self._device).type
+        return f"Model: {self._name} (loads on first use, on {device})"
+
+    def session_folder(self, session: str | None) -> Path:
+        """A fresh folder for one render of one session."""
+        base = self.root / (session or "anonymous")
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=base))
+
+    def forget_session(self, session: str | None) -> None:
+        """Delete everything a session rendered."""
+        shutil.rmtree(self.root / (session or "anonymous"), ignore_errors=True)
+
+    def walk(
+        self, request: WalkRequest, session: str | None = None, progress: Progress | None = None
+    ) -> Iterator[Result]:
+        """Render a walk, yielding the growing result after every clip (the track so far
+        plays while the rest renders), then the finished one."""
+        clips = render_walk(self.model, request, progress)
+        yield from self._collect(clips, request, session, stitch_walk, "walk")
+
+    def seeds(
+        self,
+        end: PromptEnd,
+        seeds: list[int],
+        request: WalkRequest,
+        session: str | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[Result]:
+        """Text to audio: one clip per seed, played one after another."""
+        clips = render_seeds(self.model, end, seeds, request, progress)
+        yield from self._collect(
+            clips, request, session, stitch_walk, "seeds", labels=[f"seed {s}" for s in seeds]
+        )
+
+    def restyle(
+        self,
+        audio: str | Path,
+        start_s: float,
+        duration_s: float,
+        request: WalkRequest,
+        session: str | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[Result]:
+        """Audio to audio: restyle a region of a song segment by segment."""
+        params = SpectrogramParams()
+        if start_s < 0 or duration_s <= 0:
+            raise ValueError(
+                f"the region must start at >= 0 s and last > 0 s, got {start_s} s for {duration_s} s"
+            )
+        waveform = load_audio(audio, params.sample_rate, 1)
+        first = int(start_s * params.sample_rate)
+        if first >= waveform.shape[-1]:
+            raise ValueError(
+                f"the song is {waveform.shape[-1] / params.sample_rate:.1f} s long; the region starts at {start_s} s"
+            )
+        region = waveform[:, first : first + int(duration_s * params.sample_rate)]
+        clips = render_restyle(self.model, region, request, progress)
+        yield from self._collect(clips, request, session, stitch_restyle, "restyle")
+
+    def _collect(
+        self,
+        clips: Iterator[Clip],
+        request: WalkRequest,
+        session: str | None,
+        stitch: Callable[[list[Clip], float], torch.Tensor],
+        kind: str,
+        labels: list[str] | None = None,
+    ) -> Iterator[Result]:
+        result = Result(self.session_folder(session))
+        done: list[Clip] = []
+        for clip in clips:
+            done.append(clip)
+            label = labels[clip.index] if labels else f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
+            image = clip.image()
+            png = result.folder / f"clip_{clip.index:03d}.png"
+            image.save(png, exif=image.info["exif"])
+            wav = save_audio(
+                result.folder / f"clip_{clip.index:03d}.wav",
+                normalize_loudness(clip.waveform, clip.params.sample_rate),
+                clip.params.sample_rate,
+            )
+            result.images.append((png, label))
+            result.clips.append(wav)
+            result.track = save_audio(
+                result.folder / f"track_{len(done):03d}.wav",
+                stitch(done, request.crossfade_ms),
+                clip.params.sample_rate,
+            )
+            yield result
+        params = done[0].params
+        result.picture = result.folder / "spectrogram.png"
+        spectrogram_picture([c.image() for c in done], params).save(result.picture)
+        result.settings = result.folder / "settings.json"
+        result.settings.write_text(
+            json.dumps({"kind": kind, "model": self._name, **request_to_dict(request)}, indent=2)
+        )
+        result.archive = result.folder / "spectrograms.zip"
+        with zipfile.ZipFile(result.archive, "w") as archive:
+            for png, _ in result.images:
+                archive.write(png, png.name)
+            archive.write(result.settings, result.settings.name)
+        result.done = True
+        yield result
+
+    def audio_to_image(
+        self, audio: str | Path, stereo: bool = False, session: str | None = None
+    ) -> tuple[Path, dict]:
+        """Encode a file's audio as a spectrogram PNG; returns the path and its metadata."""
+        params = SpectrogramParams(stereo=stereo)
+        waveform = load_audio(audio, params.sample_rate, params.channels)
+        image = image_from_mel(mel_from_waveform(waveform, params), params)
+        path = self.session_folder(session) / (Path(audio).stem + ".png")
+        image.save(path, exif=image.info["exif"])
+        return path, metadata(image)
+
+    def image_to_audio(
+        self, image_path: str | Path, seed: int = 0, session: str | None = None
+    ) -> tuple[Path, dict]:
+        """Decode a spectrogram image (its metadata honoured) to a WAV; returns it and the
+        metadata."""
+        image = open_image(Path(image_path))
+        mel, params = mel_from_image(image)
+        device = self.model.device if self._model is not None else pick_device(self._device)
+        waveform = waveform_from_mel(mel.to(device), params, seed=seed).cpu()
+        if EXIF_MAX_VALUE not in image.getexif():
+            waveform = normalize_loudness(waveform, params.sample_rate)
+        path = save_audio(
+            self.session_folder(session) / (Path(image_path).stem + ".wav"), waveform, params.sample_rate
+        )
+        return path, metadata(image)
+
+
+def metadata(image: Image.Image) -> dict:
+    """An image's spectrogram parameters as a plain dict (defaults where untagged)."""
+    from riff.image import params_from_image
+
+    params, max_value = params_from_image(image)
+    return {
+        "tagged": bool(image.getexif()),
+        "width": image.width,
+        "height": image.height,
+        "duration_s": round(params.num_samples(image.width) / params.sample_rate, 3),
+        "max_value": max_value,
+        **dataclasses.asdict(params),
+    }
+
+
+def request_to_dict(request: WalkRequest) -> dict:
+    """A request as JSON-ready data (reload it with `request_from_dict`)."""
+    data = dataclasses.asdict(request)
+    data["alphas"] = list(request.alphas) if request.alphas is not None else None
+    return data
+
+
+def request_from_dict(data: dict) -> WalkRequest:
+    """A request from `request_to_dict`'s output; unknown keys are ignored.
+
+    Raises:
+        ValueError: missing ends or bad values.
+    """
+    try:
+        start, end = PromptEnd(**data["start"]), PromptEnd(**data["end"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"settings need start and end prompts: {error}") from None
+    names = {f.name for f in dataclasses.fields(WalkRequest)} - {"start", "end"}
+    rest = {k: v for k, v in data.items() if k in names}
+    if rest.get("alphas") is not None:
+        rest["alphas"] = tuple(rest["alphas"])
+    return WalkRequest(start=start, end=end, **rest)
