@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _outputs(p, ".wav")
     p.add_argument("--seed", type=int, default=0, help="Griffin-Lim seed (same seed, same samples)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    p.add_argument("--griffin-lim-iters", type=int, default=64)
+    p.add_argument("--griffin-lim-iters", type=int, default=72)
     p.set_defaults(run=image_to_audio)
 
     p = sub.add_parser("interpolate", help="render a walk between two prompts and seeds")

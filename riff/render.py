@@ -58,7 +58,7 @@ class WalkRequest:
     crossfade_ms: float = 250.0  # centred on each join; 0 for hard cuts
     scheduler: str = "default"  # the model's own, or "dpm++"
     batch_size: int = 4  # clips per UNet batch (x2 for guidance)
-    griffin_lim_iters: int = 64
+    griffin_lim_iters: int = 72
 
     def __post_init__(self) -> None:
         if self.alphas is None and not 1 <= self.num_clips <= 256:
