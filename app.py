@@ -18,6 +18,7 @@ import gradio as gr
 
 from riff.models import SCHEDULERS
 from riff.render import MAX_SEED, PromptEnd, WalkRequest
+from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.studio import Engine, Result, request_from_dict, request_to_dict
 
@@ -529,6 +530,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_large_buffers()
     import uvicorn
 
     engine = Engine(args.model, args.device)

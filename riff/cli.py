@@ -18,6 +18,7 @@ from riff.audio import load_audio, save_audio
 from riff.image import image_from_mel, mel_from_image, params_from_image
 from riff.loudness import normalize_loudness
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 
 log = logging.getLogger("riff")
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    keep_large_buffers()
     try:
         args.run(args)
     except (ValueError, FileNotFoundError) as error:
