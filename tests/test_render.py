@@ -10,6 +10,7 @@ from PIL import Image
 
 from riff import pipeline
 from riff.image import pixels_from_image
+from riff.params import SpectrogramParams
 from riff.render import PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk
 from riff.seeds import SEED_DIR, mask_names, seed_image, seed_image_names
 
@@ -191,3 +192,29 @@ def test_models_load_errors_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="cannot load model") as error:
         load_model("nobody/no-such-model-anywhere")
     assert "\n" not in str(error.value)
+
+
+def test_render_seeds_gives_one_distinct_clip_per_seed(tiny_model, request_):
+    from riff.render import render_seeds
+
+    clips = list(
+        render_seeds(tiny_model, request_.start, [5, 6, 5], dataclasses.replace(request_, batch_size=2))
+    )
+    assert [c.index for c in clips] == [0, 1, 2]
+    assert not torch.equal(clips[0].pixels, clips[1].pixels)
+    torch.testing.assert_close(clips[0].pixels, clips[2].pixels, rtol=0, atol=0.05)
+
+
+def test_restyle_walks_over_segments_of_a_song(tiny_model, request_):
+    from riff.render import render_restyle, restyle_segments, stitch_restyle
+
+    song = torch.sin(torch.arange(44100 * 12) / 44100 * 2 * torch.pi * 330)[None] * 0.3
+    segments = restyle_segments(song, 250, SpectrogramParams())
+    assert len(segments) == 2 and all(s.shape[-1] == 511 * 441 for s in segments)
+    request = dataclasses.replace(request_, num_inference_steps=4)
+    clips = list(render_restyle(tiny_model, song, request))
+    assert [c.alpha for c in clips] == [0.0, 1.0]
+    track = stitch_restyle(clips, 250)
+    assert track.shape[-1] == 2 * 511 * 441 - int(0.25 * 44100)
+    with pytest.raises(ValueError, match="restyling needs at least"):
+        restyle_segments(song[:, :44100], 250, SpectrogramParams())
