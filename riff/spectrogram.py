@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -129,12 +130,13 @@ def _inversion(params: SpectrogramParams, device: str) -> tuple[torch.Tensor, ..
     pinv = torch.cholesky_solve(a, torch.linalg.cholesky(gram + ridge)).T
     step = 1.0 / largest
     to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
-    return (
-        to(a).to_sparse_csr(),
-        to(a.T.contiguous()).to_sparse_csr(),
-        to(pinv),
-        to(step),
-    )
+    # A is 99.8 % zeros: sparse where torch has fast sparse kernels (CPU, CUDA), dense elsewhere.
+    a_dev, a_t_dev = to(a), to(a.T.contiguous())
+    if device.split(":")[0] in ("cpu", "cuda"):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            a_dev, a_t_dev = a_dev.to_sparse_csr(), a_t_dev.to_sparse_csr()
+    return a_dev, a_t_dev, to(pinv), to(step)
 
 
 def magnitudes_from_mel(mel: torch.Tensor, params: SpectrogramParams, iters: int = 32) -> torch.Tensor:
