@@ -287,10 +287,16 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                         )
                         n = gr.Textbox(label="Negative prompt", value="", placeholder="what to avoid")
                         with gr.Row():
+                            # Distinct labels: they head the examples table, which breaks on duplicates.
                             s = gr.Number(
-                                label="Seed", value=seed, precision=0, minimum=0, maximum=MAX_SEED, scale=4
+                                label=f"{side} seed",
+                                value=seed,
+                                precision=0,
+                                minimum=0,
+                                maximum=MAX_SEED,
+                                scale=4,
                             )
-                            dice = gr.Button("🎲", scale=1, min_width=40, elem_id=f"{side.lower()}-dice")
+                            dice = gr.Button("Random", scale=1, min_width=60, elem_id=f"{side.lower()}-dice")
                         d = gr.Slider(0.05, 1.0, value=0.75, step=0.05, label="Denoising strength")
                         g = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
                         dice.click(lambda: random.randint(0, MAX_SEED), None, s, api_visibility="private")
@@ -367,7 +373,13 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                 interpolate, walk_inputs, walk_outputs, api_name="interpolate", concurrency_id="gpu"
             )
             stop.click(None, None, None, cancels=[walk_event])
-            seed_gallery.select(lambda e: seeds[e.index], None, seed_pick, api_visibility="private")
+            # The status line also says when the model failed to load on this first use.
+            walk_event.then(engine.status, None, status, api_visibility="private")
+
+            def pick_seed(selected: gr.SelectData) -> str:
+                return seeds[selected.index]
+
+            seed_gallery.select(pick_seed, None, seed_pick, api_visibility="private")
             gallery.select(play_clip, clip_state, clip_player, api_visibility="private")
             loop.change(lambda on: gr.update(loop=on), loop, track, api_visibility="private")
             reuse_btn.click(
@@ -407,7 +419,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         with gr.Tab("Text to audio"):
             with gr.Row():
                 t_prompt = gr.Textbox(label="Prompt", value="rock drum beat, 120 bpm", lines=2, scale=3)
-                t_negative = gr.Textbox(label="Negative prompt", scale=2)
+                t_negative = gr.Textbox(label="Negative prompt", value="", scale=2)
             with gr.Row():
                 t_seed = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
                 t_count = gr.Slider(1, 16, value=4, step=1, label="Seeds (one clip each)")
@@ -439,7 +451,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                 with gr.Column():
                     a_prompt = gr.Textbox(label="Restyle as", value="piano cover, soft", lines=2)
                     a_end = gr.Textbox(
-                        label="…walking to (optional)", placeholder="leave empty to keep one style"
+                        label="…walking to (optional)", value="", placeholder="leave empty to keep one style"
                     )
             with gr.Row():
                 a_start = gr.Number(label="Region start (s)", value=0.0, minimum=0)
@@ -500,7 +512,10 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                         concurrency_id="gpu",
                     )
 
-        demo.unload(lambda request: engine.forget_session(_session(request)))
+        def forget(request: gr.Request) -> None:
+            engine.forget_session(_session(request))
+
+        demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
 

@@ -103,6 +103,10 @@ def load_model(name: str | None = None, device: str | None = None, dtype: torch.
     torch_device = pick_device(device)
     dtype = dtype or default_dtype(torch_device)
     local = Path(name).expanduser()
+    if not local.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name):
+        raise ValueError(
+            f"no such model folder: {name!r}; pass --model or set RIFF_MODEL to a diffusers folder"
+        )
     if local.exists() and not (local / "unet").is_dir():
         raise ValueError(f"{name!r} is not a diffusers model folder: it has no unet/ subfolder")
     source = str(local) if local.exists() else name

@@ -1,0 +1,422 @@
+"""The studio end to end: the app served on 127.0.0.1, every named Gradio endpoint through
+gradio_client, the riffusion-compatible POST /run_inference/ through httpx, errors as one line."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import soundfile as sf
+from conftest import sine
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import app as studio
+from riff.audio import save_audio
+from riff.render import MAX_SEED, PromptEnd, WalkRequest
+from riff.seeds import SEED_DIR
+from riff.studio import Engine, request_from_dict, request_to_dict
+
+HOP = 441  # samples per image column at 44.1 kHz (10 ms)
+
+
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a daemon thread; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Gradio's heartbeat streams never end on their own, so shutdown must not wait for them.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the app did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def wav_frames(path: str | Path) -> int:
+    info = sf.info(str(path))
+    assert info.samplerate == 44100
+    return info.frames
+
+
+def one_line_error(excinfo: pytest.ExceptionInfo) -> str:
+    message = str(excinfo.value)
+    assert message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model, tmp_path_factory) -> Engine:
+    return Engine(tiny_model, root=tmp_path_factory.mktemp("studio"))
+
+
+@pytest.fixture(scope="module")
+def url(engine) -> Iterator[str]:
+    with serve(studio.build_app(engine)) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def client(url, tmp_path_factory) -> Iterator[Client]:
+    c = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def narrow_seed(tmp_path_factory) -> str:
+    """A 64-column slice of a bundled seed: same format, an eighth of the work."""
+    path = tmp_path_factory.mktemp("seed") / "narrow.png"
+    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> str:
+    """Six seconds of two tones at 48 kHz (the app resamples)."""
+    tones = sine(220.0, 6.0, 48000) + sine(330.0, 6.0, 48000)
+    return str(save_audio(tmp_path_factory.mktemp("song") / "song.wav", tones, 48000))
+
+
+def interpolate(client: Client, seed_upload: str, **overrides):
+    inputs = dict(
+        start_prompt="solo piano, slow",
+        start_seed=3,
+        end_prompt="rock drum beat",
+        end_seed=4,
+        num_clips=2,
+        num_inference_steps=5,
+        denoising=0.75,
+        guidance=7.0,
+        seed_upload=handle_file(seed_upload),
+    )
+    return client.predict(**{**inputs, **overrides}, api_name="/interpolate")
+
+
+# --- the Gradio endpoints --------------------------------------------------------------------
+
+
+def test_the_app_names_every_endpoint(client):
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(named) == {
+        "/interpolate",
+        "/generate",
+        "/audio_to_audio",
+        "/audio_to_image",
+        "/image_to_audio",
+    }
+
+
+def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
+    track, gallery, picture, downloads, note, status = interpolate(client, narrow_seed)
+
+    # 64 columns make 63 hops per clip; the clips are laid end to end on one beat grid.
+    assert wav_frames(track) == 2 * 63 * HOP
+    assert len(gallery) == 2
+    assert [item["caption"] for item in gallery] == ["clip 1 · alpha 0.00", "clip 2 · alpha 1.00"]
+    for item in gallery:
+        image = Image.open(item["image"])
+        assert image.size == (64, 512) and image.getexif()  # the spectrogram metadata travels along
+    assert Image.open(picture).width > 0
+    assert note == "Seeds used: start 3, end 4"
+    assert status == f"Model: {engine.model.describe()}"
+
+    names = sorted(Path(p).name for p in downloads)
+    assert names == ["settings.json", "spectrogram.png", "spectrograms.zip"]
+    settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
+    assert settings["kind"] == "walk"
+    assert settings["start"] == {
+        "prompt": "solo piano, slow",
+        "seed": 3,
+        "negative_prompt": "",
+        "denoising": 0.75,
+        "guidance": 7.0,
+    }
+    assert settings["end"]["prompt"] == "rock drum beat" and settings["end"]["seed"] == 4
+    assert settings["num_clips"] == 2 and settings["num_inference_steps"] == 5
+    assert Path(settings["seed_image"]).name == "narrow.png"  # the upload won over the dropdown
+    zipped = next(p for p in downloads if p.endswith(".zip"))
+    assert sorted(zipfile.ZipFile(zipped).namelist()) == ["clip_000.png", "clip_001.png", "settings.json"]
+
+
+def test_interpolate_is_deterministic(client, narrow_seed):
+    first = interpolate(client, narrow_seed, num_clips=1)
+    again = interpolate(client, narrow_seed, num_clips=1)
+    other = interpolate(client, narrow_seed, num_clips=1, start_seed=5)
+    assert Path(first[0]).read_bytes() == Path(again[0]).read_bytes()
+    assert Path(first[1][0]["image"]).read_bytes() == Path(again[1][0]["image"]).read_bytes()
+    assert Path(first[0]).read_bytes() != Path(other[0]).read_bytes()
+    assert other[4] == "Seeds used: start 5, end 4"
+
+
+def test_generate_one_clip_per_seed(client):
+    track, gallery, picture, downloads, note = client.predict(
+        prompt="rock drum beat, 120 bpm",
+        seed=5,
+        num_seeds=2,
+        num_inference_steps=5,
+        api_name="/generate",
+    )
+    # Full 512-column clips (5.11 s each), played one after another with hard cuts.
+    assert wav_frames(track) == 2 * 511 * HOP
+    assert [item["caption"] for item in gallery] == ["seed 5", "seed 6"]
+    assert Path(gallery[0]["image"]).read_bytes() != Path(gallery[1]["image"]).read_bytes()
+    assert note == "Seeds used: 5..6"
+    settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
+    assert settings["kind"] == "seeds" and settings["start"]["prompt"] == "rock drum beat, 120 bpm"
+
+
+def test_audio_to_audio_restyles_the_region(client, song):
+    track, gallery, picture, downloads, note = client.predict(
+        audio=handle_file(song),
+        prompt="piano cover, soft",
+        duration_s=15.0,
+        seed=2,
+        num_inference_steps=5,
+        api_name="/audio_to_audio",
+    )
+    # Six seconds hold one 5.11 s segment (the region is cut to what the song has).
+    assert wav_frames(track) == 511 * HOP
+    assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (512, 512)
+    assert note == "Seed used: 2"
+
+
+def test_audio_to_image_and_back(client, song):
+    image, info, download = client.predict(audio=handle_file(song), stereo=False, api_name="/audio_to_image")
+    assert Image.open(image).size == (601, 512)  # 6 s at 10 ms per column
+    assert Path(download).read_bytes() == Path(image).read_bytes()
+    assert info["tagged"] is True
+    assert (info["width"], info["height"], info["sample_rate"], info["stereo"]) == (601, 512, 44100, False)
+    assert info["duration_s"] == pytest.approx(6.0, abs=0.01)
+
+    audio, used = client.predict(image=handle_file(image), seed=0, api_name="/image_to_audio")
+    assert wav_frames(audio) == 600 * HOP
+    assert used == info
+
+    stereo_image, stereo_info, _ = client.predict(
+        audio=handle_file(song), stereo=True, api_name="/audio_to_image"
+    )
+    assert stereo_info["stereo"] is True
+    assert Image.open(stereo_image).getexif() != Image.open(image).getexif()
+
+
+# --- errors come back as one line -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"start_prompt": "   "}, "both prompts are needed"),
+        ({"end_prompt": ""}, "both prompts are needed"),
+        # Gradio checks the widgets' ranges and choices before the handler runs.
+        ({"start_seed": -1}, "Value -1 is less than minimum value 0"),
+        ({"end_seed": MAX_SEED + 1}, f"Value {MAX_SEED + 1} is greater than maximum value {MAX_SEED}"),
+        ({"alpha_curve": "wobbly"}, "wobbly is not in the list of choices"),
+        ({"mask": "no_such_mask"}, "no_such_mask is not in the list of choices"),
+    ],
+    ids=["start-prompt", "end-prompt", "negative-seed", "seed-too-big", "curve", "mask"],
+)
+def test_interpolate_errors(client, narrow_seed, overrides, expected):
+    with pytest.raises(AppError) as excinfo:
+        interpolate(client, narrow_seed, **overrides)
+    assert expected in one_line_error(excinfo)
+
+
+def test_a_seed_upload_that_is_not_an_image_or_audio(client, tmp_path):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not a picture")
+    with pytest.raises(AppError) as excinfo:
+        interpolate(client, str(bogus))
+    assert "cannot read image" in one_line_error(excinfo)
+
+
+def test_generate_errors(client):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(prompt=" ", api_name="/generate")
+    assert one_line_error(excinfo) == "write a prompt first"
+    with pytest.raises(AppError) as excinfo:
+        client.predict(prompt="drums", seed=MAX_SEED, num_seeds=2, api_name="/generate")
+    assert one_line_error(excinfo) == f"seeds must stay at most {MAX_SEED}"
+
+
+def test_audio_errors(client, song, tmp_path):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(audio=None, prompt="piano", api_name="/audio_to_audio")
+    assert one_line_error(excinfo) == "upload a song first"
+    with pytest.raises(AppError) as excinfo:
+        client.predict(audio=handle_file(song), prompt="piano", start_s=100.0, api_name="/audio_to_audio")
+    assert "the region starts at 100.0 s" in one_line_error(excinfo)
+    short = save_audio(tmp_path / "short.wav", sine(440.0, 2.0), 44100)
+    with pytest.raises(AppError) as excinfo:
+        client.predict(audio=handle_file(str(short)), prompt="piano", api_name="/audio_to_audio")
+    assert "restyling needs at least 5.11 s" in one_line_error(excinfo)
+    with pytest.raises(AppError) as excinfo:
+        client.predict(audio=None, api_name="/audio_to_image")
+    assert one_line_error(excinfo) == "upload an audio file first"
+    with pytest.raises(AppError) as excinfo:
+        client.predict(image=None, api_name="/image_to_audio")
+    assert one_line_error(excinfo) == "upload a spectrogram image first"
+
+
+# --- the riffusion-compatible REST route ------------------------------------------------------
+
+
+def reference_request(**overrides) -> dict:
+    """A request as riffusion's web app sends it: JSON integers where floats are meant."""
+    return {
+        "alpha": 0,
+        "num_inference_steps": 3,
+        "seed_image_id": "og_beat",
+        "start": {"prompt": "church bells", "seed": 1, "denoising": 1, "guidance": 7},
+        "end": {"prompt": "jazz trumpet", "seed": 2, "denoising": 0.75, "guidance": 7.0},
+        **overrides,
+    }
+
+
+def decode_data_url(url: str, prefix: str) -> bytes:
+    assert url.startswith(prefix)
+    return base64.b64decode(url.removeprefix(prefix))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"alpha": 0.5, "seed_image_id": "vibes", "mask_image_id": "keep_low"}],
+    ids=["og_beat", "vibes-masked"],
+)
+def test_run_inference(url, overrides):
+    response = httpx.post(url + "run_inference/", json=reference_request(**overrides), timeout=600)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"image", "audio", "duration_s"}
+    image = Image.open(io.BytesIO(decode_data_url(body["image"], "data:image/jpeg;base64,")))
+    assert image.format == "JPEG" and image.size == (512, 512)
+    data, rate = sf.read(io.BytesIO(decode_data_url(body["audio"], "data:audio/mpeg;base64,")))
+    assert rate == 44100
+    assert len(data) / rate == pytest.approx(5.11, abs=0.1)  # MP3 frames pad the ends a little
+    assert body["duration_s"] == pytest.approx(5.11, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (reference_request(alpha=3), "alpha: Input should be less than or equal to 1"),
+        ({k: v for k, v in reference_request().items() if k != "start"}, "start: Field required"),
+        (reference_request(seed_image_id="no_such_seed"), "unknown seed image 'no_such_seed'"),
+        (reference_request(start={"prompt": "a", "seed": -4}), "seed must be an integer"),
+    ],
+    ids=["alpha", "missing-start", "seed-image", "negative-seed"],
+)
+def test_run_inference_rejects_bad_requests(url, payload, expected):
+    response = httpx.post(url + "run_inference/", json=payload, timeout=120)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert expected in error and "\n" not in error
+
+
+# --- sessions and settings ---------------------------------------------------------------------
+
+
+def test_closing_a_session_deletes_its_files(url, engine, song, tmp_path):
+    visitor = Client(url, verbose=False, download_files=str(tmp_path))
+    visitor.predict(audio=handle_file(song), api_name="/audio_to_image")
+    folder = engine.root / visitor.session_hash
+    assert any(folder.rglob("song.png"))
+    visitor.close()  # the page's heartbeat ends, so Gradio runs the unload event
+    deadline = time.monotonic() + 90
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not folder.exists()
+
+
+def test_forget_session_leaves_other_sessions_alone(tmp_path):
+    engine = Engine("unused", root=tmp_path)
+    mine, theirs = engine.session_folder("mine"), engine.session_folder("theirs")
+    (mine / "clip.wav").write_bytes(b"x")
+    engine.forget_session("mine")
+    assert not (tmp_path / "mine").exists() and theirs.is_dir()
+    engine.forget_session("never-seen")  # nothing to delete is fine
+
+
+def test_settings_round_trip_through_json():
+    walk = WalkRequest(
+        start=PromptEnd("piano", 3, "noise", 0.6, 5.0),
+        end=PromptEnd("drums", 4, "", 0.9, 9.5),
+        num_clips=7,
+        num_inference_steps=20,
+        seed_image="vibes",
+        mask="keep_low",
+        alpha_curve="smooth",
+        crossfade_ms=120.0,
+        scheduler="dpm++",
+    )
+    assert request_from_dict(json.loads(json.dumps(request_to_dict(walk)))) == walk
+    explicit = WalkRequest(start=walk.start, end=walk.end, alphas=(0.0, 0.25, 1.0))
+    assert request_from_dict(json.loads(json.dumps(request_to_dict(explicit)))) == explicit
+    with pytest.raises(ValueError, match="settings need start and end prompts"):
+        request_from_dict({"start": {"prompt": "piano"}})
+    with pytest.raises(ValueError, match="num_clips must be in 1..256"):
+        request_from_dict({**request_to_dict(walk), "num_clips": 0})
+
+
+# --- a model that cannot be loaded -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_engine(tmp_path_factory) -> Engine:
+    return Engine("/nonexistent/folder", "cpu", root=tmp_path_factory.mktemp("broken"))
+
+
+def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, song, tmp_path):
+    assert broken_engine.status().startswith("Model: /nonexistent/folder (loads on first use")
+    with serve(studio.build_app(broken_engine)) as address:
+        visitor = Client(address, verbose=False, download_files=str(tmp_path))
+        try:
+            with pytest.raises(AppError) as excinfo:
+                visitor.predict(
+                    start_prompt="piano",
+                    start_seed=0,
+                    end_prompt="drums",
+                    end_seed=1,
+                    api_name="/interpolate",
+                )
+            message = one_line_error(excinfo)
+            assert "no such model folder: '/nonexistent/folder'" in message
+            assert "--model" in message and "RIFF_MODEL" in message
+            # Spectrogram tools need no model, so they keep working.
+            image, info, _ = visitor.predict(audio=handle_file(song), api_name="/audio_to_image")
+            assert info["width"] == 601
+        finally:
+            visitor.close()
+        response = httpx.post(address + "run_inference/", json=reference_request(), timeout=60)
+        assert response.status_code == 400 and "RIFF_MODEL" in response.json()["error"]
+
+    status = broken_engine.status()
+    assert status.startswith("Model not available: no such model folder") and "\n" not in status
+    # A page built after the failure (as `python app.py` does) says so where the status shows.
+    demo = studio.build_demo(broken_engine)
+    shown = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-status"]
+    assert shown == [status]

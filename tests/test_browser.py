@@ -1,0 +1,118 @@
+"""The studio page in headless Chromium: pick a seed, set a short walk, generate, and see the
+track and the clips fill in; closing the page deletes the session's files."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from test_app import serve
+
+import app as studio
+from riff.seeds import SEED_DIR, seed_image_names
+from riff.studio import Engine
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path("/tmp/riff-browser.png")  # kept after the run, to look at
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: neither /usr/bin/chromium nor `chromium` on PATH")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model, tmp_path_factory) -> Engine:
+    return Engine(tiny_model, root=tmp_path_factory.mktemp("studio"))
+
+
+@pytest.fixture(scope="module")
+def url(engine) -> Iterator[str]:
+    with serve(studio.build_app(engine)) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def narrow_seed(tmp_path_factory) -> str:
+    """A 64-column slice of a bundled seed: same format, an eighth of the work."""
+    path = tmp_path_factory.mktemp("seed") / "narrow.png"
+    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
+    return str(path)
+
+
+def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_path):
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector("#start-prompt textarea")
+    assert page.locator("#model-status").inner_text() == f"Model: {engine.model.describe()}"
+
+    # The examples table renders, and a row fills in both ends.
+    page.get_by_text("church bells on sunday", exact=True).click()
+    expect(page.locator("#start-prompt textarea")).to_have_value("church bells on sunday")
+    expect(page.get_by_label("End seed", exact=True)).to_have_value("40")
+
+    # Clicking a seed thumbnail picks that seed in the dropdown.
+    picked = seed_image_names()[0]
+    assert picked != "og_beat"
+    page.get_by_text(picked, exact=True).first.click()
+    expect(page.get_by_label("Seed image", exact=True)).to_have_value(picked)
+
+    page.locator("#start-prompt textarea").fill("solo piano, slow")
+    page.locator("#end-prompt textarea").fill("rock drum beat")
+    for label, value in (("Clips", "2"), ("Inference steps", "5")):
+        box = page.get_by_label(f"number input for {label}", exact=True)
+        box.fill(value)
+        box.press("Enter")
+    page.locator("input[type=file]").set_input_files(narrow_seed)  # the upload wins over the pick
+    page.get_by_text("narrow.png").first.wait_for()
+
+    page.locator("#generate").click()
+    page.get_by_text("Seeds used: start 12, end 40", exact=True).wait_for(timeout=300_000)
+    page.locator("#clips img").nth(1).wait_for(timeout=60_000)
+    # The player draws the track's waveform and offers the file for download.
+    page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=60_000)
+    expect(page.locator("#track time#duration")).to_have_text("0:01", timeout=60_000)  # 2 x 0.63 s
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#clips img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    shutil.copyfile(tmp_path / "page.png", SCREENSHOT)
+
+    assert page.locator("#clips img").count() == 2
+    assert script_errors == []
+    assert page.locator(".toast-body.error, [data-testid=toast-body]").count() == 0
+    sessions = [p for p in engine.root.iterdir() if p.is_dir()]
+    assert len(sessions) == 1 and any(sessions[0].rglob("track_002.wav"))
+
+    # Closing the page ends its heartbeat; the unload event deletes the session's files.
+    context.close()
+    deadline = time.monotonic() + 90
+    while sessions[0].exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not sessions[0].exists()
