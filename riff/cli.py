@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(p)
     p.set_defaults(run=generate)
 
+    p = sub.add_parser("dataset", help="build captioned spectrogram clips for training, offline")
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--clips", type=int, default=100, help="how many 5.11 s clips")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same clips")
+    p.add_argument(
+        "--sources", default=None, help="comma-separated: generated,music21,folder (default: those available)"
+    )
+    p.add_argument("--audio-dir", type=Path, default=None, help="your audio files (the folder source)")
+    p.add_argument("--workers", type=int, default=2, help="clips rendered at once")
+    p.set_defaults(run=dataset)
+
     p = sub.add_parser("print-metadata", help="show the spectrogram parameters of an image")
     p.add_argument("image")
     p.set_defaults(run=print_metadata)
@@ -187,6 +198,21 @@ def print_metadata(args: argparse.Namespace) -> None:
     info.update({k: v for k, v in vars(params).items()})
     info["duration_s"] = round(params.num_samples(image.width) / params.sample_rate, 3)
     print(json.dumps(info, indent=2))
+
+
+def dataset(args: argparse.Namespace) -> None:
+    from riff.dataset.build import build_dataset
+    from riff.dataset.corpus import available
+
+    if args.sources is None:
+        sources = ["generated", "music21"] if available() else ["generated"]
+        sources += ["folder"] if args.audio_dir else []
+    else:
+        sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if args.audio_dir is not None and "folder" not in sources:
+        raise UsageError("--audio-dir needs the folder source: add folder to --sources")
+    records = build_dataset(args.out_dir, args.clips, args.seed, sources, args.audio_dir, args.workers)
+    print(f"{args.out_dir / 'metadata.jsonl'}: {len(records)} clips")
 
 
 def _check_output(path: Path) -> None:
