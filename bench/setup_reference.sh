@@ -12,6 +12,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${RIFF_REF_VENV:-$repo_root/.ref-venv}"
 python="${PYTHON:-python3}"
 check='import torch, torchaudio, pydub, scipy.io.wavfile, PIL, numpy, riffusion.spectrogram_params'
+check="$check, diffusers, transformers, accelerate"
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
     echo "reference venv ready: $venv"
@@ -26,6 +27,9 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
 # The reference pins torch<2 and many server/UI deps; its converter needs only these.
 "${pip[@]}" --no-deps 'riffusion==0.0.5'
 "${pip[@]}" 'pydub==0.25.*' numpy scipy 'pillow<13'
+# Its pipeline (bench/reference_pipeline.py) needs diffusers and transformers; 0.0.5 pins
+# transformers<5, but with the two import shims of SPEC section 7 it runs on riff's versions.
+"${pip[@]}" 'diffusers==0.42.1' 'transformers==5.24.0' 'accelerate==1.15.0'
 
 "$venv/bin/python" -c "$check"
 echo "reference venv ready: $venv"

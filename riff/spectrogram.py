@@ -204,17 +204,22 @@ def waveform_from_magnitudes(
     iters: int = 48,
     momentum: float = 0.99,
     mel: torch.Tensor | None = None,
+    coarse_stride: int = 2,
+    coarse_share: float = 2 / 3,
 ) -> torch.Tensor:
     """Phase retrieval on the win_length grid, seeded: fast Griffin-Lim (Perraudin et al. 2013).
 
-    Two thirds of the iterations run on every other frame (hop doubled: 5x overlap is plenty
-    for Griffin-Lim and costs half), the rest on all frames. With `mel` given, those last ones
+    Two thirds of the iterations run on every other frame by default (hop doubled: 5x overlap
+    is plenty for Griffin-Lim and costs half), the rest on all frames. With `mel` given, those last ones
     project onto the mel amplitudes themselves rather than onto fixed linear magnitudes, so
     the result converges towards what the image says, not towards a guess inside each band.
 
     Args:
         magnitudes: (..., win_length // 2 + 1, frames) starting magnitudes.
         mel: (..., num_frequencies, frames) the mel amplitudes they came from, if any.
+        coarse_stride: frames skipped in the coarse stage (3 is about 30 % faster in all,
+            for a few percent more spectral error).
+        coarse_share: the part of `iters` spent in the coarse stage.
     Returns:
         (..., (frames - 1) * hop_length) float32.
     """
@@ -235,15 +240,15 @@ def waveform_from_magnitudes(
     generator = torch.Generator("cpu").manual_seed(seed)
     phase = torch.rand(mag.shape, generator=generator) * (2 * math.pi)
     angles = torch.polar(torch.ones_like(mag), phase.to(device))
-    coarse = iters * 2 // 3
+    coarse, k = int(iters * coarse_share), coarse_stride
     spec = _fgla(
-        mag[..., ::2] * angles[..., ::2],
-        lambda s: mag[..., ::2] * torch.sgn(s),
-        lambda s: stft(istft(s, 2 * params.hop_length), 2 * params.hop_length),
+        mag[..., ::k] * angles[..., ::k],
+        lambda s: mag[..., ::k] * torch.sgn(s),
+        lambda s: stft(istft(s, k * params.hop_length), k * params.hop_length),
         coarse,
         momentum,
     )
-    spec = stft(istft(spec, 2 * params.hop_length), params.hop_length) if coarse else mag * angles
+    spec = stft(istft(spec, k * params.hop_length), params.hop_length) if coarse else mag * angles
     if mel is None:
         project = lambda s: mag * torch.sgn(s)  # noqa: E731
     else:
