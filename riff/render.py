@@ -315,10 +315,13 @@ def _step_reporter(progress: Progress | None, done: int, total: int) -> Callable
 
 
 def _batches(starts: list[int], batch_size: int) -> list[_Batch]:
+    """Consecutive clips sharing a start step, `batch_size` at most; the first clip goes alone
+    so it can play while the rest render (a full first batch would hold it back)."""
     batches: list[_Batch] = []
     for i, s in enumerate(starts):
-        if batches and batches[-1].start == s and len(batches[-1].indices) < batch_size:
-            batches[-1].indices.append(i)
+        last = batches[-1] if batches else None
+        if last is not None and i > 1 and last.start == s and len(last.indices) < batch_size:
+            last.indices.append(i)
         else:
             batches.append(_Batch([i], s))
     return batches

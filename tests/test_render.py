@@ -218,3 +218,11 @@ def test_restyle_walks_over_segments_of_a_song(tiny_model, request_):
     assert track.shape[-1] == 2 * 511 * 441 - int(0.25 * 44100)
     with pytest.raises(ValueError, match="restyling needs at least"):
         restyle_segments(song[:, :44100], 250, SpectrogramParams())
+
+
+def test_first_clip_renders_alone_then_full_batches():
+    from riff.render import _batches
+
+    assert [b.indices for b in _batches([3] * 6, 4)] == [[0], [1, 2, 3, 4], [5]]
+    assert [b.indices for b in _batches([3, 3, 4, 4, 4], 4)] == [[0], [1], [2, 3, 4]]
+    assert [b.indices for b in _batches([3], 4)] == [[0]]
