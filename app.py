@@ -13,6 +13,7 @@ import inspect
 import logging
 import os
 import random
+import threading
 
 import gradio as gr
 
@@ -549,11 +550,16 @@ def main() -> None:
     import uvicorn
 
     engine = Engine(args.model, args.device)
-    try:
-        engine.model.describe()  # load now so the page opens ready, or says plainly why not
-    except ValueError as error:
-        logging.warning("riff: %s", error)
-    print(f"riff studio on http://{args.host}:{args.port}  ({engine.status()})")
+
+    def preload() -> None:
+        # Load while the page is already up; a failure is kept and shown as one line.
+        try:
+            print(f"riff: {engine.model.describe()} ready", flush=True)
+        except ValueError as error:
+            print(f"riff: {error}", flush=True)
+
+    threading.Thread(target=preload, daemon=True).start()
+    print(f"riff studio on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(
         build_app(engine, cache_examples=on_spaces), host=args.host, port=args.port, log_level="warning"
     )

@@ -124,7 +124,7 @@ def load_model(name: str | None = None, device: str | None = None, dtype: torch.
     except (OSError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
-            f"cannot load model {name!r} ({reason}); pass --model or set RIFF_MODEL to a local "
+            f"cannot load model {name!r} from the hub or the cache ({reason}); pass --model or set RIFF_MODEL to a local "
             "folder in diffusers layout (unet/, vae/, text_encoder/, tokenizer/, scheduler/)"
         ) from None
     for module in (unet, vae, text_encoder):
