@@ -45,7 +45,7 @@ from riff.models import Model, default_dtype, load_model
 from riff.params import SpectrogramParams
 from riff.render import Clip, PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk
 from riff.seeds import DEFAULT_SEED, seed_image
-from riff.tiny import save_tiny_model, tiny_tokenizer
+from riff.tiny import riffusion_scheduler, save_tiny_model, tiny_tokenizer
 
 log = logging.getLogger("bench_gpu")
 BENCH_DIR = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ CLIP_SECONDS = SpectrogramParams().num_samples(512) / SpectrogramParams().sample
 
 def sd15_components(seed: int = 0) -> dict[str, object]:
     """Random components with Stable Diffusion 1.5's architecture (riffusion-model-v1's)."""
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = tiny_tokenizer()  # CLIP's class; its vocabulary does not change the timing
@@ -102,15 +102,7 @@ def sd15_components(seed: int = 0) -> dict[str, object]:
             pad_token_id=tokenizer.pad_token_id,
         )
     )
-    scheduler = PNDMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        skip_prk_steps=True,
-        steps_offset=1,
-        set_alpha_to_one=False,
-    )
+    scheduler = riffusion_scheduler()
     return {
         "unet": unet.eval(),
         "vae": vae.eval(),

@@ -33,13 +33,28 @@ def tiny_tokenizer(max_length: int = 77) -> object:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
+def riffusion_scheduler() -> object:
+    """PNDM configured as riffusion-model-v1's scheduler/ folder has it."""
+    from diffusers import PNDMScheduler
+
+    return PNDMScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        steps_offset=1,
+        set_alpha_to_one=False,
+    )
+
+
 def tiny_components(seed: int = 0, sample_size: int = 64) -> dict[str, object]:
     """unet, vae, text_encoder, tokenizer, scheduler with a few thousand random weights each.
 
     The VAE downsamples by 8 like Stable Diffusion's, so a 512 x 512 image has 64 x 64
     latents; `sample_size` only sets the UNet's nominal size.
     """
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
@@ -78,20 +93,12 @@ def tiny_components(seed: int = 0, sample_size: int = 64) -> dict[str, object]:
             max_position_embeddings=77,
         )
     )
-    scheduler = PNDMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        skip_prk_steps=True,
-        steps_offset=1,
-        set_alpha_to_one=False,
-    )
     return {
         "unet": unet.eval(),
         "vae": vae.eval(),
         "text_encoder": text_encoder.eval(),
         "tokenizer": tiny_tokenizer(),
-        "scheduler": scheduler,
+        "scheduler": riffusion_scheduler(),
     }
 
 

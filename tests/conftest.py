@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,6 +29,61 @@ def tiny_model(tiny_model_dir):
     from riff.models import load_model
 
     return load_model(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def narrow_seed(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 64-column slice of a bundled seed: same format, an eighth of the work."""
+    from PIL import Image
+
+    from riff.seeds import SEED_DIR
+
+    path = tmp_path_factory.mktemp("seed") / "narrow.png"
+    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model, tmp_path_factory: pytest.TempPathFactory):
+    """A studio engine over the tiny model, its files in a folder of its own."""
+    from riff.studio import Engine
+
+    return Engine(tiny_model, root=tmp_path_factory.mktemp("studio"))
+
+
+@pytest.fixture(scope="module")
+def url(engine) -> Iterator[str]:
+    """The studio (page and REST route) served on a free local port."""
+    import app as studio
+
+    with serve(studio.build_app(engine)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a daemon thread; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Gradio's heartbeat streams never end on their own, so shutdown must not wait for them.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the app did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def sine(

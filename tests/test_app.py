@@ -4,11 +4,8 @@ gradio_client, the riffusion-compatible POST /run_inference/ through httpx, erro
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import socket
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -17,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
-from conftest import sine
+from conftest import serve, sine
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -25,36 +22,9 @@ from PIL import Image
 import app as studio
 from riff.audio import save_audio
 from riff.render import MAX_SEED, PromptEnd, WalkRequest
-from riff.seeds import SEED_DIR
 from riff.studio import Engine, request_from_dict, request_to_dict
 
 HOP = 441  # samples per image column at 44.1 kHz (10 ms)
-
-
-@contextlib.contextmanager
-def serve(app) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a daemon thread; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Gradio's heartbeat streams never end on their own, so shutdown must not wait for them.
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the app did not start on port {port}")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def wav_frames(path: str | Path) -> int:
@@ -70,29 +40,10 @@ def one_line_error(excinfo: pytest.ExceptionInfo) -> str:
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model, tmp_path_factory) -> Engine:
-    return Engine(tiny_model, root=tmp_path_factory.mktemp("studio"))
-
-
-@pytest.fixture(scope="module")
-def url(engine) -> Iterator[str]:
-    with serve(studio.build_app(engine)) as address:
-        yield address
-
-
-@pytest.fixture(scope="module")
 def client(url, tmp_path_factory) -> Iterator[Client]:
     c = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
     yield c
     c.close()
-
-
-@pytest.fixture(scope="module")
-def narrow_seed(tmp_path_factory) -> str:
-    """A 64-column slice of a bundled seed: same format, an eighth of the work."""
-    path = tmp_path_factory.mktemp("seed") / "narrow.png"
-    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

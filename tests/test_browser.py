@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from test_app import serve
 
-import app as studio
-from riff.seeds import SEED_DIR, seed_image_names
-from riff.studio import Engine
+from riff.seeds import seed_image_names
 
 pytestmark = pytest.mark.browser
 
@@ -40,25 +35,6 @@ def chromium():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model, tmp_path_factory) -> Engine:
-    return Engine(tiny_model, root=tmp_path_factory.mktemp("studio"))
-
-
-@pytest.fixture(scope="module")
-def url(engine) -> Iterator[str]:
-    with serve(studio.build_app(engine)) as address:
-        yield address
-
-
-@pytest.fixture(scope="module")
-def narrow_seed(tmp_path_factory) -> str:
-    """A 64-column slice of a bundled seed: same format, an eighth of the work."""
-    path = tmp_path_factory.mktemp("seed") / "narrow.png"
-    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
-    return str(path)
 
 
 def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_path):

@@ -92,9 +92,8 @@ def test_print_metadata(capsys):
     assert code == 0 and info["tagged"] and info["sample_rate"] == 44100 and info["duration_s"] == 5.11
 
 
-def test_generate_and_interpolate_with_a_tiny_model(capsys, tmp_path, tiny_model_dir):
-    seed = tmp_path / "seed.png"
-    Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(seed)
+def test_generate_and_interpolate_with_a_tiny_model(capsys, tmp_path, tiny_model_dir, narrow_seed):
+    seed = narrow_seed
     common = ["--model", tiny_model_dir, "--num-inference-steps", "4", "--seed-image", seed]
     code, out, _ = run(capsys, "generate", "lofi piano", "--seed", "5", "-o", tmp_path / "one.wav", *common)
     assert code == 0 and sf.info(tmp_path / "one.wav").frames == 63 * 441
