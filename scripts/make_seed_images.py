@@ -4,7 +4,7 @@ Every seed is whole 4/4 bars filling exactly one 512-px image (5.11 s), synthesi
 circular buffer so that it loops: a tail crossing the end wraps to the start. Pure numpy
 synthesis, fixed seeds; the same bytes come out on every run.
 
-    python scripts/make_seed_images.py [--out assets/seed_images] [--wav-dir /tmp/seeds]
+    python scripts/make_seed_images.py [--out assets/seed_images] [--wav-dir DIR]
 """
 
 from __future__ import annotations
