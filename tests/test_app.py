@@ -124,6 +124,31 @@ def test_interpolate_is_deterministic(client, narrow_seed):
     assert other[4] == "Seeds used: start 5, end 4"
 
 
+def test_a_walk_streams_clip_by_clip_and_can_be_cancelled(client, narrow_seed):
+    job = client.submit(
+        start_prompt="solo piano, slow",
+        start_seed=3,
+        end_prompt="rock drum beat",
+        end_seed=4,
+        num_clips=12,
+        num_inference_steps=5,
+        seed_upload=handle_file(narrow_seed),
+        api_name="/interpolate",
+    )
+    deadline = time.time() + 120
+    while not job.outputs() and time.time() < deadline:
+        time.sleep(0.1)
+    first = job.outputs()[0]
+    assert len(first[1]) == 1 and "rendering: 1 clip(s) ready" in first[4]  # heard before the rest
+    assert wav_frames(first[0]) == 63 * HOP
+    job.cancel()
+    deadline = time.time() + 60
+    while not job.done() and time.time() < deadline:
+        time.sleep(0.1)
+    assert job.done()
+    assert len(job.outputs()[-1][1]) < 12  # stopped before the last clip
+
+
 def test_generate_one_clip_per_seed(client):
     track, gallery, picture, downloads, note = client.predict(
         prompt="rock drum beat, 120 bpm",
