@@ -91,17 +91,3 @@ def sine(
 ) -> torch.Tensor:
     t = torch.arange(int(seconds * sample_rate), dtype=torch.float64) / sample_rate
     return (amplitude * torch.sin(2 * torch.pi * freq * t)).float()[None]
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked slow run in CI (CI=true), with RIFF_SLOW=1, or when asked for with -m."""
-    if (
-        os.environ.get("CI", "").lower() == "true"
-        or os.environ.get("RIFF_SLOW") == "1"
-        or config.getoption("-m")
-    ):
-        return
-    skip = pytest.mark.skip(reason="slow: runs in CI (CI=true) or with RIFF_SLOW=1")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
