@@ -20,6 +20,7 @@ from riff.loudness import normalize_loudness
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
+from riff.spectrogram import mel_from_waveform
 
 log = logging.getLogger("riff")
 
@@ -152,8 +153,6 @@ def audio_to_image(args: argparse.Namespace) -> None:
         waveform = load_audio(path, params.sample_rate, params.channels)
         if args.max_seconds is not None:
             waveform = waveform[:, : int(args.max_seconds * params.sample_rate)]
-        from riff.spectrogram import mel_from_waveform
-
         image = image_from_mel(mel_from_waveform(waveform, params), params)
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target, exif=image.info["exif"])

@@ -117,6 +117,8 @@ def denoise(
     latents = sched.add_noise(init, noise, timesteps[:1].repeat(batch))
     embeddings = torch.cat([uncond, cond]).to(model.device, model.dtype)
     scale = guidance.to(model.device, torch.float32).reshape(-1, 1, 1, 1)
+    if mask is not None:
+        mask = mask.to(model.device, model.dtype)
 
     # 3. Denoise with classifier-free guidance (one UNet call for both halves).
     for i, t in enumerate(timesteps):
@@ -131,8 +133,7 @@ def denoise(
                 kept = sched.add_noise(init, noise, timesteps[i + 1 : i + 2].repeat(batch))
             else:
                 kept = init
-            mask_ = mask.to(model.device, model.dtype)
-            latents = mask_ * latents + (1 - mask_) * kept
+            latents = mask * latents + (1 - mask) * kept
         if on_step is not None:
             on_step(i + 1, len(timesteps))
     return latents

@@ -203,20 +203,21 @@ def waveform_from_magnitudes(
     seed: int = 0,
     iters: int = 48,
     momentum: float = 0.99,
-    mel: torch.Tensor | None = None,
+    *,
+    mel: torch.Tensor,
     coarse_stride: int = 2,
     coarse_share: float = 2 / 3,
 ) -> torch.Tensor:
     """Phase retrieval on the win_length grid, seeded: fast Griffin-Lim (Perraudin et al. 2013).
 
     Two thirds of the iterations run on every other frame by default (hop doubled: 5x overlap
-    is plenty for Griffin-Lim and costs half), the rest on all frames. With `mel` given, those last ones
+    is plenty for Griffin-Lim and costs half), the rest on all frames, where they
     project onto the mel amplitudes themselves rather than onto fixed linear magnitudes, so
     the result converges towards what the image says, not towards a guess inside each band.
 
     Args:
         magnitudes: (..., win_length // 2 + 1, frames) starting magnitudes.
-        mel: (..., num_frequencies, frames) the mel amplitudes they came from, if any.
+        mel: (..., num_frequencies, frames) the mel amplitudes they came from.
         coarse_stride: frames skipped in the coarse stage (3 is about 30 % faster in all,
             for a few percent more spectral error).
         coarse_share: the part of `iters` spent in the coarse stage.
@@ -249,11 +250,11 @@ def waveform_from_magnitudes(
         momentum,
     )
     spec = stft(istft(spec, k * params.hop_length), params.hop_length) if coarse else mag * angles
-    if mel is None:
-        project = lambda s: mag * torch.sgn(s)  # noqa: E731
-    else:
-        to_mel = _mel_projection(params, mel.reshape(-1, *mel.shape[-2:]).to(device))
-        project = lambda s: to_mel(s.abs()) * torch.sgn(s)  # noqa: E731
+    to_mel = _mel_projection(params, mel.reshape(-1, *mel.shape[-2:]).to(device))
+
+    def project(spec: torch.Tensor) -> torch.Tensor:
+        return to_mel(spec.abs()) * torch.sgn(spec)
+
     spec = _fgla(
         project(spec),
         project,

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from riff.audio import load_audio, save_audio
-from riff.image import image_from_mel, mel_from_image
+from riff.image import image_from_mel, mel_from_image, params_from_image
 from riff.loudness import normalize_loudness
 from riff.models import Model, load_model, model_name, pick_device
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
@@ -163,10 +163,12 @@ class Engine:
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session))
         done: list[Clip] = []
+        images: list[Image.Image] = []
         for clip in clips:
             done.append(clip)
             label = labels[clip.index] if labels else f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
             image = clip.image()
+            images.append(image)
             png = result.folder / f"clip_{clip.index:03d}.png"
             image.save(png, exif=image.info["exif"])
             wav = save_audio(
@@ -184,7 +186,7 @@ class Engine:
             yield result
         params = done[0].params
         result.picture = result.folder / "spectrogram.png"
-        spectrogram_picture([c.image() for c in done], params).save(result.picture)
+        spectrogram_picture(images, params).save(result.picture)
         result.settings = result.folder / "settings.json"
         result.settings.write_text(
             json.dumps({"kind": kind, "model": self._name, **request_to_dict(request)}, indent=2)
@@ -227,8 +229,6 @@ class Engine:
 
 def metadata(image: Image.Image) -> dict:
     """An image's spectrogram parameters as a plain dict (defaults where untagged)."""
-    from riff.image import params_from_image
-
     params, max_value = params_from_image(image)
     return {
         "tagged": bool(image.getexif()),
