@@ -95,6 +95,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="clips rendered at once")
     p.set_defaults(run=dataset)
 
+    p = sub.add_parser("train", help="train a small model on a dataset folder, or fine-tune one")
+    p.add_argument("data", type=Path, metavar="DATA", help="a folder made by riff dataset")
+    p.add_argument("out", type=Path, metavar="OUT", help="the model folder to write (resumes a run there)")
+    p.add_argument("--init", default=None, metavar="MODEL", help="fine-tune this model instead")
+    p.add_argument("--preset", default="small", help="network sizes: small or tiny")
+    p.add_argument("--vae-steps", type=int, default=1500, help="autoencoder steps (from scratch only)")
+    p.add_argument("--unet-steps", type=int, default=3000, help="denoiser steps")
+    p.add_argument("--batch-size", type=int, default=16, help="denoiser clips per step and process")
+    p.add_argument("--lr", type=float, default=4e-4, help="denoiser peak learning rate")
+    p.add_argument("--crop", type=int, default=32, help="latent cells along time per training crop")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of clips never trained on")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--train-text-encoder", action=argparse.BooleanOptionalAction, default=None,
+        help="also train the text encoder (default: only from scratch)",
+    )
+    p.set_defaults(run=train)
+
+    p = sub.add_parser("evaluate", help="score a model's text conditioning with a classifier of real clips")
+    p.add_argument("data", type=Path, metavar="DATA", help="the dataset folder the model was trained on")
+    p.add_argument("--model", default=None, metavar="ID|DIR", help="default: $RIFF_MODEL or the built-in default")
+    p.add_argument("--device", default=None)
+    p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
+    p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
+    p.add_argument("--holdout", type=float, default=0.1, help="as given to riff train")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.set_defaults(run=evaluate)
+
     p = sub.add_parser("print-metadata", help="show the spectrogram parameters of an image")
     p.add_argument("image")
     p.set_defaults(run=print_metadata)
@@ -212,6 +241,43 @@ def dataset(args: argparse.Namespace) -> None:
         raise UsageError("--audio-dir needs the folder source: add folder to --sources")
     records = build_dataset(args.out_dir, args.clips, args.seed, sources, args.audio_dir, args.workers)
     print(f"{args.out_dir / 'metadata.jsonl'}: {len(records)} clips")
+
+
+def train(args: argparse.Namespace) -> None:
+    from riff.train import TrainConfig
+    from riff.train import train as run_training
+
+    config = TrainConfig(
+        data=str(args.data),
+        out=str(args.out),
+        init=args.init,
+        preset=args.preset,
+        vae_steps=args.vae_steps,
+        unet_steps=args.unet_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        crop=args.crop,
+        holdout=args.holdout,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        train_text_encoder=args.train_text_encoder,
+    )
+    folder = run_training(config)
+    print(f"{folder}: trained model; loss curves in {folder / 'training' / 'loss.png'}")
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from riff.evaluate import evaluate as run_evaluation
+    from riff.evaluate import write_report
+    from riff.models import load_model
+
+    if args.clips < 1 or args.steps < 1:
+        raise UsageError("--clips and --steps must be at least 1")
+    model = load_model(args.model, args.device)
+    report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=args.holdout)
+    print(report.table())
+    if args.json:
+        write_report(report, args.json)
 
 
 def _check_output(path: Path) -> None:

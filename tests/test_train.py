@@ -1,0 +1,239 @@
+"""Training and evaluation on a small synthetic dataset, with the tiny preset."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from riff.cli import main
+from riff.train import TrainConfig, Trainer, learn_tokenizer, read_dataset, split, train
+
+KINDS = {
+    # caption -> labels; drums draw vertical stripes (onsets), keys horizontal lines (pitches)
+    "rock drum beat, 120 bpm": {"family": "drums", "has_drums": True, "tempo_band": "medium"},
+    "fast techno drums": {"family": "drums", "has_drums": True, "tempo_band": "fast"},
+    "solo piano, slow, minor": {"family": "keys", "has_drums": False, "tempo_band": "slow"},
+    "piano chords, slow": {"family": "keys", "has_drums": False, "tempo_band": "slow"},
+}
+
+
+def synthetic_image(labels: dict, rng: np.random.Generator, width: int) -> Image.Image:
+    pixels = rng.uniform(0, 20, (512, width))
+    if labels["has_drums"]:
+        period = {"slow": 24, "medium": 16, "fast": 10}[labels["tempo_band"]]
+        start = int(rng.integers(0, period))
+        pixels[:, start::period] += 200
+    else:
+        for row in rng.choice(np.arange(300, 500), 6, replace=False):
+            pixels[row : row + 2] += 180
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).convert("RGB")
+
+
+def write_dataset(folder, clips_per_kind: int = 6, width: int = 64, seed: int = 0, numbered: bool = False):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(clips_per_kind * len(KINDS)):
+        caption, labels = list(KINDS.items())[i % len(KINDS)]
+        file = f"{i:05d}.png"
+        synthetic_image(labels, rng, width).save(folder / file)
+        caption = f"{caption}, take {i}" if numbered else caption
+        lines.append(json.dumps({"caption": caption, "file": file, "labels": labels}))
+    (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("dataset"))
+
+
+def tiny_config(dataset, out, **changes) -> TrainConfig:
+    settings = dict(
+        data=str(dataset), out=str(out), preset="tiny", vae_steps=4, unet_steps=6, batch_size=4,
+        vae_batch_size=4, vae_crop=32, crop=4, checkpoint_every=3, holdout=0.25,
+    )
+    return TrainConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    return train(tiny_config(dataset, tmp_path_factory.mktemp("trained")))
+
+
+def test_tokenizer_learns_caption_words_and_still_reads_anything(tmp_path):
+    from transformers import CLIPTokenizer
+
+    tokenizer = learn_tokenizer(list(KINDS) * 3)
+    assert tokenizer.tokenize("solo piano") == ["solo</w>", "piano</w>"]
+    unknown = tokenizer.tokenize("xylophone")
+    assert len(unknown) > 1 and "".join(unknown).replace("</w>", "") == "xylophone"
+    tokenizer.save_pretrained(tmp_path)
+    again = CLIPTokenizer.from_pretrained(tmp_path)
+    assert again("drum beat, 120 bpm").input_ids == tokenizer("drum beat, 120 bpm").input_ids
+
+
+def test_split_holds_out_clips_evenly_and_never_trains_on_them():
+    records = [{"caption": str(i)} for i in range(40)]
+    train_records, held = split(records, 0.1)
+    assert len(held) == 4 and len(train_records) == 36
+    assert not {r["caption"] for r in held} & {r["caption"] for r in train_records}
+    assert split(records, 0.0) == (records, [])
+
+
+def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
+    from safetensors.torch import load_file
+
+    from riff.models import load_model
+    from riff.render import PromptEnd, WalkRequest, render_clip
+
+    weights = load_file(trained / "unet" / "diffusion_pytorch_model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.float16}
+    assert (trained / "training" / "loss.png").is_file()
+    model = load_model(str(trained), device="cpu")
+    assert type(model.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    end = PromptEnd("solo piano", seed=3)
+    clip = render_clip(model, end, WalkRequest(end, end, num_inference_steps=3, seed_image=narrow_seed))
+    assert clip.pixels.shape == (3, 512, 64)
+    assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 0
+
+
+def test_checkpoint_records_both_stages(trained):
+    saved = torch.load(trained / "training" / "checkpoint.pt", weights_only=False)
+    assert saved["state"]["stage"] == "done"
+    assert len(saved["losses"]["autoencoder"]) == 4 and len(saved["losses"]["denoiser"]) == 6
+    assert all(np.isfinite(saved["losses"]["denoiser"]))
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
+    straight = Trainer(tiny_config(dataset, tmp_path / "straight"))
+    straight.run()
+
+    record = Trainer._record
+
+    def interrupt(self, stage, loss, bar):
+        record(self, stage, loss, bar)
+        if stage == "denoiser" and self.state["step"] == 3:  # after the step-3 checkpoint is due
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_record", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(tiny_config(dataset, tmp_path / "resumed")).run()
+    monkeypatch.setattr(Trainer, "_record", record)
+    resumed = Trainer(tiny_config(dataset, tmp_path / "resumed"))
+    assert resumed.resume() and resumed.state == {"stage": "denoiser", "step": 3}
+    resumed = Trainer(tiny_config(dataset, tmp_path / "resumed"))
+    resumed.run()
+    for name in ("unet", "text_encoder", "vae"):
+        a = straight.components[name].state_dict()
+        b = resumed.components[name].state_dict()
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
+
+
+def test_resume_refuses_a_checkpoint_made_with_other_settings(dataset, trained):
+    with pytest.raises(ValueError, match="other seed"):
+        Trainer(tiny_config(dataset, trained, seed=1)).resume()
+
+
+def test_autoencoder_loss_falls(dataset, tmp_path):
+    trainer = Trainer(tiny_config(dataset, tmp_path, vae_steps=60, vae_batch_size=8))
+    from riff.train import load_pixels
+
+    trainer.train_autoencoder(load_pixels(dataset, trainer.train_records))
+    losses = trainer.losses["autoencoder"]
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:3])
+
+
+def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny_model_dir):
+    from riff.models import load_model
+
+    before = load_model(str(tiny_model_dir), device="cpu")
+    folder = train(tiny_config(dataset, tmp_path, init=str(tiny_model_dir), unet_steps=4, lr=1e-2))
+    after = load_model(str(folder), device="cpu")
+    for key, value in before.vae.state_dict().items():
+        assert torch.allclose(value, after.vae.state_dict()[key], rtol=1e-2, atol=1e-3), key
+    assert after.tokenizer.get_vocab() == before.tokenizer.get_vocab()
+    moved = max(float((v - after.unet.state_dict()[k]).abs().max()) for k, v in before.unet.state_dict().items())
+    assert moved > 0.02
+    # The text encoder is frozen when fine-tuning unless asked for.
+    for key, value in before.text_encoder.state_dict().items():
+        assert torch.allclose(value, after.text_encoder.state_dict()[key], rtol=1e-2, atol=1e-3), key
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "{tmp}/nowhere", "{tmp}/out"], "no metadata.jsonl"),
+        (["train", "{data}", "{tmp}/out", "--preset", "huge"], "unknown preset"),
+        (["train", "{data}", "{tmp}/out", "--holdout", "1.5"], "holdout"),
+        (["evaluate", "{tmp}/nowhere", "--model", "{tmp}/nomodel"], "no such model folder"),
+    ],
+)
+def test_train_and_evaluate_bad_input_is_one_line(capsys, tmp_path, dataset, argv, message):
+    code = main([a.format(tmp=tmp_path, data=dataset) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_read_dataset_rejects_a_broken_journal(tmp_path):
+    (tmp_path / "metadata.jsonl").write_text("not json\n")
+    with pytest.raises(ValueError, match="line 1"):
+        read_dataset(tmp_path)
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
+    from riff.evaluate import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 6))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    near, far = frechet_distance(a, a + 0.1), frechet_distance(a, a + 1.0)
+    assert 0 < near < far
+    assert far == pytest.approx(6.0, rel=1e-6)  # a mean shift of 1 in each of 6 dimensions
+
+
+def test_rhythm_features_peak_at_the_beat_period():
+    from riff.evaluate import features
+
+    rng = np.random.default_rng(0)
+    image = synthetic_image({"has_drums": True, "tempo_band": "medium"}, rng, 512)
+    pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None]
+    _, rhythm = features(pixels)
+    assert int(rhythm[0, :40].argmax()) + 1 == 16  # lag 1 is index 0
+
+
+def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, trained):
+    from riff.evaluate import evaluate, predict, train_classifier
+    from riff.models import load_model
+    from riff.train import load_pixels
+
+    data = write_dataset(tmp_path / "data", clips_per_kind=12, width=256, seed=1, numbered=True)
+    records = read_dataset(data)
+    train_records, held = split(records, 0.25)
+    classifier = train_classifier(load_pixels(data, train_records), train_records, epochs=40)
+    predicted = predict(classifier, load_pixels(data, held))
+    assert predicted["has_drums"] == [r["labels"]["has_drums"] for r in held]
+    assert predicted["family"] == [r["labels"]["family"] for r in held]
+
+    report = evaluate(load_model(str(trained), device="cpu"), data, clips=2, steps=2, holdout=0.25,
+                      checks_per_prompt=1)
+    figures = report.figures
+    assert figures["generated_clips"] == 2
+    assert 0 <= figures["accuracy"]["generated"]["family"] <= 1
+    assert figures["mel_distance"]["generated"] > figures["mel_distance"]["real_floor"] >= 0
+    assert figures["accuracy"]["held_out_real"]["has_drums"] == 1.0
+    assert set(figures["prompt_checks"]) >= {"drum beat", "solo piano"}
+    assert "held-out real clips" in report.table()
+
+
+def test_config_is_saved_with_the_run(trained):
+    config = json.loads((trained / "training" / "config.json").read_text())
+    assert config["preset"] == "tiny" and config == dataclasses.asdict(tiny_config(config["data"], config["out"]))
