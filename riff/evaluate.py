@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from riff import pipeline
-from riff.models import Model
+from riff.models import Model, display_name
 from riff.train import load_pixels, read_dataset, split
 
 log = logging.getLogger("riff")
@@ -224,7 +224,7 @@ def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, h
     majority = {name: max(set(v := [r["labels"][name] for r in held]), key=v.count)
                 for name in ("family", "has_drums", "tempo_band")}
     figures = {
-        "model": model.name,
+        "model": display_name(model.name),
         "train_clips": len(train_records),
         "held_out_clips": len(held),
         "generated_clips": len(prompts),

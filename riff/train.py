@@ -33,6 +33,7 @@ from riff.tiny import _byte_alphabet, riffusion_scheduler
 log = logging.getLogger("riff")
 
 SPECIALS = ("<|startoftext|>", "<|endoftext|>")
+RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ class Trainer:
             raise ValueError("no clips left to train on: lower --holdout or build more clips")
         self.losses: dict[str, list[float]] = {"autoencoder": [], "denoiser": []}
         self.state = {"stage": "autoencoder", "step": 0}
+        self._resumed: dict = {}  # the checkpoint a resumed run started from
         self._set_up_components()
 
     @property
@@ -356,6 +358,8 @@ class Trainer:
             )
         for name in ("unet", "vae", "text_encoder"):
             self.components[name].load_state_dict(saved["weights"][name])
+        if saved.get("scaling_factor") is not None:
+            self.components["vae"].register_to_config(scaling_factor=saved["scaling_factor"])
         self.state = saved["state"]
         self.losses = saved["losses"]
         self._resumed = saved
@@ -371,6 +375,7 @@ class Trainer:
             "state": self.state,
             "losses": self.losses,
             "weights": weights,
+            "scaling_factor": self.components["vae"].config.scaling_factor,
             **extra,
         }
         temporary = self.checkpoint_path.with_suffix(".tmp")
@@ -382,14 +387,16 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> Path:
-        resumed = self.resume()
-        if resumed:
-            log.info("resuming %s at %s step %d", self.checkpoint_path, self.state["stage"], self.state["step"])
+        if self.resume():
+            if self.state["stage"] == "done":  # finished: write the folder again, train no more
+                return self.export()
+            log.warning("resuming %s at %s step %d", self.checkpoint_path, self.state["stage"], self.state["step"])
         pixels = load_pixels(self.folder, self.train_records)
         if self.state["stage"] == "autoencoder":
             self.train_autoencoder(pixels)
             self.state = {"stage": "denoiser", "step": 0}
             self._resumed = {}
+            self.save_checkpoint({})  # the finished autoencoder survives an interrupted denoiser
         latents = self.encode_dataset(pixels)
         del pixels
         self.train_denoiser(latents)
@@ -406,7 +413,7 @@ class Trainer:
         config = self.config
         vae = self.components["vae"].train().requires_grad_(True)
         optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
-        if getattr(self, "_resumed", {}).get("optimizer") and self.state["stage"] == "autoencoder":
+        if self._resumed.get("optimizer") and self.state["stage"] == "autoencoder":
             optimizer.load_state_dict(self._resumed["optimizer"])
         objective, optimizer = self.accelerator.prepare(_AutoencoderLoss(vae), optimizer)
         crop = min(config.vae_crop, pixels.shape[-2], pixels.shape[-1])
@@ -468,7 +475,7 @@ class Trainer:
         params = [p for module in trained for p in module.parameters()]
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
         ema = [p.detach().clone() for p in params]
-        resumed = getattr(self, "_resumed", {})
+        resumed = self._resumed
         if resumed.get("optimizer") and self.state["stage"] == "denoiser":
             optimizer.load_state_dict(resumed["optimizer"])
             ema = [e.clone() for e in resumed["ema"]]
@@ -534,6 +541,17 @@ class Trainer:
         if self.accelerator.is_main_process:
             save_model(self.components, self.out)
             plot_losses(self.losses, self.work / "loss.png")
+            settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out", "extra")}
+            if settings["init"] and Path(settings["init"]).exists():
+                settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
+            about = {
+                "num_inference_steps": RECOMMENDED_STEPS,
+                "made_by": "riff train",
+                "training_clips": len(self.train_records),
+                "held_out_clips": len(self.held_records),
+                "settings": settings,
+            }
+            (self.out / "riff.json").write_text(json.dumps(about, indent=2) + "\n")
         self.accelerator.wait_for_everyone()
         return self.out
 

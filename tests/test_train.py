@@ -89,12 +89,15 @@ def test_split_holds_out_clips_evenly_and_never_trains_on_them():
 def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
     from safetensors.torch import load_file
 
-    from riff.models import load_model
+    from riff.models import load_model, recommended_steps
     from riff.render import PromptEnd, WalkRequest, render_clip
+    from riff.train import RECOMMENDED_STEPS
 
     weights = load_file(trained / "unet" / "diffusion_pytorch_model.safetensors")
     assert {t.dtype for t in weights.values()} == {torch.float16}
     assert (trained / "training" / "loss.png").is_file()
+    assert recommended_steps(str(trained)) == RECOMMENDED_STEPS
+    assert str(trained.parent) not in (trained / "riff.json").read_text()  # no paths of this machine
     model = load_model(str(trained), device="cpu")
     assert type(model.scheduler).__name__ == "DPMSolverMultistepScheduler"
     end = PromptEnd("solo piano", seed=3)
@@ -103,11 +106,17 @@ def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
     assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 0
 
 
-def test_checkpoint_records_both_stages(trained):
+def test_checkpoint_records_both_stages_and_a_finished_run_is_not_trained_again(trained, dataset):
     saved = torch.load(trained / "training" / "checkpoint.pt", weights_only=False)
     assert saved["state"]["stage"] == "done"
     assert len(saved["losses"]["autoencoder"]) == 4 and len(saved["losses"]["denoiser"]) == 6
     assert all(np.isfinite(saved["losses"]["denoiser"]))
+    before = {f: f.read_bytes() for f in trained.rglob("*.safetensors")}
+    vae_config = (trained / "vae" / "config.json").read_text()
+    config = json.loads((trained / "training" / "config.json").read_text())
+    train(tiny_config(config["data"], trained))
+    assert {f: f.read_bytes() for f in trained.rglob("*.safetensors")} == before
+    assert (trained / "vae" / "config.json").read_text() == vae_config  # the latent scale survives
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
