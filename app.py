@@ -34,10 +34,11 @@ except ImportError:
 
 
 EXAMPLES = [
-    ["church bells on sunday", 12, "jazz trumpet solo over brushed drums", 40],
-    ["lofi hip hop beat, mellow piano", 7, "acoustic folk guitar, fingerpicking", 7],
-    ["techno kick with deep bass", 3, "ambient synth pad, slow", 21],
-    ["funk bassline with slap", 100, "reggae guitar skank", 101],
+    # Phrases the bundled model learned (see its dataset's captions); any model reads them.
+    ["church organ playing a bach chorale", 12, "string quartet playing a bach chorale", 40],
+    ["jazz trio with upright bass", 7, "bossa nova drums", 8],
+    ["harp playing a folk melody", 3, "house drum beat, 120 bpm", 21],
+    ["solo piano, slow, minor", 100, "hip hop drums", 101],
 ]
 NO_MASK = "none"
 
@@ -101,6 +102,9 @@ def _outputs(result: Result, seeds_note: str):
 def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
     """The studio's page over `engine` (models load lazily, on the first render)."""
 
+    def steps_or_default(steps: int | None) -> int:
+        return engine.default_steps if steps is None else int(steps)
+
     @gpu
     @ui_errors
     def interpolate(
@@ -109,7 +113,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         end_prompt: str,
         end_seed: int,
         num_clips: int = 5,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         denoising: float = 0.75,
         guidance: float = 7.0,
         seed_image: str = DEFAULT_SEED,
@@ -140,7 +144,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                 float(end_guidance if end_guidance is not None else guidance),
             ),
             num_clips=int(num_clips),
-            num_inference_steps=int(num_inference_steps),
+            num_inference_steps=steps_or_default(num_inference_steps),
             seed_image=_seed_choice(seed_image, seed_upload),
             mask=None if mask in (None, "", NO_MASK) else mask,
             alpha_curve=alpha_curve,
@@ -158,7 +162,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         seed: int = 0,
         num_seeds: int = 4,
         negative_prompt: str = "",
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         denoising: float = 0.75,
         guidance: float = 7.0,
         seed_image: str = DEFAULT_SEED,
@@ -175,7 +179,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             start=end,
             end=end,
             num_clips=1,
-            num_inference_steps=int(num_inference_steps),
+            num_inference_steps=steps_or_default(num_inference_steps),
             seed_image=seed_image or DEFAULT_SEED,
             crossfade_ms=0,
         )
@@ -196,7 +200,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         seed: int = 0,
         denoising: float = 0.5,
         guidance: float = 7.0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -211,7 +215,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             start=start,
             end=end,
             num_clips=1,
-            num_inference_steps=int(num_inference_steps),
+            num_inference_steps=steps_or_default(num_inference_steps),
             crossfade_ms=250.0,
         )
         for result in engine.restyle(
@@ -278,8 +282,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             ends = []
             with gr.Row():
                 for side, prompt, seed in (
-                    ("Start", "lofi hip hop beat, mellow piano", 0),
-                    ("End", "jazz trumpet solo over brushed drums", 1),
+                    ("Start", "solo piano, slow, minor", 0),
+                    ("End", "rock drum beat, 120 bpm", 1),
                 ):
                     with gr.Column(variant="panel"):
                         gr.Markdown(f"### {side}")
@@ -306,7 +310,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             with gr.Accordion("Walk settings", open=True):
                 with gr.Row():
                     num_clips = gr.Slider(1, 32, value=5, step=1, label="Clips")
-                    steps = gr.Slider(5, 100, value=50, step=1, label="Inference steps")
+                    steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
                     curve = gr.Dropdown(["linear", "power", "smooth"], value="linear", label="Alpha curve")
                     crossfade = gr.Slider(0, 1000, value=250, step=10, label="Crossfade (ms)")
                     scheduler = gr.Dropdown(list(SCHEDULERS), value="default", label="Scheduler")
@@ -424,7 +428,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             with gr.Row():
                 t_seed = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
                 t_count = gr.Slider(1, 16, value=4, step=1, label="Seeds (one clip each)")
-                t_steps = gr.Slider(5, 100, value=50, step=1, label="Inference steps")
+                t_steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
                 t_denoising = gr.Slider(0.05, 1.0, value=0.75, step=0.05, label="Denoising strength")
                 t_guidance = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
                 t_seed_image = gr.Dropdown(seeds, value=DEFAULT_SEED, label="Seed image")
@@ -450,7 +454,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             with gr.Row():
                 a_audio = gr.Audio(label="Song (any common format)", type="filepath", sources=["upload"])
                 with gr.Column():
-                    a_prompt = gr.Textbox(label="Restyle as", value="piano cover, soft", lines=2)
+                    a_prompt = gr.Textbox(label="Restyle as", value="solo piano, slow", lines=2)
                     a_end = gr.Textbox(
                         label="…walking to (optional)", value="", placeholder="leave empty to keep one style"
                     )
@@ -462,7 +466,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                     0.05, 1.0, value=0.5, step=0.05, label="Denoising strength (how far from the song)"
                 )
                 a_guidance = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
-                a_steps = gr.Slider(5, 100, value=50, step=1, label="Inference steps")
+                a_steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
             a_go = gr.Button("Restyle", variant="primary")
             a_note = gr.Markdown("")
             a_track = gr.Audio(label="Restyled region", type="filepath", interactive=False)

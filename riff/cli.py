@@ -23,6 +23,7 @@ from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import mel_from_waveform
 
 log = logging.getLogger("riff")
+REFERENCE = "riffusion/riffusion-model-v1"
 
 
 class UsageError(ValueError):
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model's text conditioning with a classifier of real clips")
     p.add_argument("data", type=Path, metavar="DATA", help="the dataset folder the model was trained on")
-    p.add_argument("--model", default=None, metavar="ID|DIR", help="default: $RIFF_MODEL or the built-in default")
+    p.add_argument("--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE} for the reference's")
     p.add_argument("--device", default=None)
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
     p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
@@ -138,14 +139,16 @@ def _outputs(p: argparse.ArgumentParser, suffix: str) -> None:
 
 def _render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="audio file (.wav, .flac, .mp3, .ogg)")
-    p.add_argument("--num-inference-steps", type=int, default=50)
+    p.add_argument(
+        "--num-inference-steps", type=int, default=None, help="default: what the model recommends (50 if it does not say)"
+    )
     p.add_argument("--denoising", type=float, default=0.75, help="img2img strength in (0, 1]")
     p.add_argument("--guidance", type=float, default=7.0)
     p.add_argument("--negative-prompt", default="")
     p.add_argument("--seed-image", default=DEFAULT_SEED, metavar="NAME|PATH")
     p.add_argument("--mask", default=None, metavar="NAME|PATH")
     p.add_argument(
-        "--model", default=None, metavar="ID|DIR", help="default: $RIFF_MODEL or the built-in default"
+        "--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE} for the reference's"
     )
     p.add_argument("--device", default=None)
     p.add_argument("--scheduler", default="default", choices=["default", "dpm++"])
@@ -290,8 +293,11 @@ def _check_output(path: Path) -> None:
 
 
 def _walk_settings(args: argparse.Namespace) -> dict:
+    from riff.models import recommended_steps
+
+    steps = args.num_inference_steps
     return dict(
-        num_inference_steps=args.num_inference_steps,
+        num_inference_steps=recommended_steps(args.model) if steps is None else steps,
         seed_image=args.seed_image,
         mask=args.mask,
         scheduler=args.scheduler,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -11,7 +12,11 @@ import torch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "riffusion/riffusion-model-v1"
+# riff's own small model, trained offline and shipped in the repository: runs on a CPU, no download.
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "riff-small"
+DEFAULT_MODEL = str(BUNDLED_MODEL)
+REFERENCE_MODEL = "riffusion/riffusion-model-v1"
+REFERENCE_STEPS = 50  # the reference's default, for models that do not say otherwise
 SCHEDULERS = ("default", "dpm++")
 
 
@@ -35,7 +40,7 @@ class Model:
 
     def describe(self) -> str:
         dtype = str(self.dtype).removeprefix("torch.")
-        return f"{self.name} on {self.device.type} ({dtype})"
+        return f"{display_name(self.name)} on {self.device.type} ({dtype})"
 
     def make_scheduler(self, name: str = "default") -> object:
         """A fresh scheduler (they keep state between steps, so one per run).
@@ -85,6 +90,29 @@ def default_dtype(device: torch.device) -> torch.dtype:
 def model_name(requested: str | None = None) -> str:
     """The model to use: the argument, else $RIFF_MODEL, else the default."""
     return requested or os.environ.get("RIFF_MODEL") or DEFAULT_MODEL
+
+
+def display_name(name: str) -> str:
+    """How to show a model: the bundled one by name, others as given."""
+    try:
+        if Path(name).expanduser().resolve() == BUNDLED_MODEL:
+            return "riff-small (bundled)"
+    except OSError:
+        pass
+    return name
+
+
+def recommended_steps(name: str | None = None) -> int:
+    """Denoising steps the model's folder recommends in its riff.json, else the reference's 50.
+
+    Read without loading the model, so forms and command lines can show it up front.
+    """
+    settings = Path(model_name(name)).expanduser() / "riff.json"
+    try:
+        steps = int(json.loads(settings.read_text())["num_inference_steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return REFERENCE_STEPS
+    return steps if 1 <= steps <= 1000 else REFERENCE_STEPS
 
 
 def load_model(name: str | None = None, device: str | None = None, dtype: torch.dtype | None = None) -> Model:

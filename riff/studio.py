@@ -21,7 +21,7 @@ from PIL import Image
 from riff.audio import load_audio, save_audio
 from riff.image import image_from_mel, mel_from_image, params_from_image
 from riff.loudness import normalize_loudness
-from riff.models import Model, load_model, model_name, pick_device
+from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import (
@@ -93,7 +93,12 @@ class Engine:
         if self._error is not None:
             return f"Model not available: {self._error}"
         device = pick_device(self._device).type
-        return f"Model: {self._name} (loads on first use, on {device})"
+        return f"Model: {display_name(self._name)} (loads on first use, on {device})"
+
+    @property
+    def default_steps(self) -> int:
+        """Denoising steps the model recommends (see `recommended_steps`)."""
+        return recommended_steps(self._name)
 
     def session_folder(self, session: str | None) -> Path:
         """A fresh folder for one render of one session."""

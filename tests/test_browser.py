@@ -51,8 +51,8 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     assert page.locator("#model-status").inner_text() == f"Model: {engine.model.describe()}"
 
     # The examples table renders, and a row fills in both ends.
-    page.get_by_text("church bells on sunday", exact=True).click()
-    expect(page.locator("#start-prompt textarea")).to_have_value("church bells on sunday")
+    page.get_by_text("church organ playing a bach chorale", exact=True).click()
+    expect(page.locator("#start-prompt textarea")).to_have_value("church organ playing a bach chorale")
     expect(page.get_by_label("End seed", exact=True)).to_have_value("40")
 
     # Clicking a seed thumbnail picks that seed in the dropdown.
