@@ -33,6 +33,8 @@ from riff.tiny import _byte_alphabet, riffusion_scheduler
 log = logging.getLogger("riff")
 
 SPECIALS = ("<|startoftext|>", "<|endoftext|>")
+# Settings a checkpoint or latent cache belongs to: resuming with others would mix two runs.
+RUN_KEYS = ("data", "init", "preset", "holdout", "seed")
 RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
 
 
@@ -347,11 +349,7 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         saved = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        changed = [
-            key
-            for key in ("data", "init", "preset", "holdout", "seed")
-            if saved["config"].get(key) != asdict(self.config).get(key)
-        ]
+        changed = [key for key in RUN_KEYS if saved["config"].get(key) != asdict(self.config).get(key)]
         if changed:
             raise ValueError(
                 f"{self.checkpoint_path} was made with other {', '.join(changed)}: use another OUT or delete it"
@@ -436,28 +434,40 @@ class Trainer:
 
     @torch.no_grad()
     def encode_dataset(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Latent means of every training image (cached), and the VAE's scaling factor set."""
+        """Latent means of every training image, and the VAE's scaling factor set.
+
+        The main process encodes them once into OUT/training/latents.pt; every process reads
+        that file, so several GPUs never race on it and a resumed run skips the work.
+        """
         vae = self.components["vae"].to(self.device).eval()
         cache = self.work / "latents.pt"
-        if cache.is_file():
-            saved = torch.load(cache, map_location="cpu")
-            if saved["count"] == len(pixels) and saved["vae_step"] == self.config.vae_steps:
-                vae.register_to_config(scaling_factor=saved["scaling_factor"])
-                return saved["latents"]
-        latents = []
-        for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
-            x = batch.to(self.device, torch.float32) / 127.5 - 1.0
-            latents.append(vae.encode(x).latent_dist.mode().cpu())
-        latents = torch.cat(latents)
-        if self.config.init is None:
-            # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE.
-            vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
-        latents = latents * vae.config.scaling_factor
-        if self.accelerator.is_main_process:
+        if self.accelerator.is_main_process and not self._cached(cache, len(pixels)):
+            latents = []
+            for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
+                x = batch.to(self.device, torch.float32) / 127.5 - 1.0
+                latents.append(vae.encode(x).latent_dist.mode().cpu())
+            latents = torch.cat(latents)
+            # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a
+            # fine-tuned model keeps its own.
+            scale = float(1.0 / latents.std()) if self.config.init is None else vae.config.scaling_factor
             self.work.mkdir(parents=True, exist_ok=True)
-            torch.save({"latents": latents, "count": len(pixels), "vae_step": self.config.vae_steps,
-                        "scaling_factor": vae.config.scaling_factor}, cache)
-        return latents
+            torch.save({"latents": latents * scale, "count": len(pixels), "run": self._run_key(),
+                        "scaling_factor": scale}, cache)
+        self.accelerator.wait_for_everyone()
+        saved = torch.load(cache, map_location="cpu")
+        vae.register_to_config(scaling_factor=saved["scaling_factor"])
+        return saved["latents"]
+
+    def _cached(self, cache: Path, count: int) -> bool:
+        if not cache.is_file():
+            return False
+        saved = torch.load(cache, map_location="cpu")
+        return saved.get("count") == count and saved.get("run") == self._run_key()
+
+    def _run_key(self) -> dict:
+        """What the cached latents depend on: the run, and how long its autoencoder trained."""
+        settings = asdict(self.config)
+        return {key: settings[key] for key in (*RUN_KEYS, "vae_steps")}
 
     def train_denoiser(self, latents: torch.Tensor) -> None:
         from diffusers import DDPMScheduler
