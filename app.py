@@ -307,6 +307,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                         dice.click(lambda: random.randint(0, MAX_SEED), None, s, api_visibility="private")
                         ends.append((p, n, s, d, g))
             (sp, sn, ss, sd, sg), (ep, en, es, ed, eg) = ends
+            # Filled below, once the outputs the cached examples need exist: shown by the prompts.
+            examples_slot = gr.Column()
             with gr.Accordion("Walk settings", open=True):
                 with gr.Row():
                     num_clips = gr.Slider(1, 32, value=5, step=1, label="Clips")
@@ -411,15 +413,16 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
                 ],
                 api_visibility="private",
             )
-            gr.Examples(
-                EXAMPLES,
-                [sp, ss, ep, es],
-                walk_outputs,
-                fn=interpolate,
-                cache_examples=cache_examples,
-                cache_mode="lazy",
-                label="Prompt pairs that walk well",
-            )
+            with examples_slot:
+                gr.Examples(
+                    EXAMPLES,
+                    [sp, ss, ep, es],
+                    walk_outputs,
+                    fn=interpolate,
+                    cache_examples=cache_examples,
+                    cache_mode="lazy",
+                    label="Prompt pairs that walk well",
+                )
 
         with gr.Tab("Text to audio"):
             with gr.Row():
