@@ -193,12 +193,20 @@ class Report:
         return "\n".join(lines)
 
 
+def _labelled(record: dict) -> bool:
+    labels = record.get("labels") or {}
+    return labels.get("family") is not None and labels.get("tempo_band") in TEMPO_BANDS and "has_drums" in labels
+
+
 def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, holdout: float = 0.1,
              checks_per_prompt: int = 4, seed: int = 0) -> Report:
     """Train the classifier on the dataset's training split and score real and generated clips."""
     folder = Path(data)
     records = read_dataset(folder)
-    train_records, held = split(records, holdout)
+    # The classifier needs labels; clips of the user's own audio (the folder source) have none.
+    train_records, held = ([r for r in part if _labelled(r)] for part in split(records, holdout))
+    if not train_records:
+        raise ValueError("no labelled clips to train the classifier on: build clips from the generated or music21 sources")
     if len(held) < 2:
         raise ValueError("too few held-out clips to evaluate: build more clips or raise --holdout")
     train_pixels = load_pixels(folder, train_records)

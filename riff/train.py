@@ -100,6 +100,12 @@ class TrainConfig:
         for name in ("batch_size", "vae_batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.crop < 1:
+            raise ValueError(f"crop must be at least 1 latent cell, got {self.crop}")
+        if self.lr <= 0 or self.vae_lr <= 0:
+            raise ValueError("learning rates must be positive")
+        if not 0 <= self.caption_dropout < 1:
+            raise ValueError(f"caption dropout must be in [0, 1), got {self.caption_dropout}")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
         if self.vae_crop % 8 or self.vae_crop < 16:

@@ -180,6 +180,8 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
         (["train", "{tmp}/nowhere", "{tmp}/out"], "no metadata.jsonl"),
         (["train", "{data}", "{tmp}/out", "--preset", "huge"], "unknown preset"),
         (["train", "{data}", "{tmp}/out", "--holdout", "1.5"], "holdout"),
+        (["train", "{data}", "{tmp}/out", "--crop", "0"], "crop must be at least 1"),
+        (["train", "{data}", "{tmp}/out", "--lr", "0"], "learning rates must be positive"),
         (["evaluate", "{tmp}/nowhere", "--model", "{tmp}/nomodel"], "no such model folder"),
     ],
 )
@@ -241,6 +243,17 @@ def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, 
     assert figures["accuracy"]["held_out_real"]["has_drums"] == 1.0
     assert set(figures["prompt_checks"]) >= {"drum beat", "solo piano"}
     assert "held-out real clips" in report.table()
+
+
+def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
+    from riff.evaluate import evaluate
+    from riff.models import load_model
+
+    data = write_dataset(tmp_path / "data", clips_per_kind=2)
+    lines = [json.loads(line) for line in (data / "metadata.jsonl").read_text().splitlines()]
+    (data / "metadata.jsonl").write_text("".join(json.dumps({**r, "labels": {}}) + "\n" for r in lines))
+    with pytest.raises(ValueError, match="no labelled clips"):
+        evaluate(load_model(str(trained), device="cpu"), data, clips=1, steps=1)
 
 
 def test_config_is_saved_with_the_run(trained):
