@@ -560,8 +560,12 @@ class Trainer:
             settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out", "extra")}
             if settings["init"] and Path(settings["init"]).exists():
                 settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
+            from riff.models import recommended_steps
+
+            # A fine-tuned model keeps its base's scheduler, so its base's step count too.
+            steps = RECOMMENDED_STEPS if self.config.init is None else recommended_steps(self.config.init)
             about = {
-                "num_inference_steps": RECOMMENDED_STEPS,
+                "num_inference_steps": steps,
                 "made_by": "riff train",
                 "training_clips": len(self.train_records),
                 "held_out_clips": len(self.held_records),

@@ -159,7 +159,7 @@ def test_autoencoder_loss_falls(dataset, tmp_path):
 
 
 def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny_model_dir):
-    from riff.models import load_model
+    from riff.models import load_model, recommended_steps
 
     before = load_model(str(tiny_model_dir), device="cpu")
     folder = train(tiny_config(dataset, tmp_path, init=str(tiny_model_dir), unet_steps=4, lr=1e-2))
@@ -167,6 +167,8 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
     for key, value in before.vae.state_dict().items():
         assert torch.allclose(value, after.vae.state_dict()[key], rtol=1e-2, atol=1e-3), key
     assert after.tokenizer.get_vocab() == before.tokenizer.get_vocab()
+    assert type(after.scheduler) is type(before.scheduler)
+    assert recommended_steps(str(folder)) == recommended_steps(str(tiny_model_dir)) == 50
     moved = max(float((v - after.unet.state_dict()[k]).abs().max()) for k, v in before.unet.state_dict().items())
     assert moved > 0.02
     # The text encoder is frozen when fine-tuning unless asked for.
