@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
     p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
-    p.add_argument("--holdout", type=float, default=0.1, help="as given to riff train")
+    p.add_argument(
+        "--holdout", type=float, default=None, help="default: the model's own (riff.json), else 0.1 as riff train"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.set_defaults(run=evaluate)
 
@@ -271,13 +273,14 @@ def train(args: argparse.Namespace) -> None:
 
 def evaluate(args: argparse.Namespace) -> None:
     from riff.evaluate import evaluate as run_evaluation
-    from riff.evaluate import write_report
+    from riff.evaluate import trained_holdout, write_report
     from riff.models import load_model
 
-    if args.clips < 1 or args.steps < 1:
-        raise UsageError("--clips and --steps must be at least 1")
+    if args.clips < 2 or args.steps < 1:
+        raise UsageError("--clips must be at least 2 and --steps at least 1")
     model = load_model(args.model, args.device)
-    report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=args.holdout)
+    holdout = args.holdout if args.holdout is not None else trained_holdout(args.model)
+    report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=holdout)
     print(report.table())
     if args.json:
         write_report(report, args.json)

@@ -14,6 +14,7 @@ riffusion-model-v1. `accelerate launch -m riff train ...` spreads the same run o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from riff.tiny import _byte_alphabet, riffusion_scheduler
 log = logging.getLogger("riff")
 
 SPECIALS = ("<|startoftext|>", "<|endoftext|>")
-# Settings a checkpoint or latent cache belongs to: resuming with others would mix two runs.
+# Settings a checkpoint or latent cache belongs to (see `Trainer._identity`).
 RUN_KEYS = ("data", "init", "preset", "holdout", "seed")
 RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
 
@@ -83,7 +84,7 @@ class TrainConfig:
     vae_lr: float = 1e-3
     vae_crop: int = 128  # pixels, square
     crop: int = 32  # latent cells along time for the denoiser
-    holdout: float = 0.1  # every n-th clip is kept out of training (see `split`)
+    holdout: float = 0.1  # every n-th clip is kept out of training, n = round(1 / holdout) (see `split`)
     caption_dropout: float = 0.1
     train_text_encoder: bool | None = None  # default: only when training from scratch
     ema_decay: float = 0.999
@@ -106,8 +107,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if not 0 <= self.caption_dropout < 1:
             raise ValueError(f"caption dropout must be in [0, 1), got {self.caption_dropout}")
-        if not 0 <= self.holdout < 1:
-            raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
+        if not 0 <= self.holdout <= 0.5:
+            raise ValueError(f"holdout must be in [0, 0.5], got {self.holdout}")
         if self.vae_crop % 8 or self.vae_crop < 16:
             raise ValueError(f"vae crop must be a multiple of 8 of at least 16, got {self.vae_crop}")
 
@@ -355,10 +356,11 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         saved = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        changed = [key for key in RUN_KEYS if saved["config"].get(key) != asdict(self.config).get(key)]
+        identity = saved.get("identity", {})
+        changed = [key for key, value in self._identity().items() if identity.get(key) != value]
         if changed:
             raise ValueError(
-                f"{self.checkpoint_path} was made with other {', '.join(changed)}: use another OUT or delete it"
+                f"{self.checkpoint_path} was made with other {', '.join(k.replace('_', ' ') for k in changed)}: use another OUT or delete it"
             )
         for name in ("unet", "vae", "text_encoder"):
             self.components[name].load_state_dict(saved["weights"][name])
@@ -376,6 +378,7 @@ class Trainer:
         weights = {name: self.components[name].state_dict() for name in ("unet", "vae", "text_encoder")}
         payload = {
             "config": asdict(self.config),
+            "identity": self._identity(),
             "state": self.state,
             "losses": self.losses,
             "weights": weights,
@@ -457,7 +460,7 @@ class Trainer:
             # fine-tuned model keeps its own.
             scale = float(1.0 / latents.std()) if self.config.init is None else vae.config.scaling_factor
             self.work.mkdir(parents=True, exist_ok=True)
-            torch.save({"latents": latents * scale, "count": len(pixels), "run": self._run_key(),
+            torch.save({"latents": latents * scale, "count": len(pixels), "run": self._cache_key(),
                         "scaling_factor": scale}, cache)
         self.accelerator.wait_for_everyone()
         saved = torch.load(cache, map_location="cpu")
@@ -468,12 +471,27 @@ class Trainer:
         if not cache.is_file():
             return False
         saved = torch.load(cache, map_location="cpu")
-        return saved.get("count") == count and saved.get("run") == self._run_key()
+        return saved.get("count") == count and saved.get("run") == self._cache_key()
 
-    def _run_key(self) -> dict:
-        """What the cached latents depend on: the run, and how long its autoencoder trained."""
+    def _identity(self) -> dict:
+        """What a checkpoint belongs to; resuming with anything else would mix two runs.
+
+        Folders compare resolved, and the clips by their files and captions, so an extended or
+        edited dataset is not taken for the one the checkpoint learned (its tokenizer differs).
+        """
         settings = asdict(self.config)
-        return {key: settings[key] for key in (*RUN_KEYS, "vae_steps")}
+        identity = {key: settings[key] for key in RUN_KEYS}
+        for key in ("data", "init"):
+            if identity[key] and Path(identity[key]).exists():
+                identity[key] = str(Path(identity[key]).resolve())
+        identity["train_text_encoder"] = self.train_text
+        clips = json.dumps([(r["file"], r["caption"]) for r in self.train_records]).encode()
+        identity["clips"] = hashlib.sha256(clips).hexdigest()
+        return identity
+
+    def _cache_key(self) -> dict:
+        """What the cached latents depend on: the run, and how long its autoencoder trained."""
+        return {**self._identity(), "vae_steps": self.config.vae_steps}
 
     def train_denoiser(self, latents: torch.Tensor) -> None:
         from diffusers import DDPMScheduler

@@ -78,12 +78,17 @@ def test_tokenizer_learns_caption_words_and_still_reads_anything(tmp_path):
     assert again("drum beat, 120 bpm").input_ids == tokenizer("drum beat, 120 bpm").input_ids
 
 
-def test_split_holds_out_clips_evenly_and_never_trains_on_them():
+@pytest.mark.parametrize(("holdout", "held_count"), [(0.1, 4), (0.25, 10), (0.3, 13), (0.5, 20), (0.0, 0)])
+def test_split_holds_out_clips_evenly_and_never_trains_on_them(holdout, held_count):
     records = [{"caption": str(i)} for i in range(40)]
-    train_records, held = split(records, 0.1)
-    assert len(held) == 4 and len(train_records) == 36
+    train_records, held = split(records, holdout)
+    assert len(held) == held_count and len(train_records) == 40 - held_count
     assert not {r["caption"] for r in held} & {r["caption"] for r in train_records}
-    assert split(records, 0.0) == (records, [])
+
+
+def test_holdout_over_half_is_refused(dataset, tmp_path):
+    with pytest.raises(ValueError, match="holdout"):
+        tiny_config(dataset, tmp_path, holdout=0.6)
 
 
 def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
@@ -144,9 +149,24 @@ def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monke
         assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
 
 
-def test_resume_refuses_a_checkpoint_made_with_other_settings(dataset, trained):
+def test_resume_refuses_a_checkpoint_made_with_other_settings_or_clips(dataset, trained, tmp_path):
+    import shutil
+
     with pytest.raises(ValueError, match="other seed"):
         Trainer(tiny_config(dataset, trained, seed=1)).resume()
+    with pytest.raises(ValueError, match="other train text encoder"):
+        Trainer(tiny_config(dataset, trained, train_text_encoder=False)).resume()
+    # The same folder named another way is the same run.
+    assert Trainer(tiny_config(dataset.parent / "." / dataset.name, trained)).resume()
+    # An extended dataset is another one: its tokenizer and latents would differ.
+    extended = write_dataset(tmp_path / "extended", clips_per_kind=7)
+    shutil.copytree(trained, tmp_path / "out")
+    config = tiny_config(extended, tmp_path / "out")
+    saved = torch.load(tmp_path / "out" / "training" / "checkpoint.pt", weights_only=False)
+    saved["identity"]["data"] = str(extended.resolve())
+    torch.save(saved, tmp_path / "out" / "training" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="other clips"):
+        Trainer(config).resume()
 
 
 def test_autoencoder_loss_falls(dataset, tmp_path):
@@ -159,16 +179,20 @@ def test_autoencoder_loss_falls(dataset, tmp_path):
 
 
 def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny_model_dir):
+    import shutil
+
     from riff.models import load_model, recommended_steps
 
-    before = load_model(str(tiny_model_dir), device="cpu")
-    folder = train(tiny_config(dataset, tmp_path, init=str(tiny_model_dir), unet_steps=4, lr=1e-2))
+    base = shutil.copytree(tiny_model_dir, tmp_path / "base")
+    (base / "riff.json").write_text(json.dumps({"num_inference_steps": 7}))
+    before = load_model(str(base), device="cpu")
+    folder = train(tiny_config(dataset, tmp_path / "tuned", init=str(base), unet_steps=4, lr=1e-2))
     after = load_model(str(folder), device="cpu")
     for key, value in before.vae.state_dict().items():
         assert torch.allclose(value, after.vae.state_dict()[key], rtol=1e-2, atol=1e-3), key
     assert after.tokenizer.get_vocab() == before.tokenizer.get_vocab()
     assert type(after.scheduler) is type(before.scheduler)
-    assert recommended_steps(str(folder)) == recommended_steps(str(tiny_model_dir)) == 50
+    assert recommended_steps(str(folder)) == 7  # the base's, as its scheduler is kept
     moved = max(float((v - after.unet.state_dict()[k]).abs().max()) for k, v in before.unet.state_dict().items())
     assert moved > 0.02
     # The text encoder is frozen when fine-tuning unless asked for.
@@ -182,6 +206,7 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
         (["train", "{tmp}/nowhere", "{tmp}/out"], "no metadata.jsonl"),
         (["train", "{data}", "{tmp}/out", "--preset", "huge"], "unknown preset"),
         (["train", "{data}", "{tmp}/out", "--holdout", "1.5"], "holdout"),
+        (["evaluate", "{data}", "--clips", "1"], "--clips must be at least 2"),
         (["train", "{data}", "{tmp}/out", "--crop", "0"], "crop must be at least 1"),
         (["train", "{data}", "{tmp}/out", "--lr", "0"], "learning rates must be positive"),
         (["evaluate", "{tmp}/nowhere", "--model", "{tmp}/nomodel"], "no such model folder"),
@@ -256,6 +281,13 @@ def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
     (data / "metadata.jsonl").write_text("".join(json.dumps({**r, "labels": {}}) + "\n" for r in lines))
     with pytest.raises(ValueError, match="no labelled clips"):
         evaluate(load_model(str(trained), device="cpu"), data, clips=1, steps=1)
+
+
+def test_evaluation_holds_out_what_training_held_out(trained):
+    from riff.evaluate import trained_holdout
+
+    assert trained_holdout(str(trained)) == 0.25  # tiny_config's
+    assert trained_holdout("riffusion/riffusion-model-v1") == 0.1
 
 
 def test_config_is_saved_with_the_run(trained):
