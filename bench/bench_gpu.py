@@ -41,7 +41,7 @@ import torch
 
 # Runs as a script from a checkout: riff need not be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from riff.models import Model, default_dtype, load_model
+from riff.models import Model, default_dtype, load_model, save_model
 from riff.params import SpectrogramParams
 from riff.render import Clip, PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk
 from riff.seeds import DEFAULT_SEED, seed_image
@@ -114,16 +114,7 @@ def sd15_components(seed: int = 0) -> dict[str, object]:
 
 def save_sd15(folder: Path, dtype: torch.dtype) -> Path:
     """Write random SD 1.5 components to `folder` in diffusers layout, weights in `dtype`."""
-    components = sd15_components()
-    index = {"_class_name": "StableDiffusionPipeline"}
-    for name, component in components.items():
-        if isinstance(component, torch.nn.Module) and dtype != torch.float32:
-            component.to(dtype)  # halves the folder and the load on GPUs
-        component.save_pretrained(folder / name)
-        library = "transformers" if type(component).__module__.startswith("transformers") else "diffusers"
-        index[name] = [library, type(component).__name__]
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
-    return folder
+    return save_model(sd15_components(), folder, dtype)  # fp16 halves the folder and the GPU load
 
 
 @dataclass

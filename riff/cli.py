@@ -17,13 +17,13 @@ from tqdm import tqdm
 from riff.audio import load_audio, save_audio
 from riff.image import image_from_mel, mel_from_image, params_from_image
 from riff.loudness import normalize_loudness
+from riff.models import REFERENCE_MODEL
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import mel_from_waveform
 
 log = logging.getLogger("riff")
-REFERENCE = "riffusion/riffusion-model-v1"
 
 
 class UsageError(ValueError):
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model's text conditioning with a classifier of real clips")
     p.add_argument("data", type=Path, metavar="DATA", help="the dataset folder the model was trained on")
-    p.add_argument("--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE} for the reference's")
+    p.add_argument("--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's")
     p.add_argument("--device", default=None)
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
     p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
@@ -150,7 +150,7 @@ def _render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed-image", default=DEFAULT_SEED, metavar="NAME|PATH")
     p.add_argument("--mask", default=None, metavar="NAME|PATH")
     p.add_argument(
-        "--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE} for the reference's"
+        "--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's"
     )
     p.add_argument("--device", default=None)
     p.add_argument("--scheduler", default="default", choices=["default", "dpm++"])

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from riff import pipeline
-from riff.models import Model, display_name
+from riff.models import Model, display_name, model_card
 from riff.train import load_pixels, read_dataset, split
 
 log = logging.getLogger("riff")
@@ -196,12 +196,9 @@ class Report:
 def trained_holdout(name: str | None = None, default: float = 0.1) -> float:
     """The held-out share the model was trained with (its riff.json), so evaluation holds out
     exactly the clips training never saw."""
-    from riff.models import model_name
-
     try:
-        about = json.loads((Path(model_name(name)).expanduser() / "riff.json").read_text())
-        return float(about["settings"]["holdout"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return float(model_card(name)["settings"]["holdout"])
+    except (KeyError, TypeError, ValueError):
         return default
 
 

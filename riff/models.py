@@ -102,17 +102,49 @@ def display_name(name: str) -> str:
     return name
 
 
-def recommended_steps(name: str | None = None) -> int:
-    """Denoising steps the model's folder recommends in its riff.json, else the reference's 50.
+def model_card(name: str | None = None) -> dict:
+    """What a model folder's riff.json says about it (written by `riff train`); {} for none.
 
-    Read without loading the model, so forms and command lines can show it up front.
+    Read without loading the model, so forms and command lines can use it up front.
     """
-    settings = Path(model_name(name)).expanduser() / "riff.json"
     try:
-        steps = int(json.loads(settings.read_text())["num_inference_steps"])
-    except (OSError, ValueError, KeyError, TypeError):
+        card = json.loads((Path(model_name(name)).expanduser() / "riff.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def recommended_steps(name: str | None = None) -> int:
+    """Denoising steps the model recommends (its riff.json), else the reference's 50."""
+    try:
+        steps = int(model_card(name)["num_inference_steps"])
+    except (KeyError, TypeError, ValueError):
         return REFERENCE_STEPS
     return steps if 1 <= steps <= 1000 else REFERENCE_STEPS
+
+
+def save_model(components: dict[str, object], folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+    """Write components (unet, vae, text_encoder, tokenizer, scheduler) in diffusers layout,
+    with a model_index.json, so `load_model` and diffusers pipelines read the folder.
+
+    Args:
+        dtype: weights saved in this dtype (the modules themselves are left as they are);
+            None keeps theirs.
+    """
+    import copy
+
+    import diffusers
+
+    folder = Path(folder)
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__}
+    for name, component in components.items():
+        if isinstance(component, torch.nn.Module) and dtype is not None and component.dtype != dtype:
+            component = copy.deepcopy(component).to("cpu", dtype)
+        component.save_pretrained(folder / name)
+        library = "transformers" if type(component).__module__.startswith("transformers") else "diffusers"
+        index[name] = [library, type(component).__name__]
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return folder
 
 
 def load_model(name: str | None = None, device: str | None = None, dtype: torch.dtype | None = None) -> Model:

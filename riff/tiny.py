@@ -3,7 +3,6 @@ and CPU benchmarks. Same classes and folder layout as riffusion-model-v1, no dow
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -104,13 +103,6 @@ def tiny_components(seed: int = 0, sample_size: int = 64) -> dict[str, object]:
 
 def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     """Write tiny random components to `folder` in diffusers layout (loads with `load_model`)."""
-    folder = Path(folder)
-    components = tiny_components(seed)
-    for name, component in components.items():
-        component.save_pretrained(folder / name)
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1"}
-    for name, component in components.items():
-        module = type(component).__module__.split(".")[0]
-        index[name] = ["transformers" if module == "transformers" else "diffusers", type(component).__name__]
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
-    return folder
+    from riff.models import save_model
+
+    return save_model(tiny_components(seed), folder)

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from riff.tiny import _byte_alphabet, riffusion_scheduler
+from riff.models import load_model, recommended_steps, save_model
+from riff.tiny import riffusion_scheduler, tiny_tokenizer
 
 log = logging.getLogger("riff")
 
@@ -175,9 +176,8 @@ def learn_tokenizer(captions: list[str], max_merges: int = 4000, min_count: int 
     """
     from transformers import CLIPTokenizer
 
-    alphabet = _byte_alphabet()
-    base = [*alphabet, *(c + "</w>" for c in alphabet)]
-    characters = CLIPTokenizer(vocab={t: i for i, t in enumerate([*base, *SPECIALS])}, merges=[])
+    characters = tiny_tokenizer()  # CLIP's byte alphabet, one token per character
+    base = [t for t, _ in sorted(characters.get_vocab().items(), key=lambda item: item[1]) if t not in SPECIALS]
     counts: dict[tuple[str, ...], int] = {}
     for caption in captions:
         word: list[str] = []
@@ -272,30 +272,6 @@ def build_components(arch: Architecture, tokenizer: object, seed: int = 0) -> di
     return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "scheduler": scheduler}
 
 
-def save_model(components: dict[str, object], folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Write components in diffusers layout, weights as `dtype` safetensors."""
-    import copy
-
-    folder = Path(folder)
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": _diffusers_version()}
-    for name, component in components.items():
-        if isinstance(component, torch.nn.Module):
-            component = copy.deepcopy(component).to("cpu", dtype)
-            component.save_pretrained(folder / name, safe_serialization=True)
-        else:
-            component.save_pretrained(folder / name)
-        module = type(component).__module__.split(".")[0]
-        index[name] = ["transformers" if module == "transformers" else "diffusers", type(component).__name__]
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    return folder
-
-
-def _diffusers_version() -> str:
-    import diffusers
-
-    return diffusers.__version__
-
-
 # ---------------------------------------------------------------------------------------------
 # Training
 
@@ -328,8 +304,6 @@ class Trainer:
     def _set_up_components(self) -> None:
         config = self.config
         if config.init:
-            from riff.models import load_model
-
             model = load_model(config.init, device="cpu", dtype=torch.float32)
             self.components = {
                 "unet": model.unet.requires_grad_(True),
@@ -450,28 +424,34 @@ class Trainer:
         """
         vae = self.components["vae"].to(self.device).eval()
         cache = self.work / "latents.pt"
-        if self.accelerator.is_main_process and not self._cached(cache, len(pixels)):
-            latents = []
-            for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
-                x = batch.to(self.device, torch.float32) / 127.5 - 1.0
-                latents.append(vae.encode(x).latent_dist.mode().cpu())
-            latents = torch.cat(latents)
-            # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a
-            # fine-tuned model keeps its own.
-            scale = float(1.0 / latents.std()) if self.config.init is None else vae.config.scaling_factor
-            self.work.mkdir(parents=True, exist_ok=True)
-            torch.save({"latents": latents * scale, "count": len(pixels), "run": self._cache_key(),
-                        "scaling_factor": scale}, cache)
+        saved = None
+        if self.accelerator.is_main_process:
+            saved = self._read_cache(cache, len(pixels))
+            if saved is None:
+                latents = []
+                for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
+                    x = batch.to(self.device, torch.float32) / 127.5 - 1.0
+                    latents.append(vae.encode(x).latent_dist.mode().cpu())
+                latents = torch.cat(latents)
+                # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a
+                # fine-tuned model keeps its own.
+                scale = float(1.0 / latents.std()) if self.config.init is None else vae.config.scaling_factor
+                saved = {"latents": latents * scale, "count": len(pixels), "run": self._cache_key(),
+                         "scaling_factor": scale}
+                self.work.mkdir(parents=True, exist_ok=True)
+                torch.save(saved, cache)
         self.accelerator.wait_for_everyone()
-        saved = torch.load(cache, map_location="cpu")
+        if saved is None:
+            saved = torch.load(cache, map_location="cpu")
         vae.register_to_config(scaling_factor=saved["scaling_factor"])
         return saved["latents"]
 
-    def _cached(self, cache: Path, count: int) -> bool:
+    def _read_cache(self, cache: Path, count: int) -> dict | None:
+        """The cached latents when they belong to this run, else None."""
         if not cache.is_file():
-            return False
+            return None
         saved = torch.load(cache, map_location="cpu")
-        return saved.get("count") == count and saved.get("run") == self._cache_key()
+        return saved if saved.get("count") == count and saved.get("run") == self._cache_key() else None
 
     def _identity(self) -> dict:
         """What a checkpoint belongs to; resuming with anything else would mix two runs.
@@ -573,13 +553,11 @@ class Trainer:
     def export(self) -> Path:
         """The trained model as a diffusers folder in OUT, fp16 safetensors."""
         if self.accelerator.is_main_process:
-            save_model(self.components, self.out)
+            save_model(self.components, self.out, torch.float16)
             plot_losses(self.losses, self.work / "loss.png")
             settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out", "extra")}
             if settings["init"] and Path(settings["init"]).exists():
                 settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
-            from riff.models import recommended_steps
-
             # A fine-tuned model keeps its base's scheduler, so its base's step count too.
             steps = RECOMMENDED_STEPS if self.config.init is None else recommended_steps(self.config.init)
             about = {
