@@ -21,7 +21,7 @@ from riff.models import REFERENCE_MODEL
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
-from riff.spectrogram import mel_from_waveform
+from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform
 
 log = logging.getLogger("riff")
 
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _outputs(p, ".wav")
     p.add_argument("--seed", type=int, default=0, help="Griffin-Lim seed (same seed, same samples)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    p.add_argument("--griffin-lim-iters", type=int, default=72)
+    p.add_argument("--griffin-lim-iters", type=int, default=GRIFFIN_LIM_ITERS)
     p.set_defaults(run=image_to_audio)
 
     p = sub.add_parser("interpolate", help="render a walk between two prompts and seeds")

@@ -15,7 +15,7 @@ from riff.loudness import normalize_loudness
 from riff.models import SCHEDULERS, Model
 from riff.params import SpectrogramParams
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
-from riff.spectrogram import mel_from_waveform, waveform_from_mel
+from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform, waveform_from_mel
 from riff.stitch import stitch_loops, stitch_overlapping
 
 # Called with (clips done, clips in all, UNet step in the current batch, steps in that batch).
@@ -58,7 +58,7 @@ class WalkRequest:
     crossfade_ms: float = 250.0  # centred on each join; 0 for hard cuts
     scheduler: str = "default"  # the model's own, or "dpm++"
     batch_size: int = 4  # clips per UNet batch (x2 for guidance)
-    griffin_lim_iters: int = 72
+    griffin_lim_iters: int = GRIFFIN_LIM_ITERS
 
     def __post_init__(self) -> None:
         if self.alphas is None and not 1 <= self.num_clips <= 256:

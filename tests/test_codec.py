@@ -12,7 +12,7 @@ from PIL import Image
 
 from riff.image import image_from_mel, mel_from_image, mel_from_pixels, params_from_image, pixels_from_mel
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
-from riff.spectrogram import mel_filterbank, mel_from_waveform, waveform_from_mel
+from riff.spectrogram import _mel_projection, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
 P = SpectrogramParams()
 N = P.num_samples(512)
@@ -172,6 +172,53 @@ def test_decoding_is_seeded_and_batched():
     batch = waveform_from_mel(torch.stack([mel, mel2]), P, seed=7, griffin_lim_iters=8)
     assert batch.shape == (2, 1, N)
     torch.testing.assert_close(batch[0], a, rtol=0, atol=1e-4)
+
+
+def test_phase_grid_keeps_every_frequency_the_image_holds():
+    hop, win = phase_grid(P)
+    assert (hop, win) == (216, 2160)  # 21.6 kHz, 5-smooth FFT size
+    rate = P.sample_rate * hop / P.hop_length
+    assert rate / win == P.sample_rate / P.win_length  # same bins: magnitudes carry over
+    assert rate / 2 >= 1.05 * P.max_frequency
+    # Nothing lower fits an image that reaches Nyquist: the original rate.
+    full = SpectrogramParams(sample_rate=16000, max_frequency=8000)
+    assert phase_grid(full) == (full.hop_length, full.win_length)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [SpectrogramParams(sample_rate=16000, max_frequency=8000), SpectrogramParams(max_frequency=16000)],
+)
+def test_other_formats_decode_at_their_own_grid(params):
+    n = params.num_samples(300)
+    waveform = (
+        sine(440.0, sample_rate=params.sample_rate)[:, :n]
+        + sine(5000.0, sample_rate=params.sample_rate, amplitude=0.2)[:, :n]
+    )
+    mel = mel_from_waveform(waveform, params)
+    audio = waveform_from_mel(mel, params, seed=0, griffin_lim_iters=48)
+    assert audio.shape == (1, n)
+    assert spectral_convergence(mel, mel_from_waveform(audio, params)) < 0.1
+
+
+def test_decoding_keeps_the_level():
+    """The low-rate Griffin-Lim hands its spectrum to the original rate unscaled."""
+    waveform = sine(440.0)[:, :N] + sine(2500.0, amplitude=0.1)[:, :N]
+    audio = waveform_from_mel(mel_from_waveform(waveform, P), P, seed=0)
+    rms = float(audio.pow(2).mean().sqrt())
+    assert rms == pytest.approx(float(waveform.pow(2).mean().sqrt()), rel=0.05)
+
+
+def test_mel_projection_is_the_same_with_dense_matrices():
+    """Devices other than the CPU use dense matrices; the CPU's sparse ones must agree."""
+    hop, win = phase_grid(P)
+    waveform = 0.1 * torch.randn(2, 100 * hop, generator=torch.Generator().manual_seed(4))
+    spec = torch.stft(waveform, win, hop, window=torch.hann_window(win), return_complex=True)
+    mel = torch.rand(2, 512, spec.shape[-1], generator=torch.Generator().manual_seed(5))
+    sparse = _mel_projection(P, mel, spec.shape[-2], sparse=True)(spec.clone())
+    dense = _mel_projection(P, mel, spec.shape[-2], sparse=False)(spec.clone())
+    torch.testing.assert_close(sparse, dense, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(sparse, spec)  # it did project
 
 
 def test_too_short_audio_is_a_clear_error():
