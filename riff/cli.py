@@ -195,7 +195,7 @@ def audio_to_image(args: argparse.Namespace) -> None:
 
 def image_to_audio(args: argparse.Namespace) -> None:
     from riff.models import pick_device
-    from riff.spectrogram import waveform_from_mel
+    from riff.spectrogram import check_decodable, waveform_from_mel
 
     targets = _targets(args, ".wav")
     device = pick_device(args.device)
@@ -203,7 +203,12 @@ def image_to_audio(args: argparse.Namespace) -> None:
     loaded, tagged = [], []
     for path in args.inputs:
         image = open_image(Path(path))
-        loaded.append(mel_from_image(image))
+        mel, params = mel_from_image(image)
+        try:  # every image checked before any is decoded
+            check_decodable(mel.shape[-1], params)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        loaded.append((mel, params))
         tagged.append(EXIF_MAX_VALUE in image.getexif())
     groups: dict[tuple, list[int]] = {}
     for i, (mel, params) in enumerate(loaded):

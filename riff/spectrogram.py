@@ -363,6 +363,23 @@ def _fgla(
     return spec
 
 
+def min_decodable_width(params: SpectrogramParams) -> int:
+    """The fewest image columns `waveform_from_mel` decodes: its STFTs pad each end by half a
+    window, by reflection, and need more audio than that."""
+    hop, win = phase_grid(params)
+    return win // (2 * hop) + 2
+
+
+def check_decodable(width: int, params: SpectrogramParams) -> None:
+    """Raises ValueError, in one line, for a spectrogram too narrow to decode."""
+    least = min_decodable_width(params)
+    if width < least:
+        raise ValueError(
+            f"a spectrogram {width} column{'s' * (width != 1)} wide is too narrow to decode: "
+            f"need at least {least} ({(least - 1) * params.step_size_ms} ms of audio)"
+        )
+
+
 def waveform_from_mel(
     mel: torch.Tensor,
     params: SpectrogramParams,
@@ -377,6 +394,9 @@ def waveform_from_mel(
         mel: (..., num_frequencies, frames).
     Returns:
         (..., (frames - 1) * hop_length).
+    Raises:
+        ValueError: fewer frames than `min_decodable_width`.
     """
+    check_decodable(mel.shape[-1], params)
     magnitudes = magnitudes_from_mel(mel, params, iters=nnls_iters)
     return waveform_from_magnitudes(magnitudes, params, seed=seed, iters=griffin_lim_iters, mel=mel)

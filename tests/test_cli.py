@@ -183,6 +183,18 @@ def test_errors_exit_2_with_one_line(capsys, tmp_path, tone_wav, tiny_model_dir,
     assert lines[0].startswith("riff: error:") and message in lines[0]
 
 
+def test_a_too_narrow_image_stops_the_batch_before_anything_is_written(capsys, tmp_path):
+    narrow = tmp_path / "narrow.png"
+    Image.new("RGB", (4, 512), (255, 255, 255)).save(narrow)
+    code, _, err = run(
+        capsys, "image-to-audio", SEED_DIR / "og_beat.png", narrow, "--out-dir", tmp_path / "wavs"
+    )
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "narrow.png: a spectrogram 4 columns wide is too narrow to decode: need at least 7" in err
+    assert not list((tmp_path / "wavs").glob("*.wav"))
+
+
 def test_a_real_process_prints_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "riff", "image-to-audio", str(tmp_path / "nothing.png")],

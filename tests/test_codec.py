@@ -221,6 +221,13 @@ def test_mel_projection_is_the_same_with_dense_matrices():
     assert not torch.allclose(sparse, spec)  # it did project
 
 
+def test_the_narrowest_decodable_image():
+    mel = torch.rand(1, 512, 7, generator=torch.Generator().manual_seed(6))
+    assert waveform_from_mel(mel, P, griffin_lim_iters=4).shape == (1, 6 * P.hop_length)
+    with pytest.raises(ValueError, match="6 columns wide is too narrow to decode: need at least 7"):
+        waveform_from_mel(mel[..., :6], P)
+
+
 def test_too_short_audio_is_a_clear_error():
     with pytest.raises(ValueError, match="too short"):
         mel_from_waveform(torch.zeros(1, 100), P)
