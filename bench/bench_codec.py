@@ -138,7 +138,8 @@ def decode_ours(images: list[Path], iters: int, threads: int, device: str = "cpu
     loaded = [mel_from_image(Image.open(p)) for p in images]
     mel = torch.stack([m for m, _ in loaded]).to(device)
     params = loaded[0][1]
-    waveform_from_mel(mel[:1], params, griffin_lim_iters=iters)  # warm-up: caches, allocator
+    # Warm-up: caches and the allocator; on a GPU the whole batch, so its FFT plans exist too.
+    waveform_from_mel(mel if device != "cpu" else mel[:1], params, griffin_lim_iters=iters)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()

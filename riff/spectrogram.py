@@ -133,8 +133,8 @@ def _window_filterbank(params: SpectrogramParams) -> torch.Tensor:
 def _inversion(params: SpectrogramParams, device: str) -> tuple[torch.Tensor, ...]:
     """Matrices for solving mel = A @ s, s >= 0, on the window's own frequency grid, up to its
     last bin a mel band covers (the rest are zeros, about half of them for riffusion's 10 kHz):
-    A (sparse CSR), A^T (sparse CSR), a clamped-pseudo-inverse start matrix and the gradient
-    step 1 / ||A||^2.
+    A, A^T (sparse CSR on the CPU), a clamped-pseudo-inverse start matrix and the gradient step
+    1 / ||A||^2.
     """
     a = _window_filterbank(params)
     a = a[:, : int(a.sum(dim=0).nonzero().max()) + 1]
@@ -195,7 +195,7 @@ def _smooth(n: int) -> bool:
 def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     """(hop, window) in samples at the lowest sample rate that still holds all the image can:
     max_frequency plus 5 % under the Nyquist frequency, with a window whose FFT is fast (no prime
-    factor above 5). Its bins are the window grid's own, 1 / window_duration apart, so magnitudes
+    factor above 5, and even). Its bins are the window grid's own, 1 / window_duration apart, so magnitudes
     carry over unchanged; the original rate when nothing lower fits.
 
     For riffusion's format: 216 and 2160 samples at 21.6 kHz (10.8 kHz Nyquist), against 441 and
@@ -205,7 +205,7 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     hop, win = params.hop_length, params.win_length
     lowest = math.ceil(hop * 2.1 * params.max_frequency / params.sample_rate)
     for low in range(lowest, hop):
-        if (win * low) % hop == 0 and _smooth(win * low // hop):
+        if (win * low) % hop == 0 and (win * low // hop) % 2 == 0 and _smooth(win * low // hop):
             return low, win * low // hop
     return hop, win
 
@@ -303,7 +303,8 @@ def waveform_from_magnitudes(
     mag = magnitudes.reshape(-1, bins, frames)[:, :kept].float()
     device = mag.device
     window = torch.hann_window(win, device=device)
-    length = (frames - 1) * hop
+    # A centred STFT of an odd window gives one frame fewer than (frames - 1) * hop samples need.
+    length = (frames - 1) * hop + win % 2
 
     def stft(y: torch.Tensor, hop: int) -> torch.Tensor:
         return torch.stft(y, win, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
@@ -335,9 +336,9 @@ def waveform_from_magnitudes(
         params.hop_length,
         window=_window(params, device, torch.float32),
         center=True,
-        length=(frames - 1) * params.hop_length,
+        length=(frames - 1) * params.hop_length + params.win_length % 2,
     )
-    return waveform.reshape(*lead, -1)
+    return waveform[..., : (frames - 1) * params.hop_length].reshape(*lead, -1)
 
 
 def _fgla(

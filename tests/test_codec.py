@@ -187,7 +187,13 @@ def test_phase_grid_keeps_every_frequency_the_image_holds():
 
 @pytest.mark.parametrize(
     "params",
-    [SpectrogramParams(sample_rate=16000, max_frequency=8000), SpectrogramParams(max_frequency=16000)],
+    [
+        SpectrogramParams(sample_rate=16000, max_frequency=8000),  # the original rate
+        SpectrogramParams(max_frequency=16000),  # 36 kHz
+        SpectrogramParams(sample_rate=22050),  # an odd window (2205 samples)
+        # An even window that the first 5-smooth lower rate would make odd (225 samples).
+        SpectrogramParams(sample_rate=16000, window_duration_ms=25, max_frequency=4000),
+    ],
 )
 def test_other_formats_decode_at_their_own_grid(params):
     n = params.num_samples(300)
