@@ -332,7 +332,7 @@ def waveform_from_magnitudes(
     project = _mel_projection(params, mel, kept)
     spec = _fgla(project(spec), project, lambda s: at_low_rate(s, hop, hop), fine, momentum)
     # The same complex spectrum read at the original rate: empty above the kept band.
-    spec = torch.nn.functional.pad(spec, (0, 0, 0, bins - kept))
+    spec = torch.cat([spec, spec.new_zeros(spec.shape[0], bins - kept, frames)], dim=1)
     if iters - coarse - fine:
         project = _mel_projection(params, mel, bins)
         full_hop, full_win = params.hop_length, params.win_length
