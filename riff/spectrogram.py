@@ -211,9 +211,7 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=8)
-def _projection_matrices(
-    params: SpectrogramParams, bins: int, device: str, sparse: bool
-) -> tuple[torch.Tensor, ...]:
+def _projection_matrices(params: SpectrogramParams, bins: int, device: str) -> tuple[torch.Tensor, ...]:
     """A^T (bins, num_frequencies) of `_window_filterbank` cut to its first `bins` bins, and A with each
     column divided by its sum (zero where no mel band looks): the multiplicative update's
     back-projection."""
@@ -225,7 +223,7 @@ def _projection_matrices(
     inverse_cover = torch.where(cover > 0, 1 / cover.clamp(min=1e-12), 0.0)
     to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
     a_t, a = to(a.T.contiguous()), to(a * inverse_cover)
-    if sparse:  # 99.8 % zeros
+    if device == "cpu":  # 99.8 % zeros: sparse, where dense @ sparse CSR is fast; dense elsewhere
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             a_t, a = a_t.to_sparse_csr(), a.to_sparse_csr()
@@ -240,7 +238,7 @@ def _scale_to(spec: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
 
 
 def _mel_projection(
-    params: SpectrogramParams, mel: torch.Tensor, bins: int, sparse: bool | None = None
+    params: SpectrogramParams, mel: torch.Tensor, bins: int
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Projection onto the target mel amplitudes, in place, keeping the spectral shape the
     current estimate has inside each mel band (a multiplicative update, as in NMF with the KL
@@ -251,12 +249,8 @@ def _mel_projection(
 
     Args:
         mel: (B, num_frequencies, frames) targets.
-        sparse: sparse matrices (dense @ sparse CSR is fast on the CPU); dense ones elsewhere,
-            where that product may not exist and dense is fast anyway. Default: on the CPU.
     """
-    if sparse is None:
-        sparse = mel.device.type == "cpu"
-    a_t, a_normalised = _projection_matrices(params, bins, str(mel.device), sparse)
+    a_t, a_normalised = _projection_matrices(params, bins, str(mel.device))
     target = mel.float().transpose(-1, -2).reshape(-1, mel.shape[-2])
     floor = 1e-8 * float(target.max()) + 1e-30
 
