@@ -256,6 +256,11 @@ def test_audio_errors(client, song, tmp_path):
     with pytest.raises(AppError) as excinfo:
         client.predict(image=None, api_name="/image_to_audio")
     assert one_line_error(excinfo) == "upload a spectrogram image first"
+    narrow = tmp_path / "narrow.png"
+    Image.new("RGB", (4, 512), (255, 255, 255)).save(narrow)
+    with pytest.raises(AppError) as excinfo:
+        client.predict(image=handle_file(str(narrow)), api_name="/image_to_audio")
+    assert "4 columns wide is too narrow to decode" in one_line_error(excinfo)
 
 
 # --- the riffusion-compatible REST route ------------------------------------------------------
