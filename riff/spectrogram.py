@@ -194,9 +194,9 @@ def _smooth(n: int) -> bool:
 @functools.lru_cache(maxsize=8)
 def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     """(hop, window) in samples at the lowest sample rate that still holds all the image can:
-    max_frequency plus 5 % under the Nyquist frequency, with a window whose FFT is fast (no prime
-    factor above 5, and even). Its bins are the window grid's own, 1 / window_duration apart, so magnitudes
-    carry over unchanged; the original rate when nothing lower fits.
+    max_frequency plus 5 % under the Nyquist frequency, with an even window whose FFT is fast
+    (no prime factor above 5). Its bins are the window grid's own, 1 / window_duration apart, so
+    magnitudes carry over unchanged; the original rate when nothing lower fits.
 
     For riffusion's format: 216 and 2160 samples at 21.6 kHz (10.8 kHz Nyquist), against 441 and
     4410 at 44.1 kHz: half the samples and a 5-smooth FFT size, so each Griffin-Lim iteration
@@ -212,9 +212,9 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
 
 @functools.lru_cache(maxsize=8)
 def _projection_matrices(params: SpectrogramParams, bins: int, device: str) -> tuple[torch.Tensor, ...]:
-    """A^T (bins, num_frequencies) of `_window_filterbank` cut to its first `bins` bins, and A with each
-    column divided by its sum (zero where no mel band looks): the multiplicative update's
-    back-projection."""
+    """A^T (bins, num_frequencies) of `_window_filterbank` cut to its first `bins` bins, and A
+    with each column divided by its sum (zero where no mel band looks): the multiplicative
+    update's back-projection."""
     full = _window_filterbank(params)
     if float(full[:, bins:].abs().sum()) > 0:
         raise ValueError(f"{bins} bins cut off mel bands of {params}")
