@@ -193,17 +193,21 @@ def _smooth(n: int) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
-    """(hop, window) in samples at the lowest sample rate that still holds all the image can:
-    max_frequency plus 5 % under the Nyquist frequency, with an even window whose FFT is fast
-    (no prime factor above 5). Its bins are the window grid's own, 1 / window_duration apart, so
-    magnitudes carry over unchanged; the original rate when nothing lower fits.
+    """(hop, window) in samples at the lowest sample rate, down to about half the original, that
+    still holds all the image can: max_frequency plus 5 % under the Nyquist frequency, with an
+    even window whose FFT is fast (no prime factor above 5). Its bins are the window grid's own,
+    1 / window_duration apart, so magnitudes carry over unchanged; the original rate when
+    nothing lower fits.
 
     For riffusion's format: 216 and 2160 samples at 21.6 kHz (10.8 kHz Nyquist), against 441 and
     4410 at 44.1 kHz: half the samples and a 5-smooth FFT size, so each Griffin-Lim iteration
     costs about a third.
     """
     hop, win = params.hop_length, params.win_length
-    lowest = math.ceil(hop * 2.1 * params.max_frequency / params.sample_rate)
+    # At most about half the rate, whatever max_frequency: the first and last frames see the
+    # clip's ends reflected, and that corner's spectrum falls off only as 1 / f^2, so at a much
+    # lower rate much more of it aliases into the band.
+    lowest = math.ceil(hop * max(2.1 * params.max_frequency / params.sample_rate, 0.45))
     for low in range(lowest, hop):
         if (win * low) % hop == 0 and (win * low // hop) % 2 == 0 and _smooth(win * low // hop):
             return low, win * low // hop

@@ -194,6 +194,10 @@ def test_phase_grid_keeps_every_frequency_the_image_holds():
     # Nothing lower fits an image that reaches Nyquist: the original rate.
     full = SpectrogramParams(sample_rate=16000, max_frequency=8000)
     assert phase_grid(full) == (full.hop_length, full.win_length)
+    # A low max_frequency still keeps about half the rate, so the reflected clip ends alias
+    # little (at 2.4 kHz such a format decoded to SC 0.046 instead of 0.035).
+    low = SpectrogramParams(max_frequency=1000, num_frequencies=128)
+    assert phase_grid(low)[0] / low.hop_length >= 0.45
 
 
 @pytest.mark.parametrize(
