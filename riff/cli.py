@@ -61,9 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image-to-audio", help="decode spectrogram images to audio")
     p.add_argument("inputs", nargs="+", metavar="IN")
     _outputs(p, ".wav")
-    p.add_argument("--seed", type=int, default=0, help="Griffin-Lim seed (same seed, same samples)")
+    p.add_argument("--seed", type=int, default=0, help="phase-retrieval seed (same seed, same samples)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    p.add_argument("--griffin-lim-iters", type=int, default=GRIFFIN_LIM_ITERS)
+    p.add_argument(
+        "--griffin-lim-iters",
+        type=int,
+        default=GRIFFIN_LIM_ITERS,
+        help="phase-retrieval iterations (RAAR, then fast Griffin-Lim)",
+    )
     p.set_defaults(run=image_to_audio)
 
     p = sub.add_parser("interpolate", help="render a walk between two prompts and seeds")

@@ -6,9 +6,10 @@ without normalisation.
 
 Decoding improves on the reference's: the mel inversion is a non-negative least-squares solve
 on the grid of the *unpadded* window (its n_fft-point spectrum is just that grid interpolated),
-and phase comes from fast Griffin-Lim on that same grid, seeded, so the same image and seed give
-the same samples. Griffin-Lim runs at the lowest sample rate that still holds every frequency
-the image does (`phase_grid`): the image stops at 10 kHz, so half of 44.1 kHz audio is empty.
+and phase comes from RAAR then fast Griffin-Lim on that same grid, seeded, so the same image and
+seed give the same samples. Phase retrieval runs at the lowest sample rate that still holds
+every frequency the image does (`phase_grid`): the image stops at 10 kHz, so half of 44.1 kHz
+audio is empty.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import torch
 
 from riff.params import SpectrogramParams
 
-# Griffin-Lim iterations by default: on real music, mel spectral convergence 0.051 at 96 against
-# 0.064 at 48 and 0.048 at 128 (bench/bench_codec.py, 12 clips), at about 6 ms a clip each.
+# Phase-retrieval iterations by default: on real music, mel spectral convergence 0.044 at 96
+# against 0.055 at 48 and 0.041 at 128 (bench/bench_codec.py, 12 clips), about 6 ms a clip each.
 GRIFFIN_LIM_ITERS = 96
 
 
@@ -234,22 +235,35 @@ def _projection_matrices(params: SpectrogramParams, bins: int, device: str) -> t
     return a_t, a
 
 
-def _scale_to(spec: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
-    """spec * magnitudes / |spec|, in place: the projection onto fixed magnitudes."""
-    parts = torch.view_as_real(spec)
-    power = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
-    return spec.mul_(magnitudes * power.clamp_(min=1e-30).rsqrt_())
+def _frames_first(x: torch.Tensor) -> torch.Tensor:
+    """x (..., bins, frames) with frames before bins in memory, as an STFT's output has them:
+    elementwise work between tensors of different memory orders is several times slower."""
+    return x.transpose(-1, -2).contiguous().transpose(-1, -2)
 
 
-def _mel_projection(
-    params: SpectrogramParams, mel: torch.Tensor, bins: int
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Projection onto the target mel amplitudes, in place, keeping the spectral shape the
-    current estimate has inside each mel band (a multiplicative update, as in NMF with the KL
-    divergence, Lee & Seung 2001). Bins no mel band covers carry no information: zero.
+# A gain: spec -> the real factor that projects spec onto a set of magnitudes.
+Gain = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
+    """The projection onto fixed magnitudes: spec * magnitudes / |spec|."""
+    magnitudes = _frames_first(magnitudes)
+
+    def gain(spec: torch.Tensor) -> torch.Tensor:
+        parts = torch.view_as_real(spec)
+        power = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
+        return magnitudes * power.clamp_(min=1e-30).rsqrt_()
+
+    return gain
+
+
+def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int) -> Gain:
+    """Projection onto the target mel amplitudes, keeping the spectral shape the current estimate
+    has inside each mel band (a multiplicative update, as in NMF with the KL divergence, Lee &
+    Seung 2001). Bins no mel band covers carry no information: zero.
 
     Works on rows (batch * frames, bins), the memory order of an STFT's output, so nothing is
-    transposed or copied per iteration.
+    transposed or copied.
 
     Args:
         mel: (B, num_frequencies, frames) targets.
@@ -258,14 +272,14 @@ def _mel_projection(
     target = mel.float().transpose(-1, -2).reshape(-1, mel.shape[-2])
     floor = 1e-8 * float(target.max()) + 1e-30
 
-    def project(spec: torch.Tensor) -> torch.Tensor:
+    def gain(spec: torch.Tensor) -> torch.Tensor:
         parts = torch.view_as_real(spec)
         magnitude = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1]).sqrt_()
         rows = magnitude.transpose(-1, -2).reshape(-1, bins)
-        gain = (target / (rows @ a_t).add_(floor)) @ a_normalised
-        return spec.mul_(gain.view(spec.shape[0], -1, bins).transpose(-1, -2))
+        gains = (target / (rows @ a_t).add_(floor)) @ a_normalised
+        return gains.view(spec.shape[0], -1, bins).transpose(-1, -2)
 
-    return project
+    return gain
 
 
 def waveform_from_magnitudes(
@@ -279,23 +293,30 @@ def waveform_from_magnitudes(
     coarse_stride: int = 2,
     coarse_share: float = 2 / 3,
     finish: int = 2,
+    relaxation: float = 0.9,
 ) -> torch.Tensor:
-    """Phase retrieval, seeded: fast Griffin-Lim (Perraudin et al. 2013), mostly at the low
-    sample rate of `phase_grid`.
+    """Phase retrieval, seeded, mostly at the low sample rate of `phase_grid`.
 
-    Three stages share `iters`. Two thirds run on every other frame by default (hop doubled:
-    5x overlap is plenty for Griffin-Lim and costs half). The rest run on all frames, where they
-    project onto the mel amplitudes themselves rather than onto fixed linear magnitudes, so the
-    result converges towards what the image says, not towards a guess inside each band. The
-    last `finish` run at the original rate: the first and last frames of a clip hang on a
-    reflection of its ends, and at the low rate that reflection's corner aliases into the band.
+    Three stages share `iters`:
+    - Two thirds (`coarse_share`) on every other frame (hop doubled: 5x overlap is plenty and
+      costs half), by relaxed averaged alternating reflections (RAAR, Luke 2005), which Peer et
+      al. (2022) found to reach better spectrograms than Griffin-Lim; here, on real music, mel
+      spectral convergence 0.044 instead of 0.051 at 96 iterations, in the same time.
+    - The rest on all frames, by fast Griffin-Lim (Perraudin et al. 2013), projecting onto the
+      mel amplitudes themselves rather than onto fixed linear magnitudes, so the result
+      converges towards what the image says, not towards a guess inside each band. RAAR's
+      iterates are not spectrograms of a signal; these iterations settle it into one.
+    - The last `finish` at the original rate: the first and last frames of a clip hang on a
+      reflection of its ends, and at the low rate that reflection's corner aliases into the band.
 
     Args:
         magnitudes: (..., win_length // 2 + 1, frames) starting magnitudes.
         mel: (..., num_frequencies, frames) the mel amplitudes they came from.
+        momentum: fast Griffin-Lim's.
         coarse_stride: frames skipped in the coarse stage.
         coarse_share: the part of `iters` spent in the coarse stage.
         finish: iterations at the original rate, the last of `iters`.
+        relaxation: RAAR's beta.
     Returns:
         (..., (frames - 1) * hop_length) float32.
     """
@@ -318,25 +339,22 @@ def waveform_from_magnitudes(
     coarse, k = int(iters * coarse_share), coarse_stride
     fine = max(0, iters - coarse - finish)
     if coarse:
-        sparse_mag = mag[..., ::k]
-        spec = _fgla(
-            spec[..., ::k],
-            lambda s: _scale_to(s, sparse_mag),
+        spec = _raar(
+            _frames_first(spec[..., ::k]),
+            _magnitude_gain(mag[..., ::k]),
             lambda s: at_low_rate(s, k * hop, k * hop),
             coarse,
-            momentum,
+            relaxation,
         )
         spec = at_low_rate(spec, k * hop, hop)
-    project = _mel_projection(params, mel, kept)
-    spec = _fgla(project(spec), project, lambda s: at_low_rate(s, hop, hop), fine, momentum)
+    spec = _fgla(spec, _mel_gain(params, mel, kept), lambda s: at_low_rate(s, hop, hop), fine, momentum)
     # The same complex spectrum read at the original rate: empty above the kept band.
     spec = torch.cat([spec, spec.new_zeros(spec.shape[0], bins - kept, frames)], dim=1)
     if iters - coarse - fine:
-        project = _mel_projection(params, mel, bins)
         full_hop, full_win = params.hop_length, params.win_length
         spec = _fgla(
-            project(spec),
-            project,
+            spec,
+            _mel_gain(params, mel, bins),
             lambda s: _stft(_istft(s, full_win, full_hop, length), full_win, full_hop),
             iters - coarse - fine,
             momentum,
@@ -356,27 +374,46 @@ def _istft(spec: torch.Tensor, win: int, hop: int, length: int) -> torch.Tensor:
     return torch.istft(spec, win, hop, window=window, center=True, length=length)
 
 
+def _lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """start + weight * (end - start) for complex tensors, on their real pairs (faster)."""
+    return torch.view_as_complex(torch.lerp(torch.view_as_real(start), torch.view_as_real(end), weight))
+
+
 def _fgla(
     spec: torch.Tensor,
-    project: Callable[[torch.Tensor], torch.Tensor],
+    gain: Gain,
     consistent: Callable[[torch.Tensor], torch.Tensor],
     iters: int,
     momentum: float,
 ) -> torch.Tensor:
-    """Fast Griffin-Lim: alternate projections with momentum on the consistent estimates.
-    `project` may work in place on the tensor it is given."""
+    """Fast Griffin-Lim: alternate projections, with momentum on the consistent estimates.
+    Starts and ends with the projection by `gain`."""
+    spec = spec * gain(spec)
     previous = None
     for _ in range(iters):
         current = consistent(spec)
-        if previous is None:
-            accelerated = current.clone()
-        else:  # current + momentum * (current - previous), on the real pairs (faster)
-            accelerated = torch.view_as_complex(
-                torch.lerp(torch.view_as_real(previous), torch.view_as_real(current), 1 + momentum)
-            )
+        accelerated = current.clone() if previous is None else _lerp(previous, current, 1 + momentum)
         previous = current
-        spec = project(accelerated)
+        spec = accelerated.mul_(gain(accelerated))
     return spec
+
+
+def _raar(
+    spec: torch.Tensor,
+    gain: Gain,
+    consistent: Callable[[torch.Tensor], torch.Tensor],
+    iters: int,
+    beta: float,
+) -> torch.Tensor:
+    """Relaxed averaged alternating reflections (Luke 2005): s <- beta / 2 * (s + R_C(R_A(s)))
+    + (1 - beta) * P_A(s), with A the magnitudes, C the consistent spectrograms and R = 2 P - 1.
+    With P_A(s) = g s that is s * (beta + (1 - 2 beta) g) + beta * P_C(s * (2 g - 1)), which
+    takes fewer passes over memory. Returns the projection of the last iterate onto A."""
+    for _ in range(iters):
+        g = gain(spec)
+        on_c = consistent(spec * (2 * g - 1))
+        spec = spec.mul_(g.mul_(1 - 2 * beta).add_(beta)).add_(on_c, alpha=beta)
+    return spec * gain(spec)
 
 
 def min_decodable_width(params: SpectrogramParams) -> int:

@@ -134,8 +134,8 @@ def test_pixels_invert_exactly_before_quantisation():
     [
         # Bounds about 1.5x what the decoder reaches today: a regression trips them.
         ("sines", lambda: sine(440.0) + sine(1320.0, amplitude=0.2), 0.05),
-        ("noise", lambda: 0.2 * torch.randn(1, N, generator=torch.Generator().manual_seed(1)), 0.06),
-        ("clicks", lambda: torch.zeros(1, N).index_fill_(1, torch.arange(1000, N, 11025), 0.9), 0.06),
+        ("noise", lambda: 0.2 * torch.randn(1, N, generator=torch.Generator().manual_seed(1)), 0.055),
+        ("clicks", lambda: torch.zeros(1, N).index_fill_(1, torch.arange(1000, N, 11025), 0.9), 0.045),
         (
             "chord and noise",
             lambda: (
@@ -144,7 +144,7 @@ def test_pixels_invert_exactly_before_quantisation():
                 + sine(329.6, amplitude=0.3)
                 + 0.02 * torch.randn(1, N, generator=torch.Generator().manual_seed(2))
             ),
-            0.08,
+            0.045,
         ),
     ],
 )
@@ -164,7 +164,7 @@ def test_round_trip_through_png_keeps_the_spectrogram(name, make, bound):
 def test_the_ends_of_a_clip_decode_about_as_well_as_its_middle():
     """Its first and last frames see a reflection of the clip's ends; Griffin-Lim's last
     iterations run at the original rate, where that reflection aliases as the encoder's does
-    (all at 21.6 kHz, this noise's end frames reach 0.093; the middle about 0.04)."""
+    (all at 21.6 kHz, this noise's end frames reach 0.096; the middle about 0.04)."""
     waveform = 0.2 * torch.randn(1, N, generator=torch.Generator().manual_seed(1))
     mel = mel_from_waveform(waveform, P)
     decoded = mel_from_waveform(waveform_from_mel(mel, P, seed=0), P)
@@ -250,7 +250,8 @@ def test_dense_matrices_decode_the_same(monkeypatch):
         monkeypatch.undo()
         for cache in caches:
             cache.cache_clear()
-    torch.testing.assert_close(dense, sparse, rtol=0, atol=1e-4 * float(sparse.abs().max()))
+    # Summation order differs; RAAR carries such rounding a little further than Griffin-Lim.
+    torch.testing.assert_close(dense, sparse, rtol=0, atol=1e-3 * float(sparse.abs().max()))
 
 
 def test_the_narrowest_decodable_image():
