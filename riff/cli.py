@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image-to-audio", help="decode spectrogram images to audio")
     p.add_argument("inputs", nargs="+", metavar="IN")
     _outputs(p, ".wav")
-    p.add_argument("--seed", type=int, default=0, help="phase-retrieval seed (same seed, same samples)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="phase-retrieval seed (same seed, same samples on one device)"
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     p.add_argument(
         "--griffin-lim-iters",

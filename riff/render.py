@@ -298,7 +298,7 @@ def _render_batch(
     )
     pixels = pipeline.decode_latents(model, latents)
     mel = mel_from_pixels(pixels, params)
-    # Phase retrieval is seeded by the walk's start seed: same request, same samples.
+    # Phase retrieval is seeded by the walk's start seed: same request, same samples (on one device).
     waveforms = waveform_from_mel(
         mel, params, seed=request.start.seed, griffin_lim_iters=request.griffin_lim_iters
     )

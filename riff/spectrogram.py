@@ -7,9 +7,10 @@ without normalisation.
 Decoding improves on the reference's: the mel inversion is a non-negative least-squares solve
 on the grid of the *unpadded* window (its n_fft-point spectrum is just that grid interpolated),
 and phase comes from RAAR then fast Griffin-Lim on that same grid, seeded, so the same image and
-seed give the same samples. Phase retrieval runs at the lowest sample rate that still holds
-every frequency the image does (`phase_grid`): the image stops at 10 kHz, so half of 44.1 kHz
-audio is empty.
+seed give the same samples on the same device (rounding differs between devices, and these
+iterations carry it into the waveform, not into its spectrogram). Phase retrieval runs mostly
+at a lower sample rate that still holds every frequency the image does (`phase_grid`): the image
+stops at 10 kHz, so half of 44.1 kHz audio is empty.
 """
 
 from __future__ import annotations
@@ -201,8 +202,8 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     nothing lower fits.
 
     For riffusion's format: 216 and 2160 samples at 21.6 kHz (10.8 kHz Nyquist), against 441 and
-    4410 at 44.1 kHz: half the samples and a 5-smooth FFT size, so each Griffin-Lim iteration
-    costs about a third.
+    4410 at 44.1 kHz: half the samples and a 5-smooth FFT size, so each phase-retrieval
+    iteration costs about a third.
     """
     hop, win = params.hop_length, params.win_length
     # At most about half the rate, whatever max_frequency: the first and last frames see the
@@ -246,7 +247,7 @@ Gain = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
-    """The projection onto fixed magnitudes: spec * magnitudes / |spec|."""
+    """The gain of the projection onto fixed magnitudes: magnitudes / |spec|."""
     magnitudes = _frames_first(magnitudes)
 
     def gain(spec: torch.Tensor) -> torch.Tensor:
@@ -258,12 +259,12 @@ def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
 
 
 def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int) -> Gain:
-    """Projection onto the target mel amplitudes, keeping the spectral shape the current estimate
-    has inside each mel band (a multiplicative update, as in NMF with the KL divergence, Lee &
-    Seung 2001). Bins no mel band covers carry no information: zero.
+    """The gain of a projection onto the target mel amplitudes that keeps the spectral shape the
+    current estimate has inside each mel band (a multiplicative update, as in NMF with the KL
+    divergence, Lee & Seung 2001). Bins no mel band covers carry no information: zero.
 
-    Works on rows (batch * frames, bins), the memory order of an STFT's output, so nothing is
-    transposed or copied.
+    Works on rows (batch * frames, bins), the memory order of an STFT's output, so a spectrogram
+    in that order is neither transposed nor copied.
 
     Args:
         mel: (B, num_frequencies, frames) targets.
@@ -349,7 +350,8 @@ def waveform_from_magnitudes(
         spec = at_low_rate(spec, k * hop, hop)
     spec = _fgla(spec, _mel_gain(params, mel, kept), lambda s: at_low_rate(s, hop, hop), fine, momentum)
     # The same complex spectrum read at the original rate: empty above the kept band.
-    spec = torch.cat([spec, spec.new_zeros(spec.shape[0], bins - kept, frames)], dim=1)
+    empty = spec.new_zeros(spec.shape[0], frames, bins - kept)
+    spec = torch.cat([spec.transpose(-1, -2), empty], dim=-1).transpose(-1, -2)  # frames first
     if iters - coarse - fine:
         full_hop, full_win = params.hop_length, params.win_length
         spec = _fgla(
@@ -440,8 +442,8 @@ def waveform_from_mel(
     nnls_iters: int = 8,
     griffin_lim_iters: int = GRIFFIN_LIM_ITERS,
 ) -> torch.Tensor:
-    """Audio from mel amplitudes: NNLS mel inversion, then seeded, mel-projected fast
-    Griffin-Lim.
+    """Audio from mel amplitudes: NNLS mel inversion, then seeded phase retrieval
+    (`waveform_from_magnitudes`).
 
     Args:
         mel: (..., num_frequencies, frames).
