@@ -57,8 +57,11 @@ def mel_filterbank(params: SpectrogramParams, n_freqs: int) -> torch.Tensor:
     return torch.clamp(torch.minimum(down, up), min=0.0).T.contiguous()
 
 
-def _window(params: SpectrogramParams, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return torch.hann_window(params.win_length, device=device, dtype=dtype)
+@functools.lru_cache(maxsize=16)
+def _hann(length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A Hann window, made once per size, device and dtype (phase retrieval asks for it twice
+    an iteration)."""
+    return torch.hann_window(length, device=device, dtype=dtype)
 
 
 def mel_from_waveform(
@@ -84,7 +87,7 @@ def mel_from_waveform(
     # Centering by hand (reflect, as torch.stft's center=True) so chunks can go uncentered.
     padded = torch.nn.functional.pad(flat[:, None], (half, half), mode="reflect")[:, 0]
     fb = _filterbank(params, half + 1, str(flat.device)).to(flat.dtype)
-    window = _window(params, flat.device, flat.dtype)
+    window = _hann(params.win_length, flat.device, flat.dtype)
     frames, hop = 1 + length // params.hop_length, params.hop_length
     chunks = []
     for first in range(0, frames, chunk_frames):
@@ -148,13 +151,18 @@ def _inversion(params: SpectrogramParams, device: str) -> tuple[torch.Tensor, ..
     pinv = torch.cholesky_solve(a, torch.linalg.cholesky(gram + ridge)).T
     step = 1.0 / largest
     to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
-    # A is 99.8 % zeros: sparse on the CPU; dense elsewhere, where it is fast and always works.
-    a_dev, a_t_dev = to(a), to(a.T.contiguous())
-    if device == "cpu":
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            a_dev, a_t_dev = a_dev.to_sparse_csr(), a_t_dev.to_sparse_csr()
-    return a_dev, a_t_dev, to(pinv), to(step)
+    return (*_filterbank_matrices(device, a, a.T), to(pinv), to(step))
+
+
+def _filterbank_matrices(device: str, *matrices: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Float32 copies on `device`. They are 99.8 % zeros: sparse CSR on the CPU, where products
+    with them are fast; dense elsewhere, where dense is fast and sparse products may not exist."""
+    out = tuple(m.to(device=device, dtype=torch.float32).contiguous() for m in matrices)
+    if device != "cpu":
+        return out
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return tuple(m.to_sparse_csr() for m in out)
 
 
 def magnitudes_from_mel(mel: torch.Tensor, params: SpectrogramParams, iters: int = 32) -> torch.Tensor:
@@ -227,19 +235,19 @@ def _projection_matrices(params: SpectrogramParams, bins: int, device: str) -> t
     a = full[:, :bins]
     cover = a.sum(dim=0)
     inverse_cover = torch.where(cover > 0, 1 / cover.clamp(min=1e-12), 0.0)
-    to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
-    a_t, a = to(a.T.contiguous()), to(a * inverse_cover)
-    if device == "cpu":  # 99.8 % zeros: sparse, where dense @ sparse CSR is fast; dense elsewhere
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            a_t, a = a_t.to_sparse_csr(), a.to_sparse_csr()
-    return a_t, a
+    return _filterbank_matrices(device, a.T, a * inverse_cover)
 
 
 def _frames_first(x: torch.Tensor) -> torch.Tensor:
     """x (..., bins, frames) with frames before bins in memory, as an STFT's output has them:
     elementwise work between tensors of different memory orders is several times slower."""
     return x.transpose(-1, -2).contiguous().transpose(-1, -2)
+
+
+def _power(spec: torch.Tensor) -> torch.Tensor:
+    """|spec|^2, from the real pairs (several times faster than abs())."""
+    parts = torch.view_as_real(spec)
+    return torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
 
 
 # A gain: spec -> the real factor that projects spec onto a set of magnitudes.
@@ -251,9 +259,7 @@ def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
     magnitudes = _frames_first(magnitudes)
 
     def gain(spec: torch.Tensor) -> torch.Tensor:
-        parts = torch.view_as_real(spec)
-        power = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
-        return magnitudes * power.clamp_(min=1e-30).rsqrt_()
+        return magnitudes * _power(spec).clamp_(min=1e-30).rsqrt_()
 
     return gain
 
@@ -274,9 +280,7 @@ def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int) -> Gain:
     floor = 1e-8 * float(target.max()) + 1e-30
 
     def gain(spec: torch.Tensor) -> torch.Tensor:
-        parts = torch.view_as_real(spec)
-        magnitude = torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1]).sqrt_()
-        rows = magnitude.transpose(-1, -2).reshape(-1, bins)
+        rows = _power(spec).sqrt_().transpose(-1, -2).reshape(-1, bins)
         gains = (target / (rows @ a_t).add_(floor)) @ a_normalised
         return gains.view(spec.shape[0], -1, bins).transpose(-1, -2)
 
@@ -339,6 +343,7 @@ def waveform_from_magnitudes(
     spec = torch.polar(mag, phase.to(device))
     coarse, k = int(iters * coarse_share), coarse_stride
     fine = max(0, iters - coarse - finish)
+    last = iters - coarse - fine  # at the original rate
     if coarse:
         spec = _raar(
             _frames_first(spec[..., ::k]),
@@ -352,13 +357,13 @@ def waveform_from_magnitudes(
     # The same complex spectrum read at the original rate: empty above the kept band.
     empty = spec.new_zeros(spec.shape[0], frames, bins - kept)
     spec = torch.cat([spec.transpose(-1, -2), empty], dim=-1).transpose(-1, -2)  # frames first
-    if iters - coarse - fine:
+    if last:
         full_hop, full_win = params.hop_length, params.win_length
         spec = _fgla(
             spec,
             _mel_gain(params, mel, bins),
             lambda s: _stft(_istft(s, full_win, full_hop, length), full_win, full_hop),
-            iters - coarse - fine,
+            last,
             momentum,
         )
     waveform = _istft(spec, params.win_length, params.hop_length, length)
@@ -367,12 +372,19 @@ def waveform_from_magnitudes(
 
 def _stft(y: torch.Tensor, win: int, hop: int) -> torch.Tensor:
     """Centred, reflect-padded STFT with a Hann window of `win`, as the encoder's (unpadded)."""
-    window = torch.hann_window(win, device=y.device, dtype=y.dtype)
-    return torch.stft(y, win, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
+    return torch.stft(
+        y,
+        win,
+        hop,
+        window=_hann(win, y.device, y.dtype),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
 
 
 def _istft(spec: torch.Tensor, win: int, hop: int, length: int) -> torch.Tensor:
-    window = torch.hann_window(win, device=spec.device, dtype=spec.real.dtype)
+    window = _hann(win, spec.device, spec.real.dtype)
     return torch.istft(spec, win, hop, window=window, center=True, length=length)
 
 
