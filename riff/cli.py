@@ -6,6 +6,7 @@ Bad input ends with exit status 2 and one line on stderr, no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -22,8 +23,13 @@ from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform
+from riff.train import TrainConfig
 
 log = logging.getLogger("riff")
+
+# `riff train`'s options default to TrainConfig's own values.
+TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in ("data", "out")}
+MODEL_HELP = f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's"
 
 
 class UsageError(ValueError):
@@ -106,25 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a small model on a dataset folder, or fine-tune one")
     p.add_argument("data", type=Path, metavar="DATA", help="a folder made by riff dataset")
     p.add_argument("out", type=Path, metavar="OUT", help="the model folder to write (resumes a run there)")
-    p.add_argument("--init", default=None, metavar="MODEL", help="fine-tune this model instead")
-    p.add_argument("--preset", default="small", help="network sizes: small or tiny")
-    p.add_argument("--vae-steps", type=int, default=1500, help="autoencoder steps (from scratch only)")
-    p.add_argument("--unet-steps", type=int, default=3000, help="denoiser steps")
-    p.add_argument("--batch-size", type=int, default=16, help="denoiser clips per step and process")
-    p.add_argument("--lr", type=float, default=4e-4, help="denoiser peak learning rate")
-    p.add_argument("--crop", type=int, default=32, help="latent cells along time per training crop")
-    p.add_argument("--holdout", type=float, default=0.1, help="share of clips never trained on")
-    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=TRAIN_DEFAULTS["init"], metavar="MODEL", help="fine-tune this model instead")
+    d = TRAIN_DEFAULTS
+    p.add_argument("--preset", default=d["preset"], help="network sizes: small or tiny")
+    p.add_argument("--vae-steps", type=int, default=d["vae_steps"], help="autoencoder steps (from scratch only)")
+    p.add_argument("--unet-steps", type=int, default=d["unet_steps"], help="denoiser steps")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="denoiser clips per step and process")
+    p.add_argument("--lr", type=float, default=d["lr"], help="denoiser peak learning rate")
+    p.add_argument("--crop", type=int, default=d["crop"], help="latent cells along time per training crop")
+    p.add_argument("--holdout", type=float, default=d["holdout"], help="share of clips never trained on")
+    p.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"], help="steps between checkpoints")
+    p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument(
-        "--train-text-encoder", action=argparse.BooleanOptionalAction, default=None,
+        "--train-text-encoder", action=argparse.BooleanOptionalAction, default=d["train_text_encoder"],
         help="also train the text encoder (default: only from scratch)",
     )
     p.set_defaults(run=train)
 
     p = sub.add_parser("evaluate", help="score a model's text conditioning with a classifier of real clips")
     p.add_argument("data", type=Path, metavar="DATA", help="the dataset folder the model was trained on")
-    p.add_argument("--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's")
+    p.add_argument("--model", default=None, metavar="ID|DIR", help=MODEL_HELP)
     p.add_argument("--device", default=None)
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
     p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
@@ -156,9 +163,7 @@ def _render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--negative-prompt", default="")
     p.add_argument("--seed-image", default=DEFAULT_SEED, metavar="NAME|PATH")
     p.add_argument("--mask", default=None, metavar="NAME|PATH")
-    p.add_argument(
-        "--model", default=None, metavar="ID|DIR", help=f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's"
-    )
+    p.add_argument("--model", default=None, metavar="ID|DIR", help=MODEL_HELP)
     p.add_argument("--device", default=None)
     p.add_argument("--scheduler", default="default", choices=["default", "dpm++"])
     p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
@@ -261,24 +266,10 @@ def dataset(args: argparse.Namespace) -> None:
 
 
 def train(args: argparse.Namespace) -> None:
-    from riff.train import TrainConfig
     from riff.train import train as run_training
 
-    config = TrainConfig(
-        data=str(args.data),
-        out=str(args.out),
-        init=args.init,
-        preset=args.preset,
-        vae_steps=args.vae_steps,
-        unet_steps=args.unet_steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        crop=args.crop,
-        holdout=args.holdout,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        train_text_encoder=args.train_text_encoder,
-    )
+    chosen = {key: value for key, value in vars(args).items() if key in TRAIN_DEFAULTS}
+    config = TrainConfig(data=str(args.data), out=str(args.out), **chosen)
     folder = run_training(config)
     print(f"{folder}: trained model; loss curves in {folder / 'training' / 'loss.png'}")
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from riff import pipeline
 from riff.models import Model, display_name, model_card
-from riff.train import load_pixels, read_dataset, split
+from riff.train import TrainConfig, load_pixels, read_dataset, split
 
 log = logging.getLogger("riff")
 
@@ -193,7 +193,7 @@ class Report:
         return "\n".join(lines)
 
 
-def trained_holdout(name: str | None = None, default: float = 0.1) -> float:
+def trained_holdout(name: str | None = None, default: float = TrainConfig.holdout) -> float:
     """The held-out share the model was trained with (its riff.json), so evaluation holds out
     exactly the clips training never saw."""
     try:
@@ -207,7 +207,7 @@ def _labelled(record: dict) -> bool:
     return labels.get("family") is not None and labels.get("tempo_band") in TEMPO_BANDS and "has_drums" in labels
 
 
-def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, holdout: float = 0.1,
+def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, holdout: float = TrainConfig.holdout,
              checks_per_prompt: int = 4, seed: int = 0) -> Report:
     """Train the classifier on the dataset's training split and score real and generated clips."""
     folder = Path(data)

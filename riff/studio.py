@@ -5,6 +5,7 @@ inputs and call these."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import shutil
@@ -95,9 +96,9 @@ class Engine:
         device = pick_device(self._device).type
         return f"Model: {display_name(self._name)} (loads on first use, on {device})"
 
-    @property
+    @functools.cached_property
     def default_steps(self) -> int:
-        """Denoising steps the model recommends (see `recommended_steps`)."""
+        """Denoising steps the model recommends (see `recommended_steps`), read once."""
         return recommended_steps(self._name)
 
     def session_folder(self, session: str | None) -> Path:

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,6 @@ class TrainConfig:
     ema_decay: float = 0.999
     checkpoint_every: int = 250
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -296,6 +295,7 @@ class Trainer:
         self.state = {"stage": "autoencoder", "step": 0}
         self._resumed: dict = {}  # the checkpoint a resumed run started from
         self._set_up_components()
+        self.identity = self._identity()  # fixed from here on: config, clips, text-encoder choice
 
     @property
     def device(self) -> torch.device:
@@ -331,7 +331,7 @@ class Trainer:
             return False
         saved = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         identity = saved.get("identity", {})
-        changed = [key for key, value in self._identity().items() if identity.get(key) != value]
+        changed = [key for key, value in self.identity.items() if identity.get(key) != value]
         if changed:
             raise ValueError(
                 f"{self.checkpoint_path} was made with other {', '.join(k.replace('_', ' ') for k in changed)}: use another OUT or delete it"
@@ -352,7 +352,7 @@ class Trainer:
         weights = {name: self.components[name].state_dict() for name in ("unet", "vae", "text_encoder")}
         payload = {
             "config": asdict(self.config),
-            "identity": self._identity(),
+            "identity": self.identity,
             "state": self.state,
             "losses": self.losses,
             "weights": weights,
@@ -394,7 +394,7 @@ class Trainer:
         config = self.config
         vae = self.components["vae"].train().requires_grad_(True)
         optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
-        if self._resumed.get("optimizer") and self.state["stage"] == "autoencoder":
+        if self._resumed.get("optimizer"):
             optimizer.load_state_dict(self._resumed["optimizer"])
         objective, optimizer = self.accelerator.prepare(_AutoencoderLoss(vae), optimizer)
         crop = min(config.vae_crop, pixels.shape[-2], pixels.shape[-1])
@@ -471,7 +471,7 @@ class Trainer:
 
     def _cache_key(self) -> dict:
         """What the cached latents depend on: the run, and how long its autoencoder trained."""
-        return {**self._identity(), "vae_steps": self.config.vae_steps}
+        return {**self.identity, "vae_steps": self.config.vae_steps}
 
     def train_denoiser(self, latents: torch.Tensor) -> None:
         from diffusers import DDPMScheduler
@@ -490,7 +490,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
         ema = [p.detach().clone() for p in params]
         resumed = self._resumed
-        if resumed.get("optimizer") and self.state["stage"] == "denoiser":
+        if resumed.get("optimizer"):
             optimizer.load_state_dict(resumed["optimizer"])
             ema = [e.clone() for e in resumed["ema"]]
         if self.train_text:
@@ -503,13 +503,13 @@ class Trainer:
         ids = _token_ids(tokenizer, [*captions, ""])
         empty = len(captions)
 
+        width = min(config.crop, latents.shape[-1])
         start = self.state["step"]
         bar = tqdm(range(start, config.unet_steps), desc="denoiser", initial=start, total=config.unet_steps,
                    disable=not self.accelerator.is_local_main_process)
         for step in bar:
             generator = self._generator(step, 2)
             rows = torch.randint(0, len(latents), (config.batch_size,), generator=generator)
-            width = min(config.crop, latents.shape[-1])
             offsets = torch.randint(0, latents.shape[-1] - width + 1, (config.batch_size,), generator=generator)
             z = torch.stack([latents[r, :, :, o : o + width] for r, o in zip(rows.tolist(), offsets.tolist())])
             drop = torch.rand(config.batch_size, generator=generator) < config.caption_dropout
@@ -553,9 +553,8 @@ class Trainer:
     def export(self) -> Path:
         """The trained model as a diffusers folder in OUT, fp16 safetensors."""
         if self.accelerator.is_main_process:
-            save_model(self.components, self.out, torch.float16)
-            plot_losses(self.losses, self.work / "loss.png")
-            settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out", "extra")}
+            save_model(self.components, self.out, torch.float16)  # loss.png: the last checkpoint drew it
+            settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out")}
             if settings["init"] and Path(settings["init"]).exists():
                 settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
             # A fine-tuned model keeps its base's scheduler, so its base's step count too.
