@@ -237,6 +237,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         if not image:
             raise ValueError("upload a spectrogram image first")
         path, info = engine.image_to_audio(image, int(seed), _session(request))
+        if info["note"]:
+            gr.Warning(info["note"])
         return str(path), info
 
     def play_clip(state: dict | None, selected: gr.SelectData):

@@ -124,17 +124,15 @@ def load_clips(args: argparse.Namespace, work: Path) -> list:
 
 
 def encode(clips: list, folder: Path) -> list[Path]:
-    from riff.image import image_from_mel
+    from riff.convert import image_from_waveform
+    from riff.image import save_image
     from riff.params import SpectrogramParams
-    from riff.spectrogram import mel_from_waveform
 
     params = SpectrogramParams()
     folder.mkdir(parents=True)
     paths = []
     for i, clip in enumerate(clips):
-        image = image_from_mel(mel_from_waveform(clip, params), params)
-        paths.append(folder / f"clip_{i:02d}.png")
-        image.save(paths[-1], exif=image.info["exif"])
+        paths.append(save_image(image_from_waveform(clip, params), folder / f"clip_{i:02d}.png"))
     return paths
 
 
@@ -148,7 +146,7 @@ def decode_ours(images: list[Path], iters: int, threads: int, device: str = "cpu
     from riff.spectrogram import waveform_from_mel
 
     loaded = [mel_from_image(Image.open(p)) for p in images]
-    mel = torch.stack([m for m, _ in loaded]).to(device)
+    mel = torch.stack([m for m, _, _ in loaded]).to(device)
     params = loaded[0][1]
     # Warm-up: caches and the allocator; on a GPU the whole batch, so its FFT plans exist too.
     waveform_from_mel(mel if device != "cpu" else mel[:1], params, griffin_lim_iters=iters)

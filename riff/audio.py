@@ -78,6 +78,15 @@ def load_audio(path: str | Path, sample_rate: int, channels: int | None = None) 
     return resample(waveform, rate, sample_rate)
 
 
+def check_writable(path: str | Path) -> Path:
+    """Raises ValueError, before any work, for a file name whose audio format riff cannot write."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise ValueError(f"cannot write {suffix or 'extensionless'} audio: use one of {sorted(WRITABLE)}")
+    return path
+
+
 def save_audio(path: str | Path, waveform: torch.Tensor, sample_rate: int) -> Path:
     """Write (channels, samples) audio; the format follows the extension (.wav, .flac, .ogg,
     .mp3). Samples are clipped to [-1, 1].
@@ -85,11 +94,8 @@ def save_audio(path: str | Path, waveform: torch.Tensor, sample_rate: int) -> Pa
     Raises:
         ValueError: an extension soundfile cannot write.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in WRITABLE:
-        raise ValueError(f"cannot write {suffix or 'extensionless'} audio: use one of {sorted(WRITABLE)}")
-    container, subtype = WRITABLE[suffix]
+    path = check_writable(path)
+    container, subtype = WRITABLE[path.suffix.lower()]
     data = waveform.detach().to("cpu", torch.float32).clamp(-1, 1).numpy().T
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), np.ascontiguousarray(data), sample_rate, format=container, subtype=subtype)

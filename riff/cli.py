@@ -12,17 +12,16 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from riff.audio import load_audio, save_audio
-from riff.image import image_from_mel, mel_from_image, params_from_image
-from riff.loudness import normalize_loudness
+from riff.audio import check_writable, load_audio, save_audio
+from riff.convert import Spectrogram, decode, image_from_waveform
+from riff.image import params_from_image, save_image
 from riff.models import REFERENCE_MODEL
-from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.params import SpectrogramParams
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
-from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform
+from riff.spectrogram import GRIFFIN_LIM_ITERS
 from riff.train import TrainConfig
 
 log = logging.getLogger("riff")
@@ -199,52 +198,39 @@ def audio_to_image(args: argparse.Namespace) -> None:
         waveform = load_audio(path, params.sample_rate, params.channels)
         if args.max_seconds is not None:
             waveform = waveform[:, : int(args.max_seconds * params.sample_rate)]
-        image = image_from_mel(mel_from_waveform(waveform, params), params)
+        image = image_from_waveform(waveform, params)
         target.parent.mkdir(parents=True, exist_ok=True)
-        image.save(target, exif=image.info["exif"])
+        save_image(image, target)
         print(target)
 
 
 def image_to_audio(args: argparse.Namespace) -> None:
     from riff.models import pick_device
-    from riff.spectrogram import check_decodable, waveform_from_mel
 
-    targets = _targets(args, ".wav")
+    targets = [check_writable(t) for t in _targets(args, ".wav")]
     device = pick_device(args.device)
-    # Images of one format and width decode together in one batch.
-    loaded, tagged = [], []
-    for path in args.inputs:
-        image = open_image(Path(path))
-        mel, params = mel_from_image(image)
-        try:  # every image checked before any is decoded
-            check_decodable(mel.shape[-1], params)
+    spectrograms = []
+    for path in args.inputs:  # every image checked before any is decoded
+        try:
+            spectrograms.append(Spectrogram.from_image(open_image(Path(path))))
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
-        loaded.append((mel, params))
-        tagged.append(EXIF_MAX_VALUE in image.getexif())
-    groups: dict[tuple, list[int]] = {}
-    for i, (mel, params) in enumerate(loaded):
-        groups.setdefault((params, tuple(mel.shape)), []).append(i)
+    decoded = decode(spectrograms, seed=args.seed, device=device, griffin_lim_iters=args.griffin_lim_iters)
     with tqdm(total=len(targets), desc="decoding", unit="image", disable=len(targets) < 2) as bar:
-        for (params, _), indices in groups.items():
-            mel = torch.stack([loaded[i][0] for i in indices]).to(device)
-            waveforms = waveform_from_mel(
-                mel, params, seed=args.seed, griffin_lim_iters=args.griffin_lim_iters
-            )
-            for i, waveform in zip(indices, waveforms):
-                if not tagged[i]:
-                    # No stored level (a model's output): bring it to a sensible loudness.
-                    waveform = normalize_loudness(waveform, params.sample_rate)
-                save_audio(targets[i], waveform.cpu(), params.sample_rate)
-                print(targets[i])
-                bar.update()
+        for i, clip in decoded:
+            if clip.note:
+                tqdm.write(f"riff: {args.inputs[i]}: {clip.note}", file=sys.stderr)
+            save_audio(targets[i], clip.waveform, clip.params.sample_rate)
+            print(targets[i])
+            bar.update()
 
 
 def print_metadata(args: argparse.Namespace) -> None:
     image = open_image(Path(args.image))
-    params, max_value = params_from_image(image)
+    params, level = params_from_image(image)
     tagged = bool(image.getexif())
-    info = {"width": image.width, "height": image.height, "tagged": tagged, "max_value": max_value}
+    info = {"width": image.width, "height": image.height, "tagged": tagged}
+    info.update({"max_value": level.tag_value, "level": level.source})
     info.update({k: v for k, v in vars(params).items()})
     info["duration_s"] = round(params.num_samples(image.width) / params.sample_rate, 3)
     print(json.dumps(info, indent=2))
@@ -363,10 +349,7 @@ def _render(args: argparse.Namespace, request, walk: bool) -> None:
     if args.images_dir is not None:
         args.images_dir.mkdir(parents=True, exist_ok=True)
         for clip in clips:
-            image = clip.image()
-            image.save(
-                args.images_dir / f"clip_{clip.index:03d}_alpha_{clip.alpha:.3f}.png", exif=image.info["exif"]
-            )
+            save_image(clip.image(), args.images_dir / f"clip_{clip.index:03d}_alpha_{clip.alpha:.3f}.png")
     track = stitch_walk(clips, request.crossfade_ms)
     save_audio(args.output, track, clips[0].params.sample_rate)
     print(args.output)

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from riff.audio import resample
+
 # K-weighting: a high shelf then a high pass, in analogue terms (libebur128's constants),
 # so the biquads can be derived for any sample rate.
 _SHELF = (1681.974450955533, 3.999843853973347, 0.7071752369554196)  # f0, gain dB, Q
@@ -61,16 +63,41 @@ def integrated_loudness(waveform: torch.Tensor, sample_rate: int) -> float:
     return -0.691 + 10 * math.log10(float(gated.mean()))
 
 
+# Highest true peak riff writes, in dBFS: the headroom streaming services ask for.
+PEAK_DB = -1.0
+
+
+def true_peak(waveform: torch.Tensor, sample_rate: int) -> float:
+    """Largest absolute value of the signal between samples too (BS.1770-4 annex 2: 4x
+    oversampling), linear; 0 for empty audio."""
+    if waveform.numel() == 0:
+        return 0.0
+    upsampled = resample(waveform.float(), sample_rate, 4 * sample_rate, taps=12)
+    return max(float(upsampled.abs().max()), float(waveform.abs().max()))
+
+
+def limit_peak(
+    waveform: torch.Tensor, sample_rate: int, peak_db: float = PEAK_DB
+) -> tuple[torch.Tensor, float]:
+    """Bring the waveform down, all at once, if its true peak is over `peak_db` dBFS.
+
+    Returns:
+        The waveform and the gain applied in dB (0 if none, else negative).
+    """
+    peak = true_peak(waveform, sample_rate)
+    limit = 10 ** (peak_db / 20)
+    if not peak > limit:
+        return waveform, 0.0
+    return waveform * (limit / peak), 20 * math.log10(limit / peak)
+
+
 def normalize_loudness(
-    waveform: torch.Tensor, sample_rate: int, target_lufs: float = -14.0, peak_db: float = -1.0
+    waveform: torch.Tensor, sample_rate: int, target_lufs: float = -14.0, peak_db: float = PEAK_DB
 ) -> torch.Tensor:
     """Scale the whole waveform once to `target_lufs`, lowering the gain if that would push the
-    sample peak over `peak_db` dBFS. Silence is returned unchanged."""
+    true peak over `peak_db` dBFS. Silence is returned unchanged."""
     loudness = integrated_loudness(waveform, sample_rate)
     if not math.isfinite(loudness):
         return waveform
     gain = 10 ** ((target_lufs - loudness) / 20)
-    peak = float(waveform.abs().max())
-    if peak * gain > 10 ** (peak_db / 20):
-        gain = 10 ** (peak_db / 20) / peak
-    return waveform * gain
+    return limit_peak(waveform * gain, sample_rate, peak_db)[0]

@@ -19,8 +19,21 @@ EXIF_TAGS: dict[str, int] = {
 }
 EXIF_MAX_VALUE = 11080
 
-# Amplitude that full black maps to when an image carries no max-value tag (the reference's).
+# The max-value tag is in the reference's unit: it computes mel amplitudes from int16 samples,
+# so full scale is 32768. riff's waveforms are floats with full scale 1; its images convert.
+INT16_FULL_SCALE = 32768.0
+# Amplitude that full black maps to when an image carries no max-value tag (the reference's
+# fixed decoding value), in int16 units.
 DEFAULT_MAX_VALUE = 30e6
+# riff wrote the tag in float units before it wrote them in int16 units. Float units of audio
+# within full scale stay under about 1.1e4 (a full-scale square wave at 6 kHz, the worst case
+# of the default format), while int16 units of anything louder than about -60 dB below a
+# loud clip stay above this: an unmarked tag at or below it is read as riff's old float units.
+LEGACY_MAX_VALUE_LIMIT = 32768.0
+# riff marks its PNGs with this text chunk, which makes the unit explicit whatever the level
+# (a text chunk, not an EXIF tag: the reference's print-exif fails on tags it does not know).
+UNIT_KEY = "riff:max-value-unit"
+UNIT_INT16 = "int16"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ without normalisation.
 Decoding improves on the reference's: the mel inversion is a non-negative least-squares solve
 on the grid of the *unpadded* window (its n_fft-point spectrum is just that grid interpolated),
 and phase comes from RAAR then fast Griffin-Lim on that same grid, seeded, so the same image and
-seed give the same samples on the same device (rounding differs between devices, and these
+seed give the same samples on the same device, wherever in a batch the image is (rounding differs between devices, and these
 iterations carry it into the waveform, not into its spectrogram). Phase retrieval runs mostly
 at a lower sample rate that still holds every frequency the image does (`phase_grid`): the image
 stops at 10 kHz, so half of 44.1 kHz audio is empty.
@@ -338,9 +338,11 @@ def waveform_from_magnitudes(
     def at_low_rate(spec: torch.Tensor, hop_in: int, hop_out: int) -> torch.Tensor:
         return _stft(_istft(spec, win, hop_in, low_length), win, hop_out)
 
+    # One draw of starting phases, shared by every spectrogram of the batch: a clip's samples
+    # depend on its image and the seed only, not on where in a batch it is decoded.
     generator = torch.Generator("cpu").manual_seed(seed)
-    phase = torch.rand(mag.shape, generator=generator) * (2 * math.pi)
-    spec = torch.polar(mag, phase.to(device))
+    phase = torch.rand(mag.shape[-2:], generator=generator) * (2 * math.pi)
+    spec = torch.polar(mag, phase.to(device).expand_as(mag))
     coarse, k = int(iters * coarse_share), coarse_stride
     fine = max(0, iters - coarse - finish)
     last = iters - coarse - fine  # at the original rate

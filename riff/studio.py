@@ -20,10 +20,11 @@ import torch
 from PIL import Image
 
 from riff.audio import load_audio, save_audio
-from riff.image import image_from_mel, mel_from_image, params_from_image
+from riff.convert import Spectrogram, decode, image_from_waveform
+from riff.image import params_from_image, save_image
 from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
-from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.params import SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import (
     Clip,
@@ -37,7 +38,6 @@ from riff.render import (
     stitch_walk,
 )
 from riff.seeds import open_image
-from riff.spectrogram import mel_from_waveform, waveform_from_mel
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class Engine:
             image = clip.image()
             images.append(image)
             png = result.folder / f"clip_{clip.index:03d}.png"
-            image.save(png, exif=image.info["exif"])
+            save_image(image, png)
             wav = save_audio(
                 result.folder / f"clip_{clip.index:03d}.wav",
                 normalize_loudness(clip.waveform, clip.params.sample_rate),
@@ -211,37 +211,38 @@ class Engine:
         """Encode a file's audio as a spectrogram PNG; returns the path and its metadata."""
         params = SpectrogramParams(stereo=stereo)
         waveform = load_audio(audio, params.sample_rate, params.channels)
-        image = image_from_mel(mel_from_waveform(waveform, params), params)
-        path = self.session_folder(session) / (Path(audio).stem + ".png")
-        image.save(path, exif=image.info["exif"])
+        image = image_from_waveform(waveform, params)
+        path = save_image(image, self.session_folder(session) / (Path(audio).stem + ".png"))
         return path, metadata(image)
 
     def image_to_audio(
         self, image_path: str | Path, seed: int = 0, session: str | None = None
     ) -> tuple[Path, dict]:
         """Decode a spectrogram image (its metadata honoured) to a WAV; returns it and the
-        metadata."""
+        metadata, with "note" saying what was done to the stored level, if anything."""
         image = open_image(Path(image_path))
-        mel, params = mel_from_image(image)
+        spectrogram = Spectrogram.from_image(image)
         device = self.model.device if self._model is not None else pick_device(self._device)
-        waveform = waveform_from_mel(mel.to(device), params, seed=seed).cpu()
-        if EXIF_MAX_VALUE not in image.getexif():
-            waveform = normalize_loudness(waveform, params.sample_rate)
+        [(_, clip)] = decode([spectrogram], seed=seed, device=device)
         path = save_audio(
-            self.session_folder(session) / (Path(image_path).stem + ".wav"), waveform, params.sample_rate
+            self.session_folder(session) / (Path(image_path).stem + ".wav"),
+            clip.waveform,
+            clip.params.sample_rate,
         )
-        return path, metadata(image)
+        return path, {**metadata(image), "note": clip.note}
 
 
 def metadata(image: Image.Image) -> dict:
-    """An image's spectrogram parameters as a plain dict (defaults where untagged)."""
-    params, max_value = params_from_image(image)
+    """An image's spectrogram parameters as a plain dict (defaults where untagged); the max
+    value in the reference's int16 units, and where the level came from."""
+    params, level = params_from_image(image)
     return {
         "tagged": bool(image.getexif()),
         "width": image.width,
         "height": image.height,
         "duration_s": round(params.num_samples(image.width) / params.sample_rate, 3),
-        "max_value": max_value,
+        "max_value": level.tag_value,
+        "level": level.source,
         **dataclasses.asdict(params),
     }
 

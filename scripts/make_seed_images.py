@@ -23,7 +23,7 @@ from PIL import Image
 # Runs from a checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.audio import save_audio
-from riff.image import image_from_mel
+from riff.image import image_from_mel, save_image
 from riff.params import SpectrogramParams
 from riff.spectrogram import hz_to_mel, mel_from_waveform
 
@@ -304,7 +304,7 @@ def main() -> None:
     for name in SEEDS:
         samples = render(name)
         image = seed_image(samples)
-        image.save(args.out / f"{name}.png", exif=image.info["exif"])
+        save_image(image, args.out / f"{name}.png")
         if args.wav_dir:
             twice = torch.from_numpy(np.tile(samples, 2)).float()[None]
             save_audio(args.wav_dir / f"{name}.wav", twice, SR)

@@ -191,7 +191,7 @@ def test_audio_to_image_and_back(client, song):
 
     audio, used = client.predict(image=handle_file(image), seed=0, api_name="/image_to_audio")
     assert wav_frames(audio) == 600 * HOP
-    assert used == info
+    assert {k: v for k, v in used.items() if k != "note"} == info
 
     stereo_image, stereo_info, _ = client.predict(
         audio=handle_file(song), stereo=True, api_name="/audio_to_image"

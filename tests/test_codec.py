@@ -10,7 +10,14 @@ import torch
 from conftest import sine
 from PIL import Image
 
-from riff.image import image_from_mel, mel_from_image, mel_from_pixels, params_from_image, pixels_from_mel
+from riff.image import (
+    image_from_mel,
+    mel_from_image,
+    mel_from_pixels,
+    params_from_image,
+    pixels_from_mel,
+    save_image,
+)
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
 from riff.spectrogram import mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
@@ -26,7 +33,7 @@ def spectral_convergence(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def png_roundtrip(image: Image.Image) -> Image.Image:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", exif=image.info["exif"])
+    save_image(image, buffer, format="PNG")
     return Image.open(io.BytesIO(buffer.getvalue()))
 
 
@@ -68,7 +75,7 @@ def test_stereo_channels_are_g_and_b_with_r_zero():
     image = image_from_mel(mel_from_waveform(waveform, params), params)
     array = np.asarray(image)
     assert (array[..., 0] == 0).all()
-    mel, read = mel_from_image(png_roundtrip(image))
+    mel, read, _ = mel_from_image(png_roundtrip(image))
     assert read.stereo and mel.shape == (2, 512, 512)
     # Left is the low tone, right the high one.
     assert mel[0].sum(dim=-1).argmax() < mel[1].sum(dim=-1).argmax()
@@ -78,16 +85,16 @@ def test_metadata_round_trip():
     params = SpectrogramParams(stereo=True, max_frequency=8000, min_frequency=20)
     mel = torch.rand(2, 512, 64)
     image = png_roundtrip(image_from_mel(mel, params))
-    read, max_value = params_from_image(image)
+    read, level = params_from_image(image)
     assert read == params
-    assert max_value == pytest.approx(float(mel.max()), rel=1e-6)
+    assert level.source == "tag" and level.max_value == pytest.approx(float(mel.max()), rel=1e-6)
 
 
 def test_image_without_metadata_uses_defaults():
     plain = Image.new("RGB", (64, 512), (128, 128, 128))
-    params, max_value = params_from_image(plain)
-    assert params == SpectrogramParams()
-    mel, _ = mel_from_image(plain)
+    params, level = params_from_image(plain)
+    assert params == SpectrogramParams() and not level.stored
+    mel, _, _ = mel_from_image(plain)
     assert mel.shape == (1, 512, 64) and float(mel.min()) > 0
 
 
@@ -117,8 +124,9 @@ def test_reference_layout_decodes_as_expected():
     scaled = 255 - (data / data.max()) ** 0.25 * 255
     array = np.flipud(scaled[0].astype(np.uint8))
     image = Image.fromarray(array, mode="L").convert("RGB")
-    mel, _ = mel_from_image(image)
-    expected = (1 - array[::-1].astype(np.float32) / 255) ** 4 * 30e6
+    mel, _, _ = mel_from_image(image)
+    # Untagged: black is the reference's fixed 30e6 in int16 units, 30e6 / 32768 in float units.
+    expected = (1 - array[::-1].astype(np.float32) / 255) ** 4 * 30e6 / 32768
     np.testing.assert_allclose(mel[0].numpy(), expected, rtol=1e-4, atol=1e-3)
 
 
@@ -153,7 +161,7 @@ def test_round_trip_through_png_keeps_the_spectrogram(name, make, bound):
     real music, bench/bench_codec.py)."""
     waveform = make()[:, :N]
     mel = mel_from_waveform(waveform, P)
-    decoded_mel, params = mel_from_image(png_roundtrip(image_from_mel(mel, P)))
+    decoded_mel, params, _ = mel_from_image(png_roundtrip(image_from_mel(mel, P)))
     # 8-bit quantisation alone: within a few percent.
     assert spectral_convergence(mel, decoded_mel) < 0.03
     audio = waveform_from_mel(decoded_mel, params, seed=0)

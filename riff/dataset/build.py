@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from PIL.PngImagePlugin import PngInfo
 from tqdm import tqdm
 
 from riff.audio import load_audio
 from riff.dataset.labels import LICENSES, Piece
 from riff.dataset.midi import midi_from_notes
-from riff.image import image_from_mel
+from riff.image import image_from_mel, save_image
 from riff.params import SpectrogramParams
 
 log = logging.getLogger("riff")
@@ -151,11 +150,9 @@ def make_clip(spec: ClipSpec, seed: int, out_dir: Path, soundfont: Path | None) 
 
     image = image_from_mel(mel_from_waveform(waveform, PARAMS), PARAMS)
     record = {"file": spec.file, "caption": record.pop("caption"), "source": spec.source, **record}
-    info = PngInfo()
-    info.add_text("caption", record["caption"])
-    info.add_text("riff-dataset", json.dumps(record, sort_keys=True))
+    text = {"caption": record["caption"], "riff-dataset": json.dumps(record, sort_keys=True)}
     partial = out_dir / (spec.file + ".part")
-    image.save(partial, format="PNG", exif=image.info["exif"], pnginfo=info)
+    save_image(image, partial, text, format="PNG")
     partial.replace(out_dir / spec.file)  # a killed build leaves no half-written image
     return record
 
