@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from riff.models import Model
+from riff.prompts import apply_weights, is_weighted, parse_weights
 
 
 @torch.no_grad()
@@ -20,7 +21,9 @@ def encode_prompts(model: Model, prompts: list[str]) -> torch.Tensor:
     Prompts longer than the tokenizer's window (75 tokens + start and end) are split into
     windows that are encoded separately and concatenated along the sequence, as the usual
     long-prompt weighting does; every prompt is padded with empty windows to the longest one's
-    count, so guidance compares embeddings of equal length.
+    count, so guidance compares embeddings of equal length. Weighted words (`(word:1.3)`,
+    `(word)`, `[word]`, see `riff.prompts`) scale their tokens' embeddings as the reference's
+    do; a prompt without that syntax is encoded exactly as it reads.
 
     Returns:
         (len(prompts), windows * model_max_length, hidden) in the model's dtype.
@@ -29,16 +32,31 @@ def encode_prompts(model: Model, prompts: list[str]) -> torch.Tensor:
     window = tokenizer.model_max_length - 2
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    ids = [tokenizer(p, add_special_tokens=False, truncation=False).input_ids for p in prompts]
+    ids, token_weights = [], []
+    for prompt in prompts:
+        fragments = parse_weights(prompt) if is_weighted(prompt) else [(prompt, 1.0)]
+        tokens, weights = [], []
+        for text, weight in fragments:
+            piece = tokenizer(text, add_special_tokens=False, truncation=False).input_ids
+            tokens += piece
+            weights += [weight] * len(piece)
+        ids.append(tokens)
+        token_weights.append(weights)
     windows = max(1, *(-(-len(i) // window) for i in ids))
-    rows = []
-    for token_ids in ids:
+    rows, row_weights = [], []
+    for token_ids, weights in zip(ids, token_weights):
         for w in range(windows):
             chunk = token_ids[w * window : (w + 1) * window]
             rows.append([bos, *chunk, eos] + [pad] * (window - len(chunk)))
+            row_weights.append([1.0, *weights[w * window : (w + 1) * window]] + [1.0] * (window + 1 - len(chunk)))
     input_ids = torch.tensor(rows, device=model.device)
     hidden = model.text_encoder(input_ids).last_hidden_state
-    return hidden.reshape(len(prompts), windows * (window + 2), -1).to(model.dtype)
+    hidden = hidden.reshape(len(prompts), windows * (window + 2), -1).to(model.dtype)
+    weights = torch.tensor(row_weights).reshape(len(prompts), -1)
+    weighted = [i for i, w in enumerate(weights) if bool((w != 1.0).any())]
+    if weighted:
+        hidden[weighted] = apply_weights(hidden[weighted], weights[weighted])
+    return hidden
 
 
 @torch.no_grad()
