@@ -16,12 +16,14 @@ import random
 import threading
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from riff.models import SCHEDULERS
 from riff.render import MAX_SEED, PromptEnd, WalkRequest
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.studio import Engine, Result, request_from_dict, request_to_dict
+from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
 try:  # On ZeroGPU Spaces this borrows a GPU per call; elsewhere it is a no-op.
     import spaces
@@ -52,7 +54,7 @@ def ui_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except ValueError as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(public_message(str(error))) from None
 
         return generator
 
@@ -61,7 +63,7 @@ def ui_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ValueError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(public_message(str(error))) from None
 
     return plain
 
@@ -81,9 +83,15 @@ def _progress(progress: gr.Progress):
     return report
 
 
+def _uploaded(path: str) -> str:
+    """A file input's path, only if it is an upload (Gradio's own check is restored in
+    `build_app`; this holds even where that check is skipped)."""
+    return str(uploaded(path, [get_upload_folder()]))
+
+
 def _seed_choice(seed_image: str | None, upload: str | None) -> str:
     """An uploaded image or audio file wins over the picked bundled seed."""
-    return upload or seed_image or DEFAULT_SEED
+    return _uploaded(upload) if upload else bundled_seed(seed_image or DEFAULT_SEED)
 
 
 def _outputs(result: Result, seeds_note: str):
@@ -146,7 +154,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             num_clips=int(num_clips),
             num_inference_steps=steps_or_default(num_inference_steps),
             seed_image=_seed_choice(seed_image, seed_upload),
-            mask=None if mask in (None, "", NO_MASK) else mask,
+            mask=None if mask in (None, "", NO_MASK) else bundled_mask(mask),
             alpha_curve=alpha_curve,
             crossfade_ms=float(crossfade_ms),
             scheduler=scheduler,
@@ -180,7 +188,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             end=end,
             num_clips=1,
             num_inference_steps=steps_or_default(num_inference_steps),
-            seed_image=seed_image or DEFAULT_SEED,
+            seed_image=bundled_seed(seed_image or DEFAULT_SEED),
             crossfade_ms=0,
         )
         seeds = [int(seed) + i for i in range(int(num_seeds))]
@@ -219,7 +227,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             crossfade_ms=250.0,
         )
         for result in engine.restyle(
-            audio, float(start_s), float(duration_s), walk, _session(request), _progress(progress)
+            _uploaded(audio), float(start_s), float(duration_s), walk, _session(request), _progress(progress)
         ):
             yield _outputs(result, f"Seed used: {start.seed}")
 
@@ -228,7 +236,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         """Encode audio as a riffusion-format spectrogram image."""
         if not audio:
             raise ValueError("upload an audio file first")
-        path, info = engine.audio_to_image(audio, bool(stereo), _session(request))
+        path, info = engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
         return str(path), info, str(path)
 
     @ui_errors
@@ -236,7 +244,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         """Decode a spectrogram image to audio, honouring its metadata."""
         if not image:
             raise ValueError("upload a spectrogram image first")
-        path, info = engine.image_to_audio(image, int(seed), _session(request))
+        path, info = engine.image_to_audio(_uploaded(image), int(seed), _session(request))
         if info["note"]:
             gr.Warning(info["note"])
         return str(path), info
@@ -539,7 +547,12 @@ def build_app(engine: Engine, cache_examples: bool = False):
     app = FastAPI(title="riff")
     app.include_router(router(engine, gpu))
     demo = build_demo(engine, cache_examples)
-    return gr.mount_gradio_app(app, demo, path="/", allowed_paths=[str(engine.root)])
+    app = gr.mount_gradio_app(app, demo, path="/", allowed_paths=[str(engine.root)])
+    # Gradio refuses file inputs that were not uploaded only in a Blocks marked launched, which
+    # mount_gradio_app never does: without this, {"path": "/etc/passwd"} would be copied into
+    # the cache and served back.
+    demo.has_launched = True
+    return app
 
 
 def main() -> None:

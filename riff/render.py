@@ -14,6 +14,7 @@ from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pi
 from riff.loudness import normalize_loudness
 from riff.models import SCHEDULERS, Model
 from riff.params import SpectrogramParams
+from riff.prompts import parse_weights
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform, waveform_from_mel
 from riff.stitch import stitch_loops, stitch_overlapping
@@ -40,6 +41,8 @@ class PromptEnd:
             raise ValueError(f"denoising must be in (0, 1], got {self.denoising}")
         if not 0.0 <= self.guidance <= 50.0:
             raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
+        parse_weights(self.prompt)  # a bad (word:weight) fails here, before any work
+        parse_weights(self.negative_prompt)
 
 
 @dataclass(frozen=True)

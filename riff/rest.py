@@ -17,6 +17,7 @@ from riff.audio import save_audio
 from riff.loudness import normalize_loudness
 from riff.render import PromptEnd, WalkRequest, render_walk
 from riff.seeds import DEFAULT_SEED
+from riff.trust import bundled_mask, bundled_seed, public_message
 
 
 class PromptInput(BaseModel):
@@ -51,8 +52,9 @@ def walk_request(data: InferenceInput) -> WalkRequest:
         end=end(data.end),
         alphas=(data.alpha,),
         num_inference_steps=data.num_inference_steps,
-        seed_image=data.seed_image_id,
-        mask=data.mask_image_id or None,
+        # Only bundled names: a request never reads a server file.
+        seed_image=bundled_seed(data.seed_image_id),
+        mask=bundled_mask(data.mask_image_id) if data.mask_image_id else None,
         batch_size=1,
     )
 
@@ -100,6 +102,6 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
         try:
             return JSONResponse(work(payload))
         except ValueError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
+            return JSONResponse({"error": public_message(str(error))}, status_code=400)
 
     return routes

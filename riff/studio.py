@@ -38,6 +38,7 @@ from riff.render import (
     stitch_walk,
 )
 from riff.seeds import open_image
+from riff.trust import session_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,23 @@ class Engine:
         return recommended_steps(self._name)
 
     def session_folder(self, session: str | None) -> Path:
-        """A fresh folder for one render of one session."""
-        base = self.root / (session or "anonymous")
+        """A fresh folder for one render of one session.
+
+        Raises:
+            ValueError: a malformed session id (see `trust.session_dir`).
+        """
+        base = session_dir(self.root, session)
         base.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=base))
 
     def forget_session(self, session: str | None) -> None:
-        """Delete everything a session rendered."""
-        shutil.rmtree(self.root / (session or "anonymous"), ignore_errors=True)
+        """Delete everything a session rendered; a malformed session id deletes nothing."""
+        try:
+            folder = session_dir(self.root, session)
+        except ValueError:
+            log.warning("not forgetting a malformed session id %r", str(session)[:40])
+            return
+        shutil.rmtree(folder, ignore_errors=True)
 
     def walk(
         self, request: WalkRequest, session: str | None = None, progress: Progress | None = None

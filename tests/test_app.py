@@ -235,6 +235,9 @@ def test_generate_errors(client):
         client.predict(prompt=" ", api_name="/generate")
     assert one_line_error(excinfo) == "write a prompt first"
     with pytest.raises(AppError) as excinfo:
+        client.predict(prompt="(drums:11)", api_name="/generate")
+    assert one_line_error(excinfo) == "prompt weight 11 is outside -10..10"
+    with pytest.raises(AppError) as excinfo:
         client.predict(prompt="drums", seed=MAX_SEED, num_seeds=2, api_name="/generate")
     assert one_line_error(excinfo) == f"seeds must stay at most {MAX_SEED}"
 
@@ -285,8 +288,12 @@ def decode_data_url(url: str, prefix: str) -> bytes:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"alpha": 0.5, "seed_image_id": "vibes", "mask_image_id": "keep_low"}],
-    ids=["og_beat", "vibes-masked"],
+    [
+        {},
+        {"alpha": 0.5, "seed_image_id": "vibes", "mask_image_id": "keep_low"},
+        {"start": {"prompt": "(church bells:1.3), [noise]", "seed": 1, "negative_prompt": "(hiss)"}},
+    ],
+    ids=["og_beat", "vibes-masked", "weighted-prompts"],
 )
 def test_run_inference(url, overrides):
     response = httpx.post(url + "run_inference/", json=reference_request(**overrides), timeout=600)
@@ -308,8 +315,9 @@ def test_run_inference(url, overrides):
         ({k: v for k, v in reference_request().items() if k != "start"}, "start: Field required"),
         (reference_request(seed_image_id="no_such_seed"), "unknown seed image 'no_such_seed'"),
         (reference_request(start={"prompt": "a", "seed": -4}), "seed must be an integer"),
+        (reference_request(end={"prompt": "(bells:.)", "seed": 3}), "prompt weight '.' is not a number"),
     ],
-    ids=["alpha", "missing-start", "seed-image", "negative-seed"],
+    ids=["alpha", "missing-start", "seed-image", "negative-seed", "prompt-weight"],
 )
 def test_run_inference_rejects_bad_requests(url, payload, expected):
     response = httpx.post(url + "run_inference/", json=payload, timeout=120)

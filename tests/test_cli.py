@@ -136,6 +136,7 @@ ERRORS = [
     (["generate", "x", "-o", "{tmp}/x.wav", "--model", "{tmp}"], "not a diffusers model folder"),
     (["generate", "x", "-o", "{tmp}/x.wav", "--seed", "-3", "--model", "{model}"], "seed"),
     (["generate", "x", "-o", "{tmp}/x.wav", "--denoising", "1.5", "--model", "{model}"], "denoising"),
+    (["generate", "(x:99)", "-o", "{tmp}/x.wav", "--model", "{model}"], "prompt weight 99"),
     (
         [
             "interpolate",
