@@ -3,7 +3,7 @@
 Run with the side venv made by ``bench/setup_reference.sh`` (never with riff's own venv)::
 
     .ref-venv/bin/python bench/reference_codec.py decode --out-dir DIR [--threads N] [--raw] IMG...
-    .ref-venv/bin/python bench/reference_codec.py encode --out-dir DIR WAV...
+    .ref-venv/bin/python bench/reference_codec.py encode --out-dir DIR [--stereo] WAV...
 
 ``decode`` does what the reference server does: default ``SpectrogramParams`` (EXIF ignored),
 ``SpectrogramImageConverter.audio_from_spectrogram_image(image, apply_filters=True)``, i.e.
@@ -55,9 +55,9 @@ from riffusion.spectrogram_params import SpectrogramParams  # noqa: E402
 from riffusion.util import image_util  # noqa: E402
 
 
-def make_converter() -> SpectrogramImageConverter:
+def make_converter(stereo: bool = False) -> SpectrogramImageConverter:
     """The reference converter with the server's parameters (the defaults), on the CPU."""
-    return SpectrogramImageConverter(params=SpectrogramParams(), device="cpu")
+    return SpectrogramImageConverter(params=SpectrogramParams(stereo=stereo), device="cpu")
 
 
 def decode_image(conv: SpectrogramImageConverter, image: Image.Image, raw: bool) -> np.ndarray:
@@ -109,9 +109,9 @@ def cmd_decode(paths: T.Sequence[Path], out_dir: Path, raw: bool) -> None:
         )
 
 
-def cmd_encode(paths: T.Sequence[Path], out_dir: Path) -> None:
+def cmd_encode(paths: T.Sequence[Path], out_dir: Path, stereo: bool = False) -> None:
     """Encode each WAV to the reference's spectrogram PNG (with EXIF) in out_dir."""
-    conv = make_converter()
+    conv = make_converter(stereo)
     for path in paths:
         image = conv.spectrogram_image_from_audio(load_segment(path))
         out = out_dir / f"{path.stem}.png"
@@ -129,13 +129,14 @@ def main(argv: T.Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--raw", action="store_true", help="decode: write Griffin-Lim output before int16/loudness steps"
     )
+    parser.add_argument("--stereo", action="store_true", help="encode: the reference's stereo layout")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "decode":
         cmd_decode(args.inputs, args.out_dir, args.raw)
     else:
-        cmd_encode(args.inputs, args.out_dir)
+        cmd_encode(args.inputs, args.out_dir, args.stereo)
 
 
 if __name__ == "__main__":
