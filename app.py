@@ -1,28 +1,41 @@
 """riff studio: the Gradio app over the riff library (locally or on Hugging Face Spaces).
 
-This file only wires: layout, events, and turning ValueError into gr.Error. The work lives in
-riff.studio.Engine.
+This file only wires: layout, events, and turning ValueError into gr.Error. Each handler of
+`Studio` unpacks widgets into a request (`riff.request`) and hands it to the engine
+(`riff.studio.Engine`); choices, defaults and limits come from the library.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import inspect
 import logging
 import os
 import random
 import threading
+from dataclasses import dataclass
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
-from riff.render import MAX_SEED, PromptEnd, WalkRequest
+from riff.request import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SEEDS,
+    PromptEnd,
+    Restyle,
+    Seeds,
+    Settings,
+    Walk,
+    from_dict,
+    to_dict,
+)
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
-from riff.studio import Engine, Result, request_from_dict, request_to_dict
+from riff.studio import Busy, Engine, Result
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
 try:  # On ZeroGPU Spaces this borrows a GPU per call; elsewhere it is a no-op.
@@ -43,18 +56,25 @@ EXAMPLES = [
     ["solo piano, slow, minor", 100, "hip hop drums", 101],
 ]
 NO_MASK = "none"
+SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
+SLIDER_STEPS = (5, 100)
 
 
 def ui_errors(fn):
-    """Show ValueError (bad input, model trouble) as one line in the page, not a traceback."""
+    """Show ValueError (bad input, model trouble) and a full queue as one line in the page,
+    without server paths, not as a traceback."""
+
+    def shown(error: Exception) -> gr.Error:
+        return gr.Error(public_message(str(error)))
+
     if inspect.isgeneratorfunction(fn):
 
-        @functools.wraps(fn)
+        @functools.wraps(fn)  # Gradio reads the signature and the annotations
         def generator(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except ValueError as error:
-                raise gr.Error(public_message(str(error))) from None
+            except (ValueError, Busy) as error:
+                raise shown(error) from None
 
         return generator
 
@@ -62,8 +82,8 @@ def ui_errors(fn):
     def plain(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ValueError as error:
-            raise gr.Error(public_message(str(error))) from None
+        except (ValueError, Busy) as error:
+            raise shown(error) from None
 
     return plain
 
@@ -89,125 +109,120 @@ def _uploaded(path: str) -> str:
     return str(uploaded(path, [get_upload_folder()]))
 
 
-def _seed_choice(seed_image: str | None, upload: str | None) -> str:
-    """An uploaded image or audio file wins over the picked bundled seed."""
-    return _uploaded(upload) if upload else bundled_seed(seed_image or DEFAULT_SEED)
+def _settings(steps: int | None, **fields) -> Settings:
+    return Settings(num_inference_steps=None if steps is None else int(steps), **fields)
 
 
-def _outputs(result: Result, seeds_note: str):
+def _prompt(text: str | None, what: str = "write a prompt first") -> str:
+    if not text or not text.strip():
+        raise ValueError(what)
+    return text
+
+
+def _outputs(result: Result, note: str):
+    """The results panel's values for a render so far (see `Panel`)."""
     downloads = [p for p in (result.settings, result.archive, result.picture) if p is not None]
-    state = {"clips": [str(p) for p in result.clips]}
     return (
         str(result.track),
         [(str(p), caption) for p, caption in result.images],
         str(result.picture) if result.picture else None,
         [str(p) for p in downloads] or None,
-        seeds_note if result.done else f"{seeds_note} · rendering: {len(result.clips)} clip(s) ready",
-        state,
+        note if result.done else f"{note} · rendering: {len(result.clips)} clip(s) ready",
+        {"clips": [str(p) for p in result.clips]},
     )
 
 
-def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
-    """The studio's page over `engine` (models load lazily, on the first render)."""
+class Studio:
+    """The page's handlers over one engine. Parameter names are the named API's."""
 
-    def steps_or_default(steps: int | None) -> int:
-        return engine.default_steps if steps is None else int(steps)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @gpu
     @ui_errors
     def interpolate(
+        self,
         start_prompt: str,
         start_seed: int,
         end_prompt: str,
         end_seed: int,
-        num_clips: int = 5,
+        num_clips: int = Walk.num_clips,
         num_inference_steps: int | None = None,
-        denoising: float = 0.75,
-        guidance: float = 7.0,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
         seed_image: str = DEFAULT_SEED,
         start_negative_prompt: str = "",
         end_negative_prompt: str = "",
         end_denoising: float | None = None,
         end_guidance: float | None = None,
-        alpha_curve: str = "linear",
-        crossfade_ms: float = 250.0,
+        alpha_curve: str = Walk.alpha_curve,
+        crossfade_ms: float = Walk.crossfade_ms,
         mask: str = NO_MASK,
-        scheduler: str = "default",
+        scheduler: str = Settings.scheduler,
         seed_upload: str | None = None,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """Render a walk from the start prompt and seed to the end ones; yields the track so far."""
-        if not start_prompt.strip() or not end_prompt.strip():
-            raise ValueError("both prompts are needed: write what the start and the end should sound like")
-        walk = WalkRequest(
+        both = "both prompts are needed: write what the start and the end should sound like"
+        walk = Walk(
             start=PromptEnd(
-                start_prompt, int(start_seed), start_negative_prompt or "", float(denoising), float(guidance)
+                _prompt(start_prompt, both), int(start_seed), start_negative_prompt or "", denoising, guidance
             ),
             end=PromptEnd(
-                end_prompt,
+                _prompt(end_prompt, both),
                 int(end_seed),
                 end_negative_prompt or "",
-                float(end_denoising if end_denoising is not None else denoising),
-                float(end_guidance if end_guidance is not None else guidance),
+                denoising if end_denoising is None else end_denoising,
+                guidance if end_guidance is None else end_guidance,
             ),
             num_clips=int(num_clips),
-            num_inference_steps=steps_or_default(num_inference_steps),
-            seed_image=_seed_choice(seed_image, seed_upload),
-            mask=None if mask in (None, "", NO_MASK) else bundled_mask(mask),
             alpha_curve=alpha_curve,
             crossfade_ms=float(crossfade_ms),
-            scheduler=scheduler,
+            # An upload wins over the picked bundled seed.
+            seed_image=_uploaded(seed_upload) if seed_upload else bundled_seed(seed_image or DEFAULT_SEED),
+            mask=None if mask in (None, "", NO_MASK) else bundled_mask(mask),
         )
+        settings = _settings(num_inference_steps, scheduler=scheduler)
         note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
-        for result in engine.walk(walk, _session(request), _progress(progress)):
-            yield *_outputs(result, note), request_to_dict(walk), engine.status()
+        for result in self.engine.walk(walk, settings, _session(request), _progress(progress)):
+            yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
 
     @gpu
     @ui_errors
     def generate(
+        self,
         prompt: str,
         seed: int = 0,
         num_seeds: int = 4,
         negative_prompt: str = "",
         num_inference_steps: int | None = None,
-        denoising: float = 0.75,
-        guidance: float = 7.0,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
         seed_image: str = DEFAULT_SEED,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """Text to audio: one clip per seed, seed, seed + 1, ..."""
-        if not prompt.strip():
-            raise ValueError("write a prompt first")
-        if not 1 <= int(num_seeds) <= 16:
-            raise ValueError(f"number of seeds must be in 1..16, got {num_seeds}")
-        end = PromptEnd(prompt, int(seed), negative_prompt or "", float(denoising), float(guidance))
-        walk = WalkRequest(
-            start=end,
-            end=end,
-            num_clips=1,
-            num_inference_steps=steps_or_default(num_inference_steps),
-            seed_image=bundled_seed(seed_image or DEFAULT_SEED),
-            crossfade_ms=0,
-        )
-        seeds = [int(seed) + i for i in range(int(num_seeds))]
-        if seeds[-1] > MAX_SEED:
-            raise ValueError(f"seeds must stay at most {MAX_SEED}")
-        for result in engine.seeds(end, seeds, walk, _session(request), _progress(progress)):
-            yield _outputs(result, f"Seeds used: {seeds[0]}..{seeds[-1]}")
+        end = PromptEnd(_prompt(prompt), int(seed), negative_prompt or "", denoising, guidance)
+        seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
+        settings = _settings(num_inference_steps)
+        note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
+        for result in self.engine.seeds(seeds, settings, _session(request), _progress(progress)):
+            yield _outputs(result, note)
 
     @gpu
     @ui_errors
     def audio_to_audio(
+        self,
         audio: str,
         prompt: str,
-        start_s: float = 0.0,
-        duration_s: float = 15.0,
+        start_s: float = Restyle.start_s,
+        duration_s: float = Restyle.duration_s,
         end_prompt: str = "",
         seed: int = 0,
         denoising: float = 0.5,
-        guidance: float = 7.0,
+        guidance: float = PromptEnd.guidance,
         num_inference_steps: int | None = None,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
@@ -215,320 +230,345 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         """Restyle a region of a song clip by clip, optionally walking to a second prompt."""
         if not audio:
             raise ValueError("upload a song first")
-        if not prompt.strip():
-            raise ValueError("write a prompt first")
-        start = PromptEnd(prompt, int(seed), "", float(denoising), float(guidance))
-        end = dataclasses.replace(start, prompt=end_prompt) if end_prompt and end_prompt.strip() else start
-        walk = WalkRequest(
-            start=start,
-            end=end,
-            num_clips=1,
-            num_inference_steps=steps_or_default(num_inference_steps),
-            crossfade_ms=250.0,
+        start = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
+        end = (
+            PromptEnd(end_prompt, start.seed, "", denoising, guidance)
+            if (end_prompt or "").strip()
+            else start
         )
-        for result in engine.restyle(
-            _uploaded(audio), float(start_s), float(duration_s), walk, _session(request), _progress(progress)
-        ):
+        restyle = Restyle(start, end, start_s=float(start_s), duration_s=float(duration_s))
+        settings = _settings(num_inference_steps)
+        song = _uploaded(audio)
+        for result in self.engine.restyle(song, restyle, settings, _session(request), _progress(progress)):
             yield _outputs(result, f"Seed used: {start.seed}")
 
     @ui_errors
-    def audio_to_image(audio: str, stereo: bool = False, request: gr.Request = None):
+    def audio_to_image(self, audio: str, stereo: bool = False, request: gr.Request = None):
         """Encode audio as a riffusion-format spectrogram image."""
         if not audio:
             raise ValueError("upload an audio file first")
-        path, info = engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
+        path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
         return str(path), info, str(path)
 
     @ui_errors
-    def image_to_audio(image: str, seed: int = 0, request: gr.Request = None):
+    def image_to_audio(self, image: str, seed: int = 0, request: gr.Request = None):
         """Decode a spectrogram image to audio, honouring its metadata."""
         if not image:
             raise ValueError("upload a spectrogram image first")
-        path, info = engine.image_to_audio(_uploaded(image), int(seed), _session(request))
+        path, info = self.engine.image_to_audio(_uploaded(image), int(seed), _session(request))
         if info["note"]:
             gr.Warning(info["note"])
         return str(path), info
 
-    def play_clip(state: dict | None, selected: gr.SelectData):
-        clips = (state or {}).get("clips", [])
-        return clips[selected.index] if 0 <= selected.index < len(clips) else None
 
-    def reuse(settings: dict | None):
-        if not settings:
+def walk_fields(walk: Walk, settings: Settings) -> dict:
+    """A walk's values for the explorer's fields, by `Studio.interpolate`'s parameter names:
+    the inverse of what it builds ("Reuse these settings")."""
+    return {
+        "start_prompt": walk.start.prompt,
+        "start_seed": walk.start.seed,
+        "start_negative_prompt": walk.start.negative_prompt,
+        "denoising": walk.start.denoising,
+        "guidance": walk.start.guidance,
+        "end_prompt": walk.end.prompt,
+        "end_seed": walk.end.seed,
+        "end_negative_prompt": walk.end.negative_prompt,
+        "end_denoising": walk.end.denoising,
+        "end_guidance": walk.end.guidance,
+        "num_clips": walk.num_clips,
+        "num_inference_steps": settings.num_inference_steps,
+        "alpha_curve": walk.alpha_curve,
+        "crossfade_ms": walk.crossfade_ms,
+        "seed_image": walk.seed_image if walk.seed_image in seed_image_names() else DEFAULT_SEED,
+        "mask": walk.mask or NO_MASK,
+        "scheduler": settings.scheduler,
+    }
+
+
+def _inputs(handler, fields: dict) -> list:
+    """The components for a handler's parameters, in its order (request and progress are
+    Gradio's to fill)."""
+    names = [n for n in inspect.signature(handler).parameters if n not in ("request", "progress")]
+    return [fields[n] for n in names]
+
+
+@dataclass
+class Panel:
+    """One results panel: what every render tab shows (see `_outputs`)."""
+
+    track: gr.Audio
+    gallery: gr.Gallery
+    picture: gr.Image
+    downloads: gr.File
+    note: gr.Markdown
+    state: gr.State
+
+    def outputs(self) -> list:
+        return [self.track, self.gallery, self.picture, self.downloads, self.note, self.state]
+
+
+def results_panel(track_label: str, columns: int, elem_ids: bool = False) -> Panel:
+    """The note, the track and a player for the clicked clip, the clips' spectrograms, the
+    whole track's picture and the downloads."""
+    note = gr.Markdown("")
+    with gr.Row():
+        track = gr.Audio(
+            label=track_label, type="filepath", interactive=False, elem_id="track" if elem_ids else None
+        )
+        player = gr.Audio(label="Selected clip", type="filepath", interactive=False, autoplay=True)
+    gallery = gr.Gallery(
+        label="Clips (click one to play it)",
+        columns=columns,
+        height=240,
+        elem_id="clips" if elem_ids else None,
+    )
+    picture = gr.Image(label="Whole track", type="filepath", interactive=False)
+    downloads = gr.File(
+        label="Downloads: settings (JSON), spectrogram PNGs with metadata, picture", file_count="multiple"
+    )
+    state = gr.State(None)
+
+    def play(clips: dict | None, selected: gr.SelectData):
+        paths = (clips or {}).get("clips", [])
+        return paths[selected.index] if 0 <= selected.index < len(paths) else None
+
+    gallery.select(play, state, player, api_visibility="private")
+    return Panel(track, gallery, picture, downloads, note, state)
+
+
+def _end_fields(side: str, prompt: str, seed: int) -> dict:
+    """One end's widgets: prompt, negative prompt, seed with a dice, denoising, guidance."""
+    key = side.lower()
+    with gr.Column(variant="panel"):
+        gr.Markdown(f"### {side}")
+        fields = {
+            "prompt": gr.Textbox(label=f"{side} prompt", value=prompt, lines=2, elem_id=f"{key}-prompt"),
+            "negative_prompt": gr.Textbox(label="Negative prompt", value="", placeholder="what to avoid"),
+        }
+        with gr.Row():
+            # Distinct labels: they head the examples table, which breaks on duplicates.
+            fields["seed"] = gr.Number(
+                label=f"{side} seed", value=seed, precision=0, minimum=0, maximum=MAX_SEED, scale=4
+            )
+            dice = gr.Button("Random", scale=1, min_width=60, elem_id=f"{key}-dice")
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = gr.Slider(
+            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
+        )
+    dice.click(lambda: random.randint(0, MAX_SEED), None, fields["seed"], api_visibility="private")
+    start = side == "Start"
+    names = {
+        "denoising": "denoising" if start else "end_denoising",
+        "guidance": "guidance" if start else "end_guidance",
+    }
+    return {names.get(name, f"{key}_{name}"): widget for name, widget in fields.items()}
+
+
+def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
+    """The explorer's walk settings: clips, steps, curve, crossfade, scheduler, seed image, mask."""
+    fields: dict = {}
+    with gr.Accordion("Walk settings", open=True):
+        with gr.Row():
+            fields["num_clips"] = gr.Slider(1, SLIDER_CLIPS, value=Walk.num_clips, step=1, label="Clips")
+            fields["num_inference_steps"] = gr.Slider(
+                *SLIDER_STEPS, value=engine.default_steps, step=1, label="Inference steps"
+            )
+            fields["alpha_curve"] = gr.Dropdown(
+                list(ALPHA_CURVES), value=Walk.alpha_curve, label="Alpha curve"
+            )
+            fields["crossfade_ms"] = gr.Slider(
+                0, 1000, value=Walk.crossfade_ms, step=10, label="Crossfade (ms)"
+            )
+            fields["scheduler"] = gr.Dropdown(list(SCHEDULERS), value=Settings.scheduler, label="Scheduler")
+        with gr.Row():
+            with gr.Column(scale=3):
+                gallery = gr.Gallery(
+                    [(str(SEED_DIR / f"{n}.png"), n) for n in seeds],
+                    label="Seed images (click to pick)",
+                    columns=7,
+                    height=160,
+                    allow_preview=False,
+                )
+            with gr.Column(scale=2):
+                fields["seed_image"] = gr.Dropdown(seeds, value=DEFAULT_SEED, label="Seed image")
+                fields["seed_upload"] = gr.File(
+                    label="…or your own image or audio as the seed",
+                    file_types=["image", "audio"],
+                    type="filepath",
+                )
+                fields["mask"] = gr.Dropdown(
+                    [NO_MASK, *mask_names()], value=NO_MASK, label="Mask (white repaints, black keeps)"
+                )
+
+    def pick_seed(selected: gr.SelectData) -> str:
+        return seeds[selected.index]
+
+    gallery.select(pick_seed, None, fields["seed_image"], api_visibility="private")
+    return fields
+
+
+def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> None:
+    """Two prompt ends, the walk settings, Generate / Cancel / Reuse, the results."""
+    fields: dict = {}
+    with gr.Row():
+        fields |= _end_fields("Start", "solo piano, slow, minor", 0)
+        fields |= _end_fields("End", "rock drum beat, 120 bpm", 1)
+    examples_slot = gr.Column()  # filled below, once the outputs the examples need exist
+    fields |= _walk_settings(studio.engine, seed_image_names())
+    with gr.Row():
+        go = gr.Button("Generate", variant="primary", elem_id="generate")
+        stop = gr.Button("Cancel", variant="stop")
+        reuse = gr.Button("Reuse these settings")
+    panel = results_panel("Stitched track", columns=6, elem_ids=True)
+    loop = gr.Checkbox(label="Loop the track", value=False)
+    settings = gr.State(None)
+    outputs = [*panel.outputs(), settings, status]
+    event = go.click(
+        studio.interpolate,
+        _inputs(studio.interpolate, fields),
+        outputs,
+        api_name="interpolate",
+        concurrency_id="gpu",
+    )
+    stop.click(None, None, None, cancels=[event])
+    # The status line also says when the model failed to load on this first use.
+    event.then(studio.engine.status, None, status, api_visibility="private", show_progress="hidden")
+    loop.change(lambda on: gr.update(loop=on), loop, panel.track, api_visibility="private")
+    reused = list(walk_fields(Walk(PromptEnd("x"), PromptEnd("x")), Settings()))
+
+    def reuse_settings(saved: dict | None):
+        if not saved:
             raise gr.Error("render a walk first; its settings can then be reused")
-        walk = request_from_dict(settings)
-        s, e = walk.start, walk.end
-        return (
-            s.prompt,
-            s.seed,
-            s.negative_prompt,
-            s.denoising,
-            s.guidance,
-            e.prompt,
-            e.seed,
-            e.negative_prompt,
-            e.denoising,
-            e.guidance,
-            walk.num_clips,
-            walk.num_inference_steps,
-            walk.alpha_curve,
-            walk.crossfade_ms,
-            walk.seed_image if walk.seed_image in seed_image_names() else DEFAULT_SEED,
-            walk.mask or NO_MASK,
-            walk.scheduler,
+        values = walk_fields(*from_dict(saved))
+        return [values[name] for name in reused]
+
+    reuse.click(reuse_settings, settings, [fields[n] for n in reused], api_visibility="private")
+    with examples_slot:
+        names = ("start_prompt", "start_seed", "end_prompt", "end_seed")
+        gr.Examples(
+            EXAMPLES,
+            [fields[n] for n in names],
+            outputs,
+            fn=studio.interpolate,
+            cache_examples=cache_examples,
+            cache_mode="lazy",
+            label="Prompt pairs that walk well",
         )
 
-    seeds = seed_image_names()
+
+def text_tab(studio: Studio) -> None:
+    """One prompt, a clip per seed."""
+    fields: dict = {}
+    with gr.Row():
+        fields["prompt"] = gr.Textbox(label="Prompt", value="rock drum beat, 120 bpm", lines=2, scale=3)
+        fields["negative_prompt"] = gr.Textbox(label="Negative prompt", value="", scale=2)
+    with gr.Row():
+        fields["seed"] = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        fields["num_seeds"] = gr.Slider(1, MAX_SEEDS, value=4, step=1, label="Seeds (one clip each)")
+        fields["num_inference_steps"] = gr.Slider(
+            *SLIDER_STEPS, value=studio.engine.default_steps, step=1, label="Inference steps"
+        )
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = gr.Slider(
+            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
+        )
+        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+    go = gr.Button("Generate", variant="primary")
+    panel = results_panel("All clips, one after another", columns=8)
+    go.click(
+        studio.generate,
+        _inputs(studio.generate, fields),
+        panel.outputs(),
+        api_name="generate",
+        concurrency_id="gpu",
+    )
+
+
+def restyle_tab(studio: Studio) -> None:
+    """A song's region restyled segment by segment."""
+    fields: dict = {}
+    with gr.Row():
+        fields["audio"] = gr.Audio(label="Song (any common format)", type="filepath", sources=["upload"])
+        with gr.Column():
+            fields["prompt"] = gr.Textbox(label="Restyle as", value="solo piano, slow", lines=2)
+            fields["end_prompt"] = gr.Textbox(
+                label="…walking to (optional)", value="", placeholder="leave empty to keep one style"
+            )
+    with gr.Row():
+        fields["start_s"] = gr.Number(label="Region start (s)", value=Restyle.start_s, minimum=0)
+        fields["duration_s"] = gr.Number(label="Region length (s)", value=Restyle.duration_s, minimum=5.11)
+        fields["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=0.5, step=0.05, label="Denoising strength (how far from the song)"
+        )
+        fields["guidance"] = gr.Slider(
+            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
+        )
+        fields["num_inference_steps"] = gr.Slider(
+            *SLIDER_STEPS, value=studio.engine.default_steps, step=1, label="Inference steps"
+        )
+    go = gr.Button("Restyle", variant="primary")
+    panel = results_panel("Restyled region", columns=6)
+    go.click(
+        studio.audio_to_audio,
+        _inputs(studio.audio_to_audio, fields),
+        panel.outputs(),
+        api_name="audio_to_audio",
+        concurrency_id="gpu",
+    )
+
+
+def tools_tab(studio: Studio) -> None:
+    """Audio to a spectrogram image and back, metadata shown and honoured."""
+    with gr.Row():
+        with gr.Column(variant="panel"):
+            gr.Markdown("### Audio → image")
+            audio = gr.Audio(label="Audio", type="filepath", sources=["upload"])
+            stereo = gr.Checkbox(label="Stereo (G = left, B = right)")
+            go = gr.Button("Encode")
+            image = gr.Image(label="Spectrogram", type="filepath", interactive=False)
+            meta = gr.JSON(label="Metadata")
+            png = gr.File(label="PNG with metadata")
+            go.click(studio.audio_to_image, [audio, stereo], [image, meta, png], api_name="audio_to_image")
+        with gr.Column(variant="panel"):
+            gr.Markdown("### Image → audio")
+            upload = gr.File(
+                label="Spectrogram image (PNG keeps its metadata)", file_types=["image"], type="filepath"
+            )
+            seed = gr.Number(label="Phase seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+            go = gr.Button("Decode")
+            decoded = gr.Audio(label="Audio", type="filepath", interactive=False)
+            used = gr.JSON(label="Metadata used")
+            go.click(
+                studio.image_to_audio,
+                [upload, seed],
+                [decoded, used],
+                api_name="image_to_audio",
+                concurrency_id="gpu",
+            )
+
+
+def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
+    """The studio's page over `engine` (models load lazily, on the first render)."""
+    studio = Studio(engine)
     with gr.Blocks(title="riff studio", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(
             "# riff studio\nMusic from text, through spectrogram diffusion. Two prompts, two seeds: "
             "riff walks between them and plays the walk as one track."
         )
         status = gr.Markdown(engine.status(), elem_id="model-status")
-        settings_state = gr.State(None)
-        clip_state = gr.State(None)
-
         with gr.Tab("Interpolation explorer"):
-            ends = []
-            with gr.Row():
-                for side, prompt, seed in (
-                    ("Start", "solo piano, slow, minor", 0),
-                    ("End", "rock drum beat, 120 bpm", 1),
-                ):
-                    with gr.Column(variant="panel"):
-                        gr.Markdown(f"### {side}")
-                        p = gr.Textbox(
-                            label=f"{side} prompt", value=prompt, lines=2, elem_id=f"{side.lower()}-prompt"
-                        )
-                        n = gr.Textbox(label="Negative prompt", value="", placeholder="what to avoid")
-                        with gr.Row():
-                            # Distinct labels: they head the examples table, which breaks on duplicates.
-                            s = gr.Number(
-                                label=f"{side} seed",
-                                value=seed,
-                                precision=0,
-                                minimum=0,
-                                maximum=MAX_SEED,
-                                scale=4,
-                            )
-                            dice = gr.Button("Random", scale=1, min_width=60, elem_id=f"{side.lower()}-dice")
-                        d = gr.Slider(0.05, 1.0, value=0.75, step=0.05, label="Denoising strength")
-                        g = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
-                        dice.click(lambda: random.randint(0, MAX_SEED), None, s, api_visibility="private")
-                        ends.append((p, n, s, d, g))
-            (sp, sn, ss, sd, sg), (ep, en, es, ed, eg) = ends
-            # Filled below, once the outputs the cached examples need exist: shown by the prompts.
-            examples_slot = gr.Column()
-            with gr.Accordion("Walk settings", open=True):
-                with gr.Row():
-                    num_clips = gr.Slider(1, 32, value=5, step=1, label="Clips")
-                    steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
-                    curve = gr.Dropdown(["linear", "power", "smooth"], value="linear", label="Alpha curve")
-                    crossfade = gr.Slider(0, 1000, value=250, step=10, label="Crossfade (ms)")
-                    scheduler = gr.Dropdown(list(SCHEDULERS), value="default", label="Scheduler")
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        seed_gallery = gr.Gallery(
-                            [(str(SEED_DIR / f"{n}.png"), n) for n in seeds],
-                            label="Seed images (click to pick)",
-                            columns=7,
-                            height=160,
-                            allow_preview=False,
-                        )
-                    with gr.Column(scale=2):
-                        seed_pick = gr.Dropdown(seeds, value=DEFAULT_SEED, label="Seed image")
-                        seed_upload = gr.File(
-                            label="…or your own image or audio as the seed",
-                            file_types=["image", "audio"],
-                            type="filepath",
-                        )
-                        mask = gr.Dropdown(
-                            [NO_MASK, *mask_names()],
-                            value=NO_MASK,
-                            label="Mask (white repaints, black keeps)",
-                        )
-            with gr.Row():
-                go = gr.Button("Generate", variant="primary", elem_id="generate")
-                stop = gr.Button("Cancel", variant="stop")
-                reuse_btn = gr.Button("Reuse these settings")
-            note = gr.Markdown("")
-            with gr.Row():
-                track = gr.Audio(label="Stitched track", type="filepath", interactive=False, elem_id="track")
-                clip_player = gr.Audio(
-                    label="Selected clip", type="filepath", interactive=False, autoplay=True
-                )
-            loop = gr.Checkbox(label="Loop the track", value=False)
-            gallery = gr.Gallery(label="Clips (click one to play it)", columns=6, height=260, elem_id="clips")
-            picture = gr.Image(label="Whole track", type="filepath", interactive=False)
-            downloads = gr.File(
-                label="Downloads: settings (JSON), spectrogram PNGs with metadata, picture",
-                file_count="multiple",
-            )
-
-            walk_inputs = [
-                sp,
-                ss,
-                ep,
-                es,
-                num_clips,
-                steps,
-                sd,
-                sg,
-                seed_pick,
-                sn,
-                en,
-                ed,
-                eg,
-                curve,
-                crossfade,
-                mask,
-                scheduler,
-                seed_upload,
-            ]
-            walk_outputs = [track, gallery, picture, downloads, note, clip_state, settings_state, status]
-            walk_event = go.click(
-                interpolate, walk_inputs, walk_outputs, api_name="interpolate", concurrency_id="gpu"
-            )
-            stop.click(None, None, None, cancels=[walk_event])
-            # The status line also says when the model failed to load on this first use.
-            walk_event.then(engine.status, None, status, api_visibility="private")
-
-            def pick_seed(selected: gr.SelectData) -> str:
-                return seeds[selected.index]
-
-            seed_gallery.select(pick_seed, None, seed_pick, api_visibility="private")
-            gallery.select(play_clip, clip_state, clip_player, api_visibility="private")
-            loop.change(lambda on: gr.update(loop=on), loop, track, api_visibility="private")
-            reuse_btn.click(
-                reuse,
-                settings_state,
-                [
-                    sp,
-                    ss,
-                    sn,
-                    sd,
-                    sg,
-                    ep,
-                    es,
-                    en,
-                    ed,
-                    eg,
-                    num_clips,
-                    steps,
-                    curve,
-                    crossfade,
-                    seed_pick,
-                    mask,
-                    scheduler,
-                ],
-                api_visibility="private",
-            )
-            with examples_slot:
-                gr.Examples(
-                    EXAMPLES,
-                    [sp, ss, ep, es],
-                    walk_outputs,
-                    fn=interpolate,
-                    cache_examples=cache_examples,
-                    cache_mode="lazy",
-                    label="Prompt pairs that walk well",
-                )
-
+            explorer_tab(studio, status, cache_examples)
         with gr.Tab("Text to audio"):
-            with gr.Row():
-                t_prompt = gr.Textbox(label="Prompt", value="rock drum beat, 120 bpm", lines=2, scale=3)
-                t_negative = gr.Textbox(label="Negative prompt", value="", scale=2)
-            with gr.Row():
-                t_seed = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-                t_count = gr.Slider(1, 16, value=4, step=1, label="Seeds (one clip each)")
-                t_steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
-                t_denoising = gr.Slider(0.05, 1.0, value=0.75, step=0.05, label="Denoising strength")
-                t_guidance = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
-                t_seed_image = gr.Dropdown(seeds, value=DEFAULT_SEED, label="Seed image")
-            t_go = gr.Button("Generate", variant="primary")
-            t_note = gr.Markdown("")
-            with gr.Row():
-                t_track = gr.Audio(label="All clips, one after another", type="filepath", interactive=False)
-                t_clip = gr.Audio(label="Selected clip", type="filepath", interactive=False, autoplay=True)
-            t_gallery = gr.Gallery(label="Clips (click one to play it)", columns=8, height=220)
-            t_picture = gr.Image(label="Spectrogram", type="filepath", interactive=False)
-            t_files = gr.File(label="Downloads", file_count="multiple")
-            t_state = gr.State(None)
-            t_go.click(
-                generate,
-                [t_prompt, t_seed, t_count, t_negative, t_steps, t_denoising, t_guidance, t_seed_image],
-                [t_track, t_gallery, t_picture, t_files, t_note, t_state],
-                api_name="generate",
-                concurrency_id="gpu",
-            )
-            t_gallery.select(play_clip, t_state, t_clip, api_visibility="private")
-
+            text_tab(studio)
         with gr.Tab("Audio to audio"):
-            with gr.Row():
-                a_audio = gr.Audio(label="Song (any common format)", type="filepath", sources=["upload"])
-                with gr.Column():
-                    a_prompt = gr.Textbox(label="Restyle as", value="solo piano, slow", lines=2)
-                    a_end = gr.Textbox(
-                        label="…walking to (optional)", value="", placeholder="leave empty to keep one style"
-                    )
-            with gr.Row():
-                a_start = gr.Number(label="Region start (s)", value=0.0, minimum=0)
-                a_duration = gr.Number(label="Region length (s)", value=15.0, minimum=5.11)
-                a_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-                a_denoising = gr.Slider(
-                    0.05, 1.0, value=0.5, step=0.05, label="Denoising strength (how far from the song)"
-                )
-                a_guidance = gr.Slider(0.0, 20.0, value=7.0, step=0.5, label="Guidance")
-                a_steps = gr.Slider(5, 100, value=engine.default_steps, step=1, label="Inference steps")
-            a_go = gr.Button("Restyle", variant="primary")
-            a_note = gr.Markdown("")
-            a_track = gr.Audio(label="Restyled region", type="filepath", interactive=False)
-            a_gallery = gr.Gallery(label="Segments", columns=6, height=220)
-            a_picture = gr.Image(label="Spectrogram", type="filepath", interactive=False)
-            a_files = gr.File(label="Downloads", file_count="multiple")
-            a_state = gr.State(None)
-            a_go.click(
-                audio_to_audio,
-                [a_audio, a_prompt, a_start, a_duration, a_end, a_seed, a_denoising, a_guidance, a_steps],
-                [a_track, a_gallery, a_picture, a_files, a_note, a_state],
-                api_name="audio_to_audio",
-                concurrency_id="gpu",
-            )
-
+            restyle_tab(studio)
         with gr.Tab("Spectrogram tools"):
-            with gr.Row():
-                with gr.Column(variant="panel"):
-                    gr.Markdown("### Audio → image")
-                    x_audio = gr.Audio(label="Audio", type="filepath", sources=["upload"])
-                    x_stereo = gr.Checkbox(label="Stereo (G = left, B = right)")
-                    x_go = gr.Button("Encode")
-                    x_image = gr.Image(label="Spectrogram", type="filepath", interactive=False)
-                    x_meta = gr.JSON(label="Metadata")
-                    x_file = gr.File(label="PNG with metadata")
-                    x_go.click(
-                        audio_to_image,
-                        [x_audio, x_stereo],
-                        [x_image, x_meta, x_file],
-                        api_name="audio_to_image",
-                    )
-                with gr.Column(variant="panel"):
-                    gr.Markdown("### Image → audio")
-                    y_image = gr.File(
-                        label="Spectrogram image (PNG keeps its metadata)",
-                        file_types=["image"],
-                        type="filepath",
-                    )
-                    y_seed = gr.Number(label="Phase seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-                    y_go = gr.Button("Decode")
-                    y_audio = gr.Audio(label="Audio", type="filepath", interactive=False)
-                    y_meta = gr.JSON(label="Metadata used")
-                    y_go.click(
-                        image_to_audio,
-                        [y_image, y_seed],
-                        [y_audio, y_meta],
-                        api_name="image_to_audio",
-                        concurrency_id="gpu",
-                    )
+            tools_tab(studio)
 
         def forget(request: gr.Request) -> None:
             engine.forget_session(_session(request))

@@ -43,7 +43,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.models import Model, default_dtype, load_model, save_model
 from riff.params import SpectrogramParams
-from riff.render import Clip, PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk
+from riff.render import Clip, render_clip, render_walk, stitch_walk
+from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED, seed_image
 from riff.tiny import riffusion_scheduler, save_tiny_model, tiny_tokenizer
 
@@ -159,16 +160,16 @@ def timed(device: torch.device, fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def walk(model: Model, request: WalkRequest) -> tuple[float, float, list[Clip]]:
+def walk(model: Model, request: tuple[Walk, Settings]) -> tuple[float, float, list[Clip]]:
     """One walk to the stitched track: (total seconds, seconds to the first clip, clips)."""
     sync(model.device)
     start, first, clips = time.perf_counter(), math.nan, []
-    for clip in render_walk(model, request):
+    for clip in render_walk(model, *request):
         if not clips:
             sync(model.device)
             first = time.perf_counter() - start
         clips.append(clip)
-    stitch_walk(clips, request.crossfade_ms)
+    stitch_walk(clips, request[0].crossfade_ms)
     sync(model.device)
     return time.perf_counter() - start, first, clips
 
@@ -185,10 +186,11 @@ def image_difference(a: list[Clip], b: list[Clip]) -> dict[str, float]:
 def bench_ours(model: Model, args: argparse.Namespace) -> tuple[list[Row], list[dict[str, object]]]:
     """Time riff's cases; also the fast preset's image difference from the default walk."""
     rows, quality = [], []
-    base = WalkRequest(start=START, end=END, num_inference_steps=args.steps, seed_image=DEFAULT_SEED)
+    base = Walk(start=START, end=END, seed_image=DEFAULT_SEED)
+    settings = Settings(num_inference_steps=args.steps)
 
     def one_clip() -> object:
-        clip = render_clip(model, START, base)
+        clip = render_clip(model, START, settings)
         return stitch_walk([clip], base.crossfade_ms)
 
     timed(model.device, one_clip)  # warm-up
@@ -197,8 +199,12 @@ def bench_ours(model: Model, args: argparse.Namespace) -> tuple[list[Row], list[
 
     for n in args.clips:
         for batch in args.batch_size:
-            default = dataclasses.replace(base, num_clips=n, batch_size=batch)
-            fast = dataclasses.replace(default, scheduler="dpm++", num_inference_steps=args.fast_steps)
+            walk_n = dataclasses.replace(base, num_clips=n)
+            default = (walk_n, dataclasses.replace(settings, batch_size=batch))
+            fast = (
+                walk_n,
+                dataclasses.replace(default[1], scheduler="dpm++", num_inference_steps=args.fast_steps),
+            )
             runs = {}
             for name, request in (("walk", default), ("fast walk", fast)):
                 walk(model, request)  # warm-up

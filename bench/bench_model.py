@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codec import _join_stats  # noqa: E402
 
 from riff.models import load_model, recommended_steps  # noqa: E402
-from riff.render import PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk  # noqa: E402
+from riff.render import render_clip, render_walk, stitch_walk  # noqa: E402
+from riff.request import PromptEnd, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
@@ -35,10 +36,10 @@ END = PromptEnd("rock drum beat, 120 bpm", seed=2)
 
 
 def seconds_per_clip(model, end: PromptEnd, steps: int, repeat: int) -> float:
-    request = WalkRequest(end, end, num_clips=1, num_inference_steps=steps)
+    settings = Settings(num_inference_steps=steps)
 
     def one() -> None:
-        stitch_walk([render_clip(model, end, request)], 250.0)
+        stitch_walk([render_clip(model, end, settings)], 250.0)
 
     one()
     times = []
@@ -50,8 +51,9 @@ def seconds_per_clip(model, end: PromptEnd, steps: int, repeat: int) -> float:
 
 
 def walk_smoothness(model, clips: int, steps: int) -> dict[str, float]:
-    request = WalkRequest(START, END, num_clips=clips, num_inference_steps=steps)
-    rendered = list(render_walk(model, request))
+    rendered = list(
+        render_walk(model, Walk(START, END, num_clips=clips), Settings(num_inference_steps=steps))
+    )
     images = torch.stack([c.pixels for c in rendered]) / 255.0
     neighbours = (images[1:] - images[:-1]).abs().mean(dim=(1, 2, 3))
     ends = float((images[-1] - images[0]).abs().mean())
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"one 5.11 s clip, text to audio (strength 1):         {text:.2f} s")
     stats = walk_smoothness(model, args.clips, steps)
     print(f"walk of {args.clips} clips, {START.prompt!r} -> {END.prompt!r}:")
-    print(f"  spectral flux, max at joins {stats['flux_joins_max']:.2f} vs inside clips {stats['flux_inside_max']:.2f}")
+    print(
+        f"  spectral flux, max at joins {stats['flux_joins_max']:.2f} vs inside clips {stats['flux_inside_max']:.2f}"
+    )
     print(
         f"  loudness step, max at joins {stats['loudness_step_joins_db_max']:.1f} dB "
         f"vs inside clips {stats['loudness_step_inside_db_max']:.1f} dB"

@@ -17,8 +17,10 @@ from tqdm import tqdm
 from riff.audio import check_writable, load_audio, save_audio
 from riff.convert import Spectrogram, decode, image_from_waveform
 from riff.image import params_from_image, save_image
-from riff.models import REFERENCE_MODEL
+from riff.interp import ALPHA_CURVES
+from riff.models import REFERENCE_MODEL, SCHEDULERS
 from riff.params import SpectrogramParams
+from riff.request import PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
@@ -83,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", required=True, metavar="PROMPT")
     p.add_argument("--start-seed", type=int, default=0)
     p.add_argument("--end-seed", type=int, default=1)
-    p.add_argument("--steps", type=int, default=5, help="clips in the walk")
+    p.add_argument("--steps", type=int, default=Walk.num_clips, help="clips in the walk")
     _render_options(p)
     p.add_argument("--end-negative-prompt", default=None, help="default: --negative-prompt")
-    p.add_argument("--alpha-curve", default="linear", choices=["linear", "power", "smooth"])
-    p.add_argument("--crossfade-ms", type=float, default=250.0)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--alpha-curve", default=Walk.alpha_curve, choices=ALPHA_CURVES)
+    p.add_argument("--crossfade-ms", type=float, default=Walk.crossfade_ms)
+    p.add_argument("--batch-size", type=int, default=Settings.batch_size)
     p.set_defaults(run=interpolate)
 
     p = sub.add_parser("generate", help="render one clip from one prompt")
@@ -111,19 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a small model on a dataset folder, or fine-tune one")
     p.add_argument("data", type=Path, metavar="DATA", help="a folder made by riff dataset")
     p.add_argument("out", type=Path, metavar="OUT", help="the model folder to write (resumes a run there)")
-    p.add_argument("--init", default=TRAIN_DEFAULTS["init"], metavar="MODEL", help="fine-tune this model instead")
+    p.add_argument(
+        "--init", default=TRAIN_DEFAULTS["init"], metavar="MODEL", help="fine-tune this model instead"
+    )
     d = TRAIN_DEFAULTS
     p.add_argument("--preset", default=d["preset"], help="network sizes: small or tiny")
-    p.add_argument("--vae-steps", type=int, default=d["vae_steps"], help="autoencoder steps (from scratch only)")
+    p.add_argument(
+        "--vae-steps", type=int, default=d["vae_steps"], help="autoencoder steps (from scratch only)"
+    )
     p.add_argument("--unet-steps", type=int, default=d["unet_steps"], help="denoiser steps")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="denoiser clips per step and process")
+    p.add_argument(
+        "--batch-size", type=int, default=d["batch_size"], help="denoiser clips per step and process"
+    )
     p.add_argument("--lr", type=float, default=d["lr"], help="denoiser peak learning rate")
     p.add_argument("--crop", type=int, default=d["crop"], help="latent cells along time per training crop")
     p.add_argument("--holdout", type=float, default=d["holdout"], help="share of clips never trained on")
-    p.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"], help="steps between checkpoints")
+    p.add_argument(
+        "--checkpoint-every", type=int, default=d["checkpoint_every"], help="steps between checkpoints"
+    )
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument(
-        "--train-text-encoder", action=argparse.BooleanOptionalAction, default=d["train_text_encoder"],
+        "--train-text-encoder",
+        action=argparse.BooleanOptionalAction,
+        default=d["train_text_encoder"],
         help="also train the text encoder (default: only from scratch)",
     )
     p.set_defaults(run=train)
@@ -135,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
     p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
     p.add_argument(
-        "--holdout", type=float, default=None, help="default: the model's own (riff.json), else 0.1 as riff train"
+        "--holdout",
+        type=float,
+        default=None,
+        help="default: the model's own (riff.json), else 0.1 as riff train",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.set_defaults(run=evaluate)
@@ -155,16 +170,19 @@ def _outputs(p: argparse.ArgumentParser, suffix: str) -> None:
 def _render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="audio file (.wav, .flac, .mp3, .ogg)")
     p.add_argument(
-        "--num-inference-steps", type=int, default=None, help="default: what the model recommends (50 if it does not say)"
+        "--num-inference-steps",
+        type=int,
+        default=None,
+        help="default: what the model recommends (50 if it does not say)",
     )
-    p.add_argument("--denoising", type=float, default=0.75, help="img2img strength in (0, 1]")
-    p.add_argument("--guidance", type=float, default=7.0)
+    p.add_argument("--denoising", type=float, default=PromptEnd.denoising, help="img2img strength in (0, 1]")
+    p.add_argument("--guidance", type=float, default=PromptEnd.guidance)
     p.add_argument("--negative-prompt", default="")
     p.add_argument("--seed-image", default=DEFAULT_SEED, metavar="NAME|PATH")
     p.add_argument("--mask", default=None, metavar="NAME|PATH")
     p.add_argument("--model", default=None, metavar="ID|DIR", help=MODEL_HELP)
     p.add_argument("--device", default=None)
-    p.add_argument("--scheduler", default="default", choices=["default", "dpm++"])
+    p.add_argument("--scheduler", default=Settings.scheduler, choices=SCHEDULERS)
     p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
 
 
@@ -284,54 +302,46 @@ def _check_output(path: Path) -> None:
         )
 
 
-def _walk_settings(args: argparse.Namespace) -> dict:
-    from riff.models import recommended_steps
-
-    steps = args.num_inference_steps
-    return dict(
-        num_inference_steps=recommended_steps(args.model) if steps is None else steps,
-        seed_image=args.seed_image,
-        mask=args.mask,
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        num_inference_steps=args.num_inference_steps,
         scheduler=args.scheduler,
+        batch_size=getattr(args, "batch_size", Settings.batch_size),  # generate has none
     )
 
 
 def interpolate(args: argparse.Namespace) -> None:
-    from riff.render import PromptEnd, WalkRequest
-
     _check_output(args.output)
     end_negative = args.negative_prompt if args.end_negative_prompt is None else args.end_negative_prompt
-    request = WalkRequest(
+    walk = Walk(
         start=PromptEnd(args.start, args.start_seed, args.negative_prompt, args.denoising, args.guidance),
         end=PromptEnd(args.end, args.end_seed, end_negative, args.denoising, args.guidance),
         num_clips=args.steps,
         alpha_curve=args.alpha_curve,
         crossfade_ms=args.crossfade_ms,
-        batch_size=args.batch_size,
-        **_walk_settings(args),
+        seed_image=args.seed_image,
+        mask=args.mask,
     )
-    _render(args, request, walk=True)
+    _render(args, walk, _settings(args))
 
 
 def generate(args: argparse.Namespace) -> None:
-    from riff.render import PromptEnd, WalkRequest
-
     _check_output(args.output)
     end = PromptEnd(args.prompt, args.seed, args.negative_prompt, args.denoising, args.guidance)
-    _render(args, WalkRequest(start=end, end=end, num_clips=1, **_walk_settings(args)), walk=False)
+    _render(args, Seeds(end, (args.seed,), seed_image=args.seed_image, mask=args.mask), _settings(args))
 
 
-def _render(args: argparse.Namespace, request, walk: bool) -> None:
+def _render(args: argparse.Namespace, music: Walk | Seeds, settings: Settings) -> None:
     from riff.models import load_model
-    from riff.render import render_clip, render_walk, stitch_walk
+    from riff.render import render_seeds, render_walk, stitch
     from riff.seeds import mask_tensor, seed_image
 
     # Fail on a bad seed image or mask before the model takes its time to load.
-    seed_image(request.seed_image)
-    if request.mask is not None:
-        mask_tensor(request.mask, (8, 8))
+    seed_image(music.seed_image)
+    if music.mask is not None:
+        mask_tensor(music.mask, (8, 8))
     model = load_model(args.model, args.device)
-    total = len(request.clip_alphas())
+    total = len(music.clip_alphas()) if isinstance(music, Walk) else len(music.seeds)
     with tqdm(total=total, desc=f"rendering on {model.device.type}", unit="clip") as bar:
 
         def progress(done: int, clips: int, step: int, steps: int) -> None:
@@ -339,17 +349,14 @@ def _render(args: argparse.Namespace, request, walk: bool) -> None:
             bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
             bar.refresh()
 
-        clips = (
-            list(render_walk(model, request, progress))
-            if walk
-            else [render_clip(model, request.start, request, progress)]
-        )
+        render = render_walk if isinstance(music, Walk) else render_seeds
+        clips = list(render(model, music, settings, progress))
         bar.n = total
         bar.refresh()
     if args.images_dir is not None:
         args.images_dir.mkdir(parents=True, exist_ok=True)
         for clip in clips:
             save_image(clip.image(), args.images_dir / f"clip_{clip.index:03d}_alpha_{clip.alpha:.3f}.png")
-    track = stitch_walk(clips, request.crossfade_ms)
+    track = stitch(clips, music)
     save_audio(args.output, track, clips[0].params.sample_rate)
     print(args.output)

@@ -1,8 +1,8 @@
-"""One walk end to end: request -> batched clips -> stitched, loudness-normalised track."""
+"""Music end to end: a request (`riff.request`) -> batched clips -> stitched, loudness-normalised
+track. Every kind of music renders through one walk loop (`_walk_clips`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -12,76 +12,15 @@ from PIL import Image
 from riff import interp, pipeline
 from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
 from riff.loudness import normalize_loudness
-from riff.models import SCHEDULERS, Model
+from riff.models import Model, recommended_steps
 from riff.params import SpectrogramParams
-from riff.prompts import parse_weights
+from riff.request import DEFAULT_SETTINGS, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
-from riff.spectrogram import GRIFFIN_LIM_ITERS, mel_from_waveform, waveform_from_mel
+from riff.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.stitch import stitch_loops, stitch_overlapping
 
 # Called with (clips done, clips in all, UNet step in the current batch, steps in that batch).
 Progress = Callable[[int, int, int, int], None]
-MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class PromptEnd:
-    """One end of a walk: what to play and how hard to push the seed image towards it."""
-
-    prompt: str
-    seed: int = 0
-    negative_prompt: str = ""
-    denoising: float = 0.75  # img2img strength: 0 keeps the seed image, 1 ignores it
-    guidance: float = 7.0  # classifier-free guidance scale
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
-        if not 0.0 < self.denoising <= 1.0:
-            raise ValueError(f"denoising must be in (0, 1], got {self.denoising}")
-        if not 0.0 <= self.guidance <= 50.0:
-            raise ValueError(f"guidance must be in 0..50, got {self.guidance}")
-        parse_weights(self.prompt)  # a bad (word:weight) fails here, before any work
-        parse_weights(self.negative_prompt)
-
-
-@dataclass(frozen=True)
-class WalkRequest:
-    """An interpolation walk from `start` to `end`: one clip per alpha."""
-
-    start: PromptEnd
-    end: PromptEnd
-    num_clips: int = 5
-    num_inference_steps: int = 50
-    seed_image: str = DEFAULT_SEED  # bundled name, reference id, image or audio path
-    mask: str | None = None  # bundled mask name or image path; white = repaint
-    alpha_curve: str = "linear"
-    alpha_power: float = 2.0  # for the "power" curve
-    alphas: tuple[float, ...] | None = None  # explicit alphas override num_clips and the curve
-    crossfade_ms: float = 250.0  # centred on each join; 0 for hard cuts
-    scheduler: str = "default"  # the model's own, or "dpm++"
-    batch_size: int = 4  # clips per UNet batch (x2 for guidance)
-    griffin_lim_iters: int = GRIFFIN_LIM_ITERS
-
-    def __post_init__(self) -> None:
-        if self.alphas is None and not 1 <= self.num_clips <= 256:
-            raise ValueError(f"num_clips must be in 1..256, got {self.num_clips}")
-        if self.alphas is not None and (not self.alphas or any(not 0 <= a <= 1 for a in self.alphas)):
-            raise ValueError(f"alphas must be a non-empty list of values in [0, 1], got {self.alphas}")
-        if not 1 <= self.num_inference_steps <= 1000:
-            raise ValueError(f"num_inference_steps must be in 1..1000, got {self.num_inference_steps}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not 0 <= self.crossfade_ms <= 2000:
-            raise ValueError(f"crossfade must be in 0..2000 ms, got {self.crossfade_ms}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
-        interp.alpha_curve(1, self.alpha_curve, self.alpha_power)  # validates the curve
-
-    def clip_alphas(self) -> list[float]:
-        if self.alphas is not None:
-            return list(self.alphas)
-        return interp.alpha_curve(self.num_clips, self.alpha_curve, self.alpha_power)
 
 
 @dataclass
@@ -106,27 +45,120 @@ class _Batch:
 
 
 def render_walk(
-    model: Model,
-    request: WalkRequest,
-    progress: Progress | None = None,
-    init_latents: torch.Tensor | None = None,
+    model: Model, walk: Walk, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
 ) -> Iterator[Clip]:
-    """Render the clips of a walk in order, batched, yielding each as soon as it is audio.
+    """Render the clips of a walk in order, batched, yielding each as soon as it is audio."""
+    init = pipeline.encode_image(model, pixels_from_image(seed_image(walk.seed_image)))
+    yield from _walk_clips(
+        model, walk.start, walk.end, walk.clip_alphas(), init, walk.mask, settings, progress
+    )
+
+
+def render_seeds(
+    model: Model, seeds: Seeds, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+) -> Iterator[Clip]:
+    """One clip per seed from one prompt end (no interpolation), batched, in seed order."""
+    end = seeds.end
+    embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
+    init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(seeds.seed_image)))
+    mask = _mask(seeds.mask, init_latent)
+    steps = settings.steps(recommended_steps(model.name))
+    offset = model.scheduler.config.get("steps_offset", 0)
+    start = interp.start_step(steps, end.denoising, offset)
+    count, done = len(seeds.seeds), 0
+    for batch in _batches([start] * count, settings.batch_size):
+        size = len(batch.indices)
+        noise = torch.cat(
+            [pipeline.latent_noise(seeds.seeds[i], tuple(init_latent.shape)) for i in batch.indices]
+        )
+        yield from _render_batch(
+            model,
+            settings,
+            steps,
+            init_latent,
+            embeddings[0:1].expand(size, -1, -1),
+            embeddings[1:2].expand(size, -1, -1),
+            noise.to(model.device),
+            torch.full((size,), end.guidance),
+            batch,
+            mask,
+            _step_reporter(progress, done, count),
+            [0.0] * count,
+            phase_seed=seeds.seeds[0],
+        )
+        done += size
+        if progress is not None:
+            progress(done, count, 0, 0)
+
+
+def render_clip(
+    model: Model,
+    end: PromptEnd,
+    settings: Settings = DEFAULT_SETTINGS,
+    seed_image: str = DEFAULT_SEED,
+    mask: str | None = None,
+) -> Clip:
+    """One clip of one prompt end, with its own seed."""
+    return next(render_seeds(model, Seeds(end, (end.seed,), seed_image, mask), settings))
+
+
+def render_restyle(
+    model: Model,
+    song: torch.Tensor,
+    restyle: Restyle,
+    settings: Settings = DEFAULT_SETTINGS,
+    progress: Progress | None = None,
+) -> Iterator[Clip]:
+    """Restyle a song's region clip by clip: each 5.11 s segment is its own seed image, walked
+    from the start prompt to the end prompt across the segments.
+
+    Segments overlap by the crossfade so `stitch_restyle` can fade across the same moment of
+    the source.
 
     Args:
-        init_latents: (clips, C, h, w), a seed latent per clip instead of the request's seed
-            image (restyling a song segment by segment).
+        song: (channels, samples) at the format's sample rate.
     """
-    alphas = request.clip_alphas()
-    start, end = request.start, request.end
+    params = SpectrogramParams()
+    segments = restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
+    alphas = interp.alpha_curve(len(segments), restyle.alpha_curve, restyle.alpha_power)
+    mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
+    # Each segment scaled to its own peak, as the model saw its training images.
+    init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
+    yield from _walk_clips(model, restyle.start, restyle.end, alphas, init, None, settings, progress)
 
-    # 1. Everything the walk shares, once: embeddings, the seed latent, per-seed noise.
+
+def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramParams) -> torch.Tensor:
+    """The part of the song a restyle asks for. Raises ValueError if it starts past the end."""
+    first = int(restyle.start_s * params.sample_rate)
+    if first >= song.shape[-1]:
+        raise ValueError(
+            f"the song is {song.shape[-1] / params.sample_rate:.1f} s long; the region starts at {restyle.start_s} s"
+        )
+    return song[:, first : first + int(restyle.duration_s * params.sample_rate)]
+
+
+def _walk_clips(
+    model: Model,
+    start: PromptEnd,
+    end: PromptEnd,
+    alphas: list[float],
+    init_latents: torch.Tensor,
+    mask_name: str | None,
+    settings: Settings,
+    progress: Progress | None,
+) -> Iterator[Clip]:
+    """The walk loop every kind of music shares.
+
+    Args:
+        init_latents: (1, C, h, w) the seed image's latent, or (clips, C, h, w), one per clip.
+    """
+    steps = settings.steps(recommended_steps(model.name))
+
+    # 1. Everything the walk shares, once: embeddings, the mask, per-seed noise.
     embeddings = pipeline.encode_prompts(
         model, [start.prompt, end.prompt, start.negative_prompt, end.negative_prompt]
     )
-    if init_latents is None:
-        init_latents = pipeline.encode_image(model, pixels_from_image(seed_image(request.seed_image)))
-    mask = _mask(request.mask, init_latents)
+    mask = _mask(mask_name, init_latents)
     shape = (1, *init_latents.shape[1:])
     noise_start = pipeline.latent_noise(start.seed, shape).to(model.device)[0]
     noise_end = pipeline.latent_noise(end.seed, shape).to(model.device)[0]
@@ -138,11 +170,11 @@ def render_walk(
         torch.tensor(end.denoising, dtype=torch.float64),
         torch.tensor(alphas, dtype=torch.float64),
     ).tolist()
-    starts = [interp.start_step(request.num_inference_steps, s, offset) for s in strengths]
+    starts = [interp.start_step(steps, s, offset) for s in strengths]
 
     # 3. Batches of consecutive clips that share a start step, rendered in order.
     done = 0
-    for batch in _batches(starts, request.batch_size):
+    for batch in _batches(starts, settings.batch_size):
         t = torch.tensor([alphas[i] for i in batch.indices], device=model.device)
         cond = interp.lerp(embeddings[0], embeddings[1], t)
         uncond = interp.lerp(embeddings[2], embeddings[3], t)
@@ -152,11 +184,11 @@ def render_walk(
             torch.tensor(end.guidance, dtype=torch.float64),
             t.cpu().double(),
         )
-
         init = init_latents if init_latents.shape[0] == 1 else init_latents[batch.indices]
         yield from _render_batch(
             model,
-            request,
+            settings,
+            steps,
             init,
             cond,
             uncond,
@@ -166,80 +198,11 @@ def render_walk(
             mask,
             _step_reporter(progress, done, len(alphas)),
             alphas,
+            phase_seed=start.seed,
         )
         done += len(batch.indices)
         if progress is not None:
             progress(done, len(alphas), 0, 0)
-
-
-def render_seeds(
-    model: Model,
-    end: PromptEnd,
-    seeds: list[int],
-    request: WalkRequest | None = None,
-    progress: Progress | None = None,
-) -> Iterator[Clip]:
-    """One clip per seed from one prompt end (no interpolation), batched, in seed order.
-
-    `request` supplies the walk settings (steps, seed image, mask, scheduler, batch size).
-    """
-    request = request or WalkRequest(start=end, end=end, num_clips=1)
-    for seed in seeds:
-        dataclasses.replace(end, seed=seed)  # validates every seed before any work
-    embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
-    init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(request.seed_image)))
-    mask = _mask(request.mask, init_latent)
-    offset = model.scheduler.config.get("steps_offset", 0)
-    start = interp.start_step(request.num_inference_steps, end.denoising, offset)
-    done = 0
-    for batch in _batches([start] * len(seeds), request.batch_size):
-        size = len(batch.indices)
-        noise = torch.cat([pipeline.latent_noise(seeds[i], tuple(init_latent.shape)) for i in batch.indices])
-        yield from _render_batch(
-            model,
-            request,
-            init_latent,
-            embeddings[0:1].expand(size, -1, -1),
-            embeddings[1:2].expand(size, -1, -1),
-            noise.to(model.device),
-            torch.full((size,), end.guidance),
-            batch,
-            mask,
-            _step_reporter(progress, done, len(seeds)),
-            [0.0] * len(seeds),
-        )
-        done += size
-        if progress is not None:
-            progress(done, len(seeds), 0, 0)
-
-
-def render_clip(
-    model: Model, end: PromptEnd, request: WalkRequest | None = None, progress: Progress | None = None
-) -> Clip:
-    """One clip from one prompt end, with the walk settings of `request`."""
-    return next(render_seeds(model, end, [end.seed], request, progress))
-
-
-def render_restyle(
-    model: Model, waveform: torch.Tensor, request: WalkRequest, progress: Progress | None = None
-) -> Iterator[Clip]:
-    """Restyle audio clip by clip: each 5.11 s segment is its own seed image, walked from the
-    start prompt to the end prompt across the segments.
-
-    Segments overlap by the request's crossfade so `stitch_restyle` can fade across the same
-    moment of the source.
-
-    Args:
-        waveform: (channels, samples) at the format's sample rate, at least one segment long.
-    """
-    params = SpectrogramParams()
-    segments = restyle_segments(waveform, request.crossfade_ms, params)
-    alphas = interp.alpha_curve(len(segments), request.alpha_curve, request.alpha_power)
-    request = dataclasses.replace(request, alphas=tuple(alphas), seed_image=DEFAULT_SEED)
-    mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
-    # Each segment scaled to its own peak, as the model saw its training images.
-    init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
-    yield from render_walk(model, request, progress, init_latents=init)
 
 
 def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
@@ -247,6 +210,14 @@ def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = 
     sample_rate = clips[0].params.sample_rate
     track = stitch_overlapping([c.waveform for c in clips], int(crossfade_ms / 1000 * sample_rate))
     return normalize_loudness(track, sample_rate, target_lufs)
+
+
+def stitch(clips: list[Clip], music: Music) -> torch.Tensor:
+    """A request's track: a restyle fades across its segments' shared overlap; walks and seeds
+    centre their crossfades on each join."""
+    if isinstance(music, Restyle):
+        return stitch_restyle(clips, music.crossfade_ms)
+    return stitch_walk(clips, music.crossfade_ms)
 
 
 def restyle_segments(
@@ -274,7 +245,8 @@ def stitch_walk(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14
 
 def _render_batch(
     model: Model,
-    request: WalkRequest,
+    settings: Settings,
+    steps: int,
     init_latent: torch.Tensor,
     cond: torch.Tensor,
     uncond: torch.Tensor,
@@ -284,6 +256,7 @@ def _render_batch(
     mask: torch.Tensor | None,
     on_step: Callable[[int, int], None],
     alphas: list[float],
+    phase_seed: int,
 ) -> Iterator[Clip]:
     params = SpectrogramParams()
     latents = pipeline.denoise(
@@ -294,17 +267,15 @@ def _render_batch(
         noise,
         guidance,
         batch.start,
-        request.num_inference_steps,
-        request.scheduler,
+        steps,
+        settings.scheduler,
         mask,
         on_step,
     )
     pixels = pipeline.decode_latents(model, latents)
     mel = mel_from_pixels(pixels, params)
-    # Phase retrieval is seeded by the walk's start seed: same request, same samples (on one device).
-    waveforms = waveform_from_mel(
-        mel, params, seed=request.start.seed, griffin_lim_iters=request.griffin_lim_iters
-    )
+    # Phase retrieval is seeded by the start seed: same request, same samples (on one device).
+    waveforms = waveform_from_mel(mel, params, seed=phase_seed, griffin_lim_iters=settings.griffin_lim_iters)
     for k, i in enumerate(batch.indices):
         yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params)
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riff.audio import save_audio
 from riff.loudness import normalize_loudness
-from riff.render import PromptEnd, WalkRequest, render_walk
+from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED
+from riff.studio import Busy
 from riff.trust import bundled_mask, bundled_seed, public_message
 
 
@@ -41,31 +42,32 @@ class InferenceInput(BaseModel):
     end: PromptInput
 
 
-def walk_request(data: InferenceInput) -> WalkRequest:
-    """The one-clip walk a reference request describes."""
+def walk_request(data: InferenceInput) -> tuple[Walk, Settings]:
+    """The one-clip walk a reference request describes, and how to render it."""
 
     def end(p: PromptInput) -> PromptEnd:
         return PromptEnd(p.prompt, p.seed, p.negative_prompt or "", p.denoising, p.guidance)
 
-    return WalkRequest(
+    walk = Walk(
         start=end(data.start),
         end=end(data.end),
         alphas=(data.alpha,),
-        num_inference_steps=data.num_inference_steps,
         # Only bundled names: a request never reads a server file.
         seed_image=bundled_seed(data.seed_image_id),
         mask=bundled_mask(data.mask_image_id) if data.mask_image_id else None,
-        batch_size=1,
     )
+    return walk, Settings(num_inference_steps=data.num_inference_steps, batch_size=1)
 
 
 def run_inference(engine, payload: dict) -> dict:
-    """Render the clip a reference request asks for.
+    """Render the clip a reference request asks for, in the engine's queue like the studio's
+    own renders.
 
     Returns:
         {"image": JPEG data URL, "audio": MP3 data URL, "duration_s": float}.
     Raises:
         ValueError: a bad request, in one line.
+        Busy: too many renders waiting.
     """
     try:
         data = InferenceInput.model_validate(payload)
@@ -73,8 +75,7 @@ def run_inference(engine, payload: dict) -> dict:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValueError(f"{where}: {first['msg']}") from None
-    request = walk_request(data)
-    clip = next(render_walk(engine.model, request))
+    clip = engine.clip(*walk_request(data))
     rate = clip.params.sample_rate
     image = io.BytesIO()
     clip.image().save(image, format="JPEG", quality=92)
@@ -103,5 +104,7 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
             return JSONResponse(work(payload))
         except ValueError as error:
             return JSONResponse({"error": public_message(str(error))}, status_code=400)
+        except Busy as error:
+            return JSONResponse({"error": str(error)}, status_code=503, headers={"Retry-After": "30"})
 
     return routes

@@ -4,6 +4,7 @@ inputs and call these."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -12,11 +13,10 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from PIL import Image
 
 from riff.audio import load_audio, save_audio
@@ -26,17 +26,8 @@ from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
 from riff.params import SpectrogramParams
 from riff.preview import spectrogram_picture
-from riff.render import (
-    Clip,
-    Progress,
-    PromptEnd,
-    WalkRequest,
-    render_restyle,
-    render_seeds,
-    render_walk,
-    stitch_restyle,
-    stitch_walk,
-)
+from riff.render import Clip, Progress, render_restyle, render_seeds, render_walk, stitch
+from riff.request import Music, Restyle, Seeds, Settings, Walk, to_dict
 from riff.seeds import open_image
 from riff.trust import session_dir
 
@@ -57,8 +48,36 @@ class Result:
     done: bool = False
 
 
+class Busy(RuntimeError):
+    """Too many renders are waiting for the model."""
+
+
+class WorkQueue:
+    """One render at a time on the model, shared by the studio's events and the REST route;
+    at most `max_waiting` wait for it, and the next is refused at once (`Busy`)."""
+
+    def __init__(self, max_waiting: int = 32) -> None:
+        self.max_waiting = max_waiting
+        self._work = threading.Lock()
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._count_lock:
+            if self._count > self.max_waiting:
+                raise Busy(f"the studio is busy ({self._count - 1} renders waiting): try again in a minute")
+            self._count += 1
+        try:
+            with self._work:
+                yield
+        finally:
+            with self._count_lock:
+                self._count -= 1
+
+
 class Engine:
-    """Loads the model on first use and renders requests into session folders."""
+    """Loads the model on first use and renders requests into session folders, one at a time."""
 
     def __init__(
         self, model: str | Model | None = None, device: str | None = None, root: str | Path | None = None
@@ -69,6 +88,7 @@ class Engine:
         self._error: str | None = None
         self._lock = threading.Lock()
         self.root = Path(root or tempfile.mkdtemp(prefix="riff-studio-"))
+        self.queue = WorkQueue()
 
     @property
     def model(self) -> Model:
@@ -122,59 +142,48 @@ class Engine:
         shutil.rmtree(folder, ignore_errors=True)
 
     def walk(
-        self, request: WalkRequest, session: str | None = None, progress: Progress | None = None
+        self, walk: Walk, settings: Settings, session: str | None = None, progress: Progress | None = None
     ) -> Iterator[Result]:
         """Render a walk, yielding the growing result after every clip (the track so far
         plays while the rest renders), then the finished one."""
-        clips = render_walk(self.model, request, progress)
-        yield from self._collect(clips, request, session, stitch_walk, "walk")
+        with self.queue.slot():
+            clips = render_walk(self.model, walk, settings, progress)
+            yield from self._collect(clips, walk, settings, session)
 
     def seeds(
-        self,
-        end: PromptEnd,
-        seeds: list[int],
-        request: WalkRequest,
-        session: str | None = None,
-        progress: Progress | None = None,
+        self, seeds: Seeds, settings: Settings, session: str | None = None, progress: Progress | None = None
     ) -> Iterator[Result]:
         """Text to audio: one clip per seed, played one after another."""
-        clips = render_seeds(self.model, end, seeds, request, progress)
-        yield from self._collect(
-            clips, request, session, stitch_walk, "seeds", labels=[f"seed {s}" for s in seeds]
-        )
+        with self.queue.slot():
+            clips = render_seeds(self.model, seeds, settings, progress)
+            labels = [f"seed {s}" for s in seeds.seeds]
+            yield from self._collect(clips, seeds, settings, session, labels)
 
     def restyle(
         self,
         audio: str | Path,
-        start_s: float,
-        duration_s: float,
-        request: WalkRequest,
+        restyle: Restyle,
+        settings: Settings,
         session: str | None = None,
         progress: Progress | None = None,
     ) -> Iterator[Result]:
         """Audio to audio: restyle a region of a song segment by segment."""
-        params = SpectrogramParams()
-        if start_s < 0 or duration_s <= 0:
-            raise ValueError(
-                f"the region must start at >= 0 s and last > 0 s, got {start_s} s for {duration_s} s"
-            )
-        waveform = load_audio(audio, params.sample_rate, 1)
-        first = int(start_s * params.sample_rate)
-        if first >= waveform.shape[-1]:
-            raise ValueError(
-                f"the song is {waveform.shape[-1] / params.sample_rate:.1f} s long; the region starts at {start_s} s"
-            )
-        region = waveform[:, first : first + int(duration_s * params.sample_rate)]
-        clips = render_restyle(self.model, region, request, progress)
-        yield from self._collect(clips, request, session, stitch_restyle, "restyle")
+        song = load_audio(audio, SpectrogramParams().sample_rate, 1)
+        with self.queue.slot():
+            clips = render_restyle(self.model, song, restyle, settings, progress)
+            yield from self._collect(clips, restyle, settings, session)
+
+    def clip(self, walk: Walk, settings: Settings) -> Clip:
+        """The first clip of a walk, rendered in its turn (the REST route's one-clip requests)."""
+        with self.queue.slot():
+            return next(render_walk(self.model, walk, settings))
 
     def _collect(
         self,
         clips: Iterator[Clip],
-        request: WalkRequest,
+        music: Music,
+        settings: Settings,
         session: str | None,
-        stitch: Callable[[list[Clip], float], torch.Tensor],
-        kind: str,
         labels: list[str] | None = None,
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session))
@@ -195,18 +204,16 @@ class Engine:
             result.images.append((png, label))
             result.clips.append(wav)
             result.track = save_audio(
-                result.folder / f"track_{len(done):03d}.wav",
-                stitch(done, request.crossfade_ms),
-                clip.params.sample_rate,
+                result.folder / f"track_{len(done):03d}.wav", stitch(done, music), clip.params.sample_rate
             )
             yield result
         params = done[0].params
         result.picture = result.folder / "spectrogram.png"
         spectrogram_picture(images, params).save(result.picture)
         result.settings = result.folder / "settings.json"
-        result.settings.write_text(
-            json.dumps({"kind": kind, "model": self._name, **request_to_dict(request)}, indent=2)
-        )
+        if getattr(music, "seed_image", None) and Path(music.seed_image).name != music.seed_image:
+            music = dataclasses.replace(music, seed_image=Path(music.seed_image).name)  # no server path
+        result.settings.write_text(json.dumps({"model": self._name, **to_dict(music, settings)}, indent=2))
         result.archive = result.folder / "spectrograms.zip"
         with zipfile.ZipFile(result.archive, "w") as archive:
             for png, _ in result.images:
@@ -255,27 +262,3 @@ def metadata(image: Image.Image) -> dict:
         "level": level.source,
         **dataclasses.asdict(params),
     }
-
-
-def request_to_dict(request: WalkRequest) -> dict:
-    """A request as JSON-ready data (reload it with `request_from_dict`)."""
-    data = dataclasses.asdict(request)
-    data["alphas"] = list(request.alphas) if request.alphas is not None else None
-    return data
-
-
-def request_from_dict(data: dict) -> WalkRequest:
-    """A request from `request_to_dict`'s output; unknown keys are ignored.
-
-    Raises:
-        ValueError: missing ends or bad values.
-    """
-    try:
-        start, end = PromptEnd(**data["start"]), PromptEnd(**data["end"])
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"settings need start and end prompts: {error}") from None
-    names = {f.name for f in dataclasses.fields(WalkRequest)} - {"start", "end"}
-    rest = {k: v for k, v in data.items() if k in names}
-    if rest.get("alphas") is not None:
-        rest["alphas"] = tuple(rest["alphas"])
-    return WalkRequest(start=start, end=end, **rest)

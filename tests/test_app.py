@@ -21,8 +21,8 @@ from PIL import Image
 
 import app as studio
 from riff.audio import save_audio
-from riff.render import MAX_SEED, PromptEnd, WalkRequest
-from riff.studio import Engine, request_from_dict, request_to_dict
+from riff.request import MAX_SEED, PromptEnd, Restyle, Seeds, Settings, Walk, from_dict, to_dict
+from riff.studio import Engine
 
 HOP = 441  # samples per image column at 44.1 kHz (10 ms)
 
@@ -100,16 +100,17 @@ def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
     assert names == ["settings.json", "spectrogram.png", "spectrograms.zip"]
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
     assert settings["kind"] == "walk"
-    assert settings["start"] == {
+    music = settings["music"]
+    assert music["start"] == {
         "prompt": "solo piano, slow",
         "seed": 3,
         "negative_prompt": "",
         "denoising": 0.75,
         "guidance": 7.0,
     }
-    assert settings["end"]["prompt"] == "rock drum beat" and settings["end"]["seed"] == 4
-    assert settings["num_clips"] == 2 and settings["num_inference_steps"] == 5
-    assert Path(settings["seed_image"]).name == "narrow.png"  # the upload won over the dropdown
+    assert music["end"]["prompt"] == "rock drum beat" and music["end"]["seed"] == 4
+    assert music["num_clips"] == 2 and settings["settings"]["num_inference_steps"] == 5
+    assert music["seed_image"] == "narrow.png"  # the upload won over the dropdown; no server path
     zipped = next(p for p in downloads if p.endswith(".zip"))
     assert sorted(zipfile.ZipFile(zipped).namelist()) == ["clip_000.png", "clip_001.png", "settings.json"]
 
@@ -163,7 +164,8 @@ def test_generate_one_clip_per_seed(client):
     assert Path(gallery[0]["image"]).read_bytes() != Path(gallery[1]["image"]).read_bytes()
     assert note == "Seeds used: 5..6"
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
-    assert settings["kind"] == "seeds" and settings["start"]["prompt"] == "rock drum beat, 120 bpm"
+    assert settings["kind"] == "seeds" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
+    assert settings["music"]["seeds"] == [5, 6]
 
 
 def test_audio_to_audio_restyles_the_region(client, song):
@@ -351,24 +353,31 @@ def test_forget_session_leaves_other_sessions_alone(tmp_path):
 
 
 def test_settings_round_trip_through_json():
-    walk = WalkRequest(
+    walk = Walk(
         start=PromptEnd("piano", 3, "noise", 0.6, 5.0),
         end=PromptEnd("drums", 4, "", 0.9, 9.5),
         num_clips=7,
-        num_inference_steps=20,
         seed_image="vibes",
         mask="keep_low",
         alpha_curve="smooth",
         crossfade_ms=120.0,
-        scheduler="dpm++",
     )
-    assert request_from_dict(json.loads(json.dumps(request_to_dict(walk)))) == walk
-    explicit = WalkRequest(start=walk.start, end=walk.end, alphas=(0.0, 0.25, 1.0))
-    assert request_from_dict(json.loads(json.dumps(request_to_dict(explicit)))) == explicit
-    with pytest.raises(ValueError, match="settings need start and end prompts"):
-        request_from_dict({"start": {"prompt": "piano"}})
+    settings = Settings(num_inference_steps=20, scheduler="dpm++")
+    for music in [
+        walk,
+        Walk(start=walk.start, end=walk.end, alphas=(0.0, 0.25, 1.0)),
+        Seeds(walk.start, (5, 6, 9), seed_image="agile"),
+        Restyle(walk.start, walk.end, start_s=3.0, duration_s=20.0),
+    ]:
+        assert from_dict(json.loads(json.dumps(to_dict(music, settings)))) == (music, settings)
+    with pytest.raises(ValueError, match="not riff settings"):
+        from_dict({"kind": "walk", "music": {"start": {"prompt": "piano"}}})
+    with pytest.raises(ValueError, match="not riff settings"):
+        from_dict({"kind": "symphony", "music": {}})
+    broken = to_dict(walk, settings)
+    broken["music"]["num_clips"] = 0
     with pytest.raises(ValueError, match="num_clips must be in 1..256"):
-        request_from_dict({**request_to_dict(walk), "num_clips": 0})
+        from_dict(broken)
 
 
 # --- a model that cannot be loaded -------------------------------------------------------------
@@ -393,7 +402,8 @@ def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, 
                     api_name="/interpolate",
                 )
             message = one_line_error(excinfo)
-            assert "no such model folder: '/nonexistent/folder'" in message
+            # The operator's path is theirs to know (the console has it), not the visitor's.
+            assert "no such model folder: 'folder'" in message and "/nonexistent" not in message
             assert "--model" in message and "RIFF_MODEL" in message
             # Spectrogram tools need no model, so they keep working.
             image, info, _ = visitor.predict(audio=handle_file(song), api_name="/audio_to_image")

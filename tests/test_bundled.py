@@ -49,11 +49,12 @@ def test_recommended_steps():
 
 
 def test_it_loads_offline_and_renders_audio_from_a_seed_image(bundled, narrow_seed):
-    from riff.render import PromptEnd, WalkRequest, render_clip
+    from riff.render import render_clip
+    from riff.request import PromptEnd, Settings
 
     assert bundled.describe().startswith("riff-small (bundled) on cpu")
     end = PromptEnd("solo piano, slow, minor", seed=1)
-    clip = render_clip(bundled, end, WalkRequest(end, end, num_inference_steps=6, seed_image=narrow_seed))
+    clip = render_clip(bundled, end, Settings(num_inference_steps=6), narrow_seed)
     assert clip.pixels.shape == (3, 512, 64)
     assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 1e-3
 

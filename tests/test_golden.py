@@ -12,7 +12,8 @@ import torch
 from riff import pipeline
 from riff.image import pixels_from_image
 from riff.params import SpectrogramParams
-from riff.render import PromptEnd, WalkRequest, render_walk
+from riff.render import render_walk
+from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import seed_image
 from riff.spectrogram import mel_from_waveform, waveform_from_mel
 
@@ -21,7 +22,9 @@ def test_denoise_on_the_tiny_model(tiny_model, narrow_seed):
     init = pipeline.encode_image(tiny_model, pixels_from_image(seed_image(narrow_seed)))
     embeddings = pipeline.encode_prompts(tiny_model, ["drums", ""])
     noise = pipeline.latent_noise(0, tuple(init.shape))
-    latents = pipeline.denoise(tiny_model, init, embeddings[:1], embeddings[1:], noise, torch.tensor([7.0]), 2, 6)
+    latents = pipeline.denoise(
+        tiny_model, init, embeddings[:1], embeddings[1:], noise, torch.tensor([7.0]), 2, 6
+    )
     expected = torch.tensor([-2.38319, -2.83103, -0.64383, -0.12861, 1.28822, 2.32189])
     torch.testing.assert_close(latents[0, 0, 0, :6], expected, rtol=0, atol=2e-4)
     assert abs(float(latents.std()) - 2.25633) < 2e-4
@@ -38,17 +41,15 @@ def test_decoding_a_chirp():
 
 
 def test_a_walk_end_to_end(tiny_model, narrow_seed):
-    request = WalkRequest(
+    walk = Walk(
         start=PromptEnd("solo piano, slow, minor", seed=3, negative_prompt="noise"),
         end=PromptEnd("rock drum beat, 120 bpm", seed=4, guidance=5.0),
         num_clips=3,
-        num_inference_steps=6,
         seed_image=narrow_seed,
-        batch_size=3,
-        griffin_lim_iters=4,
         crossfade_ms=100,
     )
-    clips = list(render_walk(tiny_model, request))
+    settings = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
+    clips = list(render_walk(tiny_model, walk, settings))
     pixels = torch.tensor([119.828, 125.584, 136.578, 145.023, 134.689, 143.955])
     torch.testing.assert_close(clips[1].pixels[0, 300, :6], pixels, rtol=0, atol=2e-2)
     samples = torch.tensor([0.20371, 0.2217, 0.20752, 0.09896])

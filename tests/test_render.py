@@ -10,22 +10,27 @@ import torch
 from riff import pipeline
 from riff.image import pixels_from_image
 from riff.params import SpectrogramParams
-from riff.render import PromptEnd, WalkRequest, render_clip, render_walk, stitch_walk
+from riff.render import render_clip, render_walk, stitch_walk
+from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import mask_names, seed_image, seed_image_names
+
+FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
 
 
 @pytest.fixture(scope="module")
-def request_(narrow_seed) -> WalkRequest:
-    return WalkRequest(
+def walk_(narrow_seed) -> Walk:
+    return Walk(
         start=PromptEnd("solo piano, slow, minor", seed=3, negative_prompt="noise"),
         end=PromptEnd("rock drum beat, 120 bpm", seed=4, guidance=5.0),
         num_clips=3,
-        num_inference_steps=6,
         seed_image=narrow_seed,
-        batch_size=3,
-        griffin_lim_iters=4,
         crossfade_ms=100,
     )
+
+
+def walk(model, walk: Walk, settings: Settings = FAST, **changes) -> list:
+    """The clips of `walk` with `changes` made to it."""
+    return list(render_walk(model, dataclasses.replace(walk, **changes), settings))
 
 
 def test_bundled_seeds_and_masks_exist_and_have_the_format():
@@ -36,8 +41,8 @@ def test_bundled_seeds_and_masks_exist_and_have_the_format():
         assert seed_image(name).size == (512, 512)
 
 
-def test_walk_clips_have_the_right_shapes_and_order(tiny_model, request_):
-    clips = list(render_walk(tiny_model, request_))
+def test_walk_clips_have_the_right_shapes_and_order(tiny_model, walk_):
+    clips = walk(tiny_model, walk_)
     assert [c.index for c in clips] == [0, 1, 2]
     assert [c.alpha for c in clips] == [0.0, 0.5, 1.0]
     for clip in clips:
@@ -45,43 +50,41 @@ def test_walk_clips_have_the_right_shapes_and_order(tiny_model, request_):
         assert clip.waveform.shape == (1, 63 * 441)
         assert torch.isfinite(clip.waveform).all()
         assert clip.image().size == (64, 512)
-    track = stitch_walk(clips, request_.crossfade_ms)
+    track = stitch_walk(clips, walk_.crossfade_ms)
     assert track.shape == (1, 3 * 63 * 441)
 
 
-def test_same_request_same_bytes(tiny_model, request_):
-    first = list(render_walk(tiny_model, request_))
-    second = list(render_walk(tiny_model, request_))
+def test_same_walk_same_bytes(tiny_model, walk_):
+    first = walk(tiny_model, walk_)
+    second = walk(tiny_model, walk_)
     for a, b in zip(first, second):
         assert torch.equal(a.pixels, b.pixels)
         assert torch.equal(a.waveform, b.waveform)
-    other = list(
-        render_walk(
-            tiny_model, dataclasses.replace(request_, start=dataclasses.replace(request_.start, seed=99))
-        )
-    )
+    other = walk(tiny_model, walk_, start=dataclasses.replace(walk_.start, seed=99))
     assert not torch.equal(first[0].pixels, other[0].pixels)
 
 
-def test_batched_walk_equals_clips_rendered_one_by_one(tiny_model, request_):
-    batched = list(render_walk(tiny_model, request_))
-    single = list(render_walk(tiny_model, dataclasses.replace(request_, batch_size=1)))
+def test_batched_walk_equals_clips_rendered_one_by_one(tiny_model, walk_):
+    batched = walk(tiny_model, walk_)
+    single = walk(tiny_model, walk_, dataclasses.replace(FAST, batch_size=1))
     for a, b in zip(batched, single):
         torch.testing.assert_close(a.pixels, b.pixels, rtol=0, atol=0.05)
 
 
-def test_alpha_zero_is_the_plain_start_render(tiny_model, request_):
-    walk = list(render_walk(tiny_model, dataclasses.replace(request_, alphas=(0.0,))))
-    plain = render_clip(tiny_model, request_.start, request_)
-    torch.testing.assert_close(walk[0].pixels, plain.pixels, rtol=0, atol=0.05)
-    end = render_clip(tiny_model, request_.end, request_)
-    walk_end = list(render_walk(tiny_model, dataclasses.replace(request_, alphas=(1.0,))))
+def test_alpha_zero_is_the_plain_start_render(tiny_model, walk_):
+    first = walk(tiny_model, walk_, alphas=(0.0,))
+    plain = render_clip(tiny_model, walk_.start, FAST, walk_.seed_image)
+    torch.testing.assert_close(first[0].pixels, plain.pixels, rtol=0, atol=0.05)
+    end = render_clip(tiny_model, walk_.end, FAST, walk_.seed_image)
+    walk_end = walk(tiny_model, walk_, alphas=(1.0,))
     torch.testing.assert_close(walk_end[0].pixels, end.pixels, rtol=0, atol=0.05)
 
 
-def test_negative_prompt_changes_the_result(tiny_model, request_):
-    with_negative = render_clip(tiny_model, request_.start, request_)
-    without = render_clip(tiny_model, dataclasses.replace(request_.start, negative_prompt=""), request_)
+def test_negative_prompt_changes_the_result(tiny_model, walk_):
+    with_negative = render_clip(tiny_model, walk_.start, FAST, walk_.seed_image)
+    without = render_clip(
+        tiny_model, dataclasses.replace(walk_.start, negative_prompt=""), FAST, walk_.seed_image
+    )
     assert float((with_negative.pixels - without.pixels).abs().max()) > 0.1
 
 
@@ -115,30 +118,29 @@ def test_mask_keeps_the_kept_region(tiny_model, narrow_seed):
     assert float((latents[0][:, ~kept] - init[0][:, ~kept]).abs().max()) > 0.01
 
 
-def test_walk_with_a_bundled_mask_and_dpm_scheduler(tiny_model, request_):
-    plain = list(render_walk(tiny_model, dataclasses.replace(request_, num_clips=2)))
-    dpm = list(render_walk(tiny_model, dataclasses.replace(request_, scheduler="dpm++", num_clips=2)))
-    masked = list(render_walk(tiny_model, dataclasses.replace(request_, mask="keep_low", num_clips=2)))
+def test_walk_with_a_bundled_mask_and_dpm_scheduler(tiny_model, walk_):
+    plain = walk(tiny_model, walk_, num_clips=2)
+    dpm = walk(tiny_model, walk_, dataclasses.replace(FAST, scheduler="dpm++"), num_clips=2)
+    masked = walk(tiny_model, walk_, mask="keep_low", num_clips=2)
     assert len(dpm) == 2 and float((dpm[0].pixels - plain[0].pixels).abs().max()) > 1.0
     # The mask reaches the walk (what it keeps is test_mask_keeps_the_kept_region's business:
     # this random autoencoder smears any region over the whole image).
     assert float((masked[1].pixels - plain[1].pixels).abs().max()) > 1.0
 
 
-def test_progress_reports_every_clip_and_step(tiny_model, request_):
+def test_progress_reports_every_clip_and_step(tiny_model, walk_):
     seen = []
-    list(render_walk(tiny_model, request_, lambda *a: seen.append(a)))
+    list(render_walk(tiny_model, walk_, FAST, lambda *a: seen.append(a)))
     assert seen[-1] == (3, 3, 0, 0)
     steps = [s for s in seen if s[3]]
     assert steps and max(s[2] for s in steps) == steps[0][3]
 
 
-def test_lerped_strength_groups_clips_by_start_step(tiny_model, request_):
-    request = dataclasses.replace(request_, end=dataclasses.replace(request_.end, denoising=0.4), num_clips=4)
-    clips = list(render_walk(tiny_model, request))
+def test_lerped_strength_groups_clips_by_start_step(tiny_model, walk_):
+    clips = walk(tiny_model, walk_, end=dataclasses.replace(walk_.end, denoising=0.4), num_clips=4)
     assert [c.index for c in clips] == [0, 1, 2, 3]
     # Weaker denoising keeps more of the seed image.
-    seed = pixels_from_image(seed_image(request.seed_image))
+    seed = pixels_from_image(seed_image(walk_.seed_image))
     distance = [float((c.pixels - seed).abs().mean()) for c in clips]
     assert distance[-1] < distance[0]
 
@@ -147,16 +149,40 @@ def test_lerped_strength_groups_clips_by_start_step(tiny_model, request_):
     "change,match",
     [
         ({"num_clips": 0}, "num_clips"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"scheduler": "euler"}, "scheduler"),
+        ({"num_clips": 257}, "num_clips"),
         ({"alpha_curve": "zigzag"}, "alpha curve"),
         ({"crossfade_ms": -1}, "crossfade"),
         ({"alphas": (0.5, 2.0)}, "alphas"),
     ],
 )
-def test_bad_requests_are_rejected(request_, change, match):
+def test_bad_walks_are_rejected(walk_, change, match):
     with pytest.raises(ValueError, match=match):
-        dataclasses.replace(request_, **change)
+        dataclasses.replace(walk_, **change)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"scheduler": "euler"}, "scheduler"),
+        ({"num_inference_steps": 0}, "num_inference_steps"),
+        ({"num_inference_steps": 1001}, "num_inference_steps"),
+    ],
+)
+def test_bad_settings_are_rejected(change, match):
+    with pytest.raises(ValueError, match=match):
+        Settings(**change)
+
+
+def test_bad_seeds_and_restyles_are_rejected():
+    end = PromptEnd("x")
+    for seeds, match in [((), "number of seeds"), (tuple(range(17)), "number of seeds"), ((-1,), "seeds")]:
+        with pytest.raises(ValueError, match=match):
+            Seeds(end, seeds)
+    with pytest.raises(ValueError, match="seeds must stay"):
+        Seeds.counting(PromptEnd("x", seed=2**32 - 1), 2)
+    with pytest.raises(ValueError, match="region"):
+        Restyle(end, end, start_s=-1)
 
 
 @pytest.mark.parametrize(
@@ -168,11 +194,11 @@ def test_bad_prompt_ends_are_rejected(change, match):
         PromptEnd("x", **change)
 
 
-def test_unknown_seed_image_and_mask(tiny_model, request_):
+def test_unknown_seed_image_and_mask(tiny_model, walk_):
     with pytest.raises(ValueError, match="unknown seed image"):
-        list(render_walk(tiny_model, dataclasses.replace(request_, seed_image="nope")))
+        walk(tiny_model, walk_, seed_image="nope")
     with pytest.raises(ValueError, match="unknown mask"):
-        list(render_walk(tiny_model, dataclasses.replace(request_, mask="nope")))
+        walk(tiny_model, walk_, mask="nope")
 
 
 def test_audio_file_as_seed(tmp_path):
@@ -194,25 +220,24 @@ def test_models_load_errors_are_one_line(tmp_path):
     assert "\n" not in str(error.value)
 
 
-def test_render_seeds_gives_one_distinct_clip_per_seed(tiny_model, request_):
+def test_render_seeds_gives_one_distinct_clip_per_seed(tiny_model, walk_):
     from riff.render import render_seeds
 
-    clips = list(
-        render_seeds(tiny_model, request_.start, [5, 6, 5], dataclasses.replace(request_, batch_size=2))
-    )
+    seeds = Seeds(walk_.start, (5, 6, 5), seed_image=walk_.seed_image)
+    clips = list(render_seeds(tiny_model, seeds, dataclasses.replace(FAST, batch_size=2)))
     assert [c.index for c in clips] == [0, 1, 2]
     assert not torch.equal(clips[0].pixels, clips[1].pixels)
     torch.testing.assert_close(clips[0].pixels, clips[2].pixels, rtol=0, atol=0.05)
 
 
-def test_restyle_walks_over_segments_of_a_song(tiny_model, request_):
+def test_restyle_walks_over_segments_of_a_song(tiny_model, walk_):
     from riff.render import render_restyle, restyle_segments, stitch_restyle
 
     song = torch.sin(torch.arange(44100 * 12) / 44100 * 2 * torch.pi * 330)[None] * 0.3
     segments = restyle_segments(song, 250, SpectrogramParams())
     assert len(segments) == 2 and all(s.shape[-1] == 511 * 441 for s in segments)
-    request = dataclasses.replace(request_, num_inference_steps=4)
-    clips = list(render_restyle(tiny_model, song, request))
+    restyle = Restyle(walk_.start, walk_.end, duration_s=12.0)
+    clips = list(render_restyle(tiny_model, song, restyle, dataclasses.replace(FAST, num_inference_steps=4)))
     assert [c.alpha for c in clips] == [0.0, 1.0]
     track = stitch_restyle(clips, 250)
     assert track.shape[-1] == 2 * 511 * 441 - int(0.25 * 44100)

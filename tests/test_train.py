@@ -95,7 +95,8 @@ def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
     from safetensors.torch import load_file
 
     from riff.models import load_model, recommended_steps
-    from riff.render import PromptEnd, WalkRequest, render_clip
+    from riff.render import render_clip
+    from riff.request import PromptEnd, Settings
     from riff.train import RECOMMENDED_STEPS
 
     weights = load_file(trained / "unet" / "diffusion_pytorch_model.safetensors")
@@ -106,7 +107,7 @@ def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
     model = load_model(str(trained), device="cpu")
     assert type(model.scheduler).__name__ == "DPMSolverMultistepScheduler"
     end = PromptEnd("solo piano", seed=3)
-    clip = render_clip(model, end, WalkRequest(end, end, num_inference_steps=3, seed_image=narrow_seed))
+    clip = render_clip(model, end, Settings(num_inference_steps=3), narrow_seed)
     assert clip.pixels.shape == (3, 512, 64)
     assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 0
 

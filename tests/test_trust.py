@@ -52,7 +52,13 @@ def call(site: str, api_name: str, data: list, session_hash: str | None = None) 
     session = session_hash or "probe1234"
     joined = httpx.post(
         site + "gradio_api/queue/join",
-        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
+        json={
+            "data": data,
+            "fn_index": fn_index,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        },
     )
     assert joined.status_code == 200, joined.text
     return httpx.get(site + "gradio_api/queue/data", params={"session_hash": session}, timeout=120).text
@@ -62,7 +68,9 @@ def copies_of(path: Path) -> list[Path]:
     """Files in Gradio's upload folder with the same bytes as `path`."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     folder = Path(get_upload_folder())
-    return [p for p in folder.rglob("*") if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest]
+    return [
+        p for p in folder.rglob("*") if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest
+    ]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +103,9 @@ def test_the_explorers_seed_upload_cannot_name_a_server_file(site, outer):
 
 @pytest.mark.parametrize("session", ["..", ".", "../../x", "a/b", "x" * 300])
 def test_a_malformed_session_id_touches_nothing_outside_the_root(site, outer, session):
-    upload = httpx.post(site + "gradio_api/upload", files={"files": ("seed.png", (outer / "secret.png").read_bytes())})
+    upload = httpx.post(
+        site + "gradio_api/upload", files={"files": ("seed.png", (outer / "secret.png").read_bytes())}
+    )
     path = upload.json()[0]
     stream = call(site, "image_to_audio", [{"path": path, "meta": FILE}, 0], session_hash=session)
     assert '"success":false' in stream and "invalid session id" in stream
@@ -148,7 +158,11 @@ def test_uploaded_files_only(tmp_path):
     (uploads / "a" / "song.wav").write_bytes(b"x")
     (tmp_path / "private.wav").write_bytes(b"x")
     assert uploaded(uploads / "a" / "song.wav", [uploads]) == (uploads / "a" / "song.wav").resolve()
-    for path in [tmp_path / "private.wav", uploads / "a" / ".." / ".." / "private.wav", uploads / "missing.wav"]:
+    for path in [
+        tmp_path / "private.wav",
+        uploads / "a" / ".." / ".." / "private.wav",
+        uploads / "missing.wav",
+    ]:
         with pytest.raises(ValueError, match="not uploaded here"):
             uploaded(path, [uploads])
 
@@ -177,3 +191,64 @@ def test_public_messages_name_no_server_folder():
     assert public_message("need 1..16 clips, 2/4 done") == "need 1..16 clips, 2/4 done"
     assert len(public_message("x" * 5000)) == 300
     assert "\n" not in public_message("one\ntwo")
+
+
+def test_one_render_at_a_time_and_a_bounded_wait():
+    import threading
+
+    from riff.studio import Busy, WorkQueue
+
+    queue = WorkQueue(max_waiting=1)
+    holding, release, order = threading.Event(), threading.Event(), []
+
+    def hold():
+        with queue.slot():
+            holding.set()
+            release.wait(10)
+            order.append("first")
+
+    def wait_turn():
+        with queue.slot():
+            order.append("second")
+
+    first, second = threading.Thread(target=hold), threading.Thread(target=wait_turn)
+    first.start()
+    holding.wait(10)
+    second.start()
+    time.sleep(0.2)  # the second now waits its turn
+    with pytest.raises(Busy, match="busy"), queue.slot():
+        pass
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["first", "second"]
+    with queue.slot():  # free again
+        pass
+
+
+def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
+    import threading
+
+    from riff.studio import WorkQueue
+
+    engine = Engine("unused", root=tmp_path)
+    engine.queue = WorkQueue(max_waiting=0)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.queue.slot():
+            holding.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    holding.wait(10)
+    try:
+        with serve(studio.build_app(engine)) as site:
+            payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
+            response = httpx.post(site + "run_inference/", json=payload, timeout=60)
+    finally:
+        release.set()
+        worker.join(10)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "busy" in response.json()["error"]

@@ -1,0 +1,201 @@
+"""What to render, and how: the frozen requests that travel unchanged from the studio, the CLI
+and the API down to the pipeline.
+
+A piece of music says what to play: a `Walk` between two prompt ends, `Seeds` (one prompt,
+a clip per seed) or a `Restyle` of a song. `Settings` says how to render any of them (steps,
+scheduler, batching, phase retrieval), as audiocraft keeps `set_generation_params` apart from
+`generate`. Every default and limit is declared here once; the callers read them, and
+`to_dict`/`from_dict` turn a request into the settings JSON and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from riff import interp
+from riff.models import SCHEDULERS
+from riff.prompts import parse_weights
+from riff.seeds import DEFAULT_SEED
+from riff.spectrogram import GRIFFIN_LIM_ITERS
+
+MAX_SEED = 2**32 - 1  # torch.Generator takes 64 bits; 32 keep seeds easy to type and share
+MAX_CLIPS = 256  # a walk's clips
+MAX_SEEDS = 16  # clips of one text-to-audio request
+MAX_STEPS = 1000  # the schedulers' training timesteps
+MAX_GUIDANCE = 50.0
+MAX_CROSSFADE_MS = 2000.0
+
+
+def _check_seed(seed: object, what: str = "seed") -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be an integer in 0..{MAX_SEED}, got {seed!r}")
+
+
+def _check_crossfade(crossfade_ms: float) -> None:
+    if not 0 <= crossfade_ms <= MAX_CROSSFADE_MS:
+        raise ValueError(f"crossfade must be in 0..{MAX_CROSSFADE_MS:g} ms, got {crossfade_ms}")
+
+
+@dataclass(frozen=True)
+class PromptEnd:
+    """One end of a walk: what to play and how hard to push the seed image towards it."""
+
+    prompt: str
+    seed: int = 0
+    negative_prompt: str = ""
+    denoising: float = 0.75  # img2img strength: 0 keeps the seed image, 1 ignores it
+    guidance: float = 7.0  # classifier-free guidance scale
+
+    def __post_init__(self) -> None:
+        _check_seed(self.seed)
+        if not 0.0 < self.denoising <= 1.0:
+            raise ValueError(f"denoising must be in (0, 1], got {self.denoising}")
+        if not 0.0 <= self.guidance <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be in 0..{MAX_GUIDANCE:g}, got {self.guidance}")
+        parse_weights(self.prompt)  # a bad (word:weight) fails here, before any work
+        parse_weights(self.negative_prompt)
+
+
+@dataclass(frozen=True)
+class Walk:
+    """An interpolation walk from `start` to `end`: one clip per alpha, played in order."""
+
+    start: PromptEnd
+    end: PromptEnd
+    num_clips: int = 5
+    alpha_curve: str = "linear"
+    alpha_power: float = 2.0  # for the "power" curve
+    alphas: tuple[float, ...] | None = None  # explicit alphas override num_clips and the curve
+    seed_image: str = DEFAULT_SEED  # bundled name, reference id, image or audio path
+    mask: str | None = None  # bundled mask name or image path; white = repaint
+    crossfade_ms: float = 250.0  # centred on each join; 0 for hard cuts
+
+    def __post_init__(self) -> None:
+        if self.alphas is None and not 1 <= self.num_clips <= MAX_CLIPS:
+            raise ValueError(f"num_clips must be in 1..{MAX_CLIPS}, got {self.num_clips}")
+        if self.alphas is not None and (
+            not self.alphas or len(self.alphas) > MAX_CLIPS or any(not 0 <= a <= 1 for a in self.alphas)
+        ):
+            raise ValueError(f"alphas must be 1..{MAX_CLIPS} values in [0, 1], got {self.alphas}")
+        _check_crossfade(self.crossfade_ms)
+        interp.alpha_curve(1, self.alpha_curve, self.alpha_power)  # validates the curve
+
+    def clip_alphas(self) -> list[float]:
+        if self.alphas is not None:
+            return list(self.alphas)
+        return interp.alpha_curve(self.num_clips, self.alpha_curve, self.alpha_power)
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Text to audio: one clip of `end` per seed (its own seed is not used), in seed order."""
+
+    end: PromptEnd
+    seeds: tuple[int, ...]
+    seed_image: str = DEFAULT_SEED
+    mask: str | None = None
+    crossfade_ms: float = 0.0  # the clips are separate takes: cut, not blended
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.seeds) <= MAX_SEEDS:
+            raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {len(self.seeds)}")
+        for seed in self.seeds:
+            _check_seed(seed, "seeds")
+        _check_crossfade(self.crossfade_ms)
+
+    @classmethod
+    def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Seeds:
+        """`count` seeds from `end.seed` on: seed, seed + 1, ..."""
+        if not 1 <= count <= MAX_SEEDS:
+            raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {count}")
+        if end.seed + count - 1 > MAX_SEED:
+            raise ValueError(f"seeds must stay at most {MAX_SEED}")
+        return cls(end, tuple(range(end.seed, end.seed + count)), **fields)
+
+
+@dataclass(frozen=True)
+class Restyle:
+    """Audio to audio: a song's region restyled segment by segment (each 5.11 s segment its own
+    seed image), walking from `start` to `end` across the segments."""
+
+    start: PromptEnd
+    end: PromptEnd
+    start_s: float = 0.0  # where the region begins in the song
+    duration_s: float = 15.0
+    alpha_curve: str = "linear"
+    alpha_power: float = 2.0
+    crossfade_ms: float = 250.0  # segments overlap by this and fade across it
+
+    def __post_init__(self) -> None:
+        if not (self.start_s >= 0 and self.duration_s > 0):
+            raise ValueError(
+                f"the region must start at >= 0 s and last > 0 s, got {self.start_s} s for {self.duration_s} s"
+            )
+        _check_crossfade(self.crossfade_ms)
+        interp.alpha_curve(1, self.alpha_curve, self.alpha_power)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to render: the same for every kind of music."""
+
+    num_inference_steps: int | None = None  # None: the model's recommendation (its riff.json)
+    scheduler: str = "default"
+    batch_size: int = 4  # clips per UNet batch (x2 for guidance)
+    griffin_lim_iters: int = GRIFFIN_LIM_ITERS
+
+    def __post_init__(self) -> None:
+        steps = self.num_inference_steps
+        if steps is not None and not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {steps}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.griffin_lim_iters < 0:
+            raise ValueError(f"griffin_lim_iters must be at least 0, got {self.griffin_lim_iters}")
+
+    def steps(self, recommended: int) -> int:
+        """The steps to run, given the model's recommendation."""
+        return recommended if self.num_inference_steps is None else self.num_inference_steps
+
+
+DEFAULT_SETTINGS = Settings()
+Music = Walk | Seeds | Restyle
+KINDS: dict[str, type] = {"walk": Walk, "seeds": Seeds, "restyle": Restyle}
+
+
+def to_dict(music: Music, settings: Settings) -> dict:
+    """A request as JSON-ready data: {"kind", "music", "settings"} (see `from_dict`)."""
+    kind = next(name for name, cls in KINDS.items() if isinstance(music, cls))
+    return {"kind": kind, "music": dataclasses.asdict(music), "settings": dataclasses.asdict(settings)}
+
+
+def from_dict(data: dict) -> tuple[Music, Settings]:
+    """The request `to_dict` wrote; unknown keys are ignored.
+
+    Raises:
+        ValueError: an unknown kind, missing prompt ends, or bad values, in one line.
+    """
+    try:
+        cls = KINDS[data["kind"]]
+        music = _build(cls, data["music"])
+        settings = _build(Settings, data.get("settings") or {})
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not riff settings: {error!r}") from None
+    return music, settings
+
+
+def _build(cls: type, values: dict) -> Any:
+    """A request dataclass from plain data, its prompt ends and tuples rebuilt."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kept = {k: v for k, v in values.items() if k in fields}
+    for name in ("start", "end"):
+        if name in kept:
+            kept[name] = _build(PromptEnd, kept[name])
+    for name in ("alphas", "seeds"):
+        if kept.get(name) is not None:
+            kept[name] = tuple(kept[name])
+    return cls(**kept)
