@@ -9,7 +9,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-# Container formats soundfile reads and writes, by extension.
+# Audio files riff reads, by extension (through soundfile), and those it writes.
+READABLE = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"})
 WRITABLE = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),

@@ -293,15 +293,6 @@ def evaluate(args: argparse.Namespace) -> None:
         write_report(report, args.json)
 
 
-def _check_output(path: Path) -> None:
-    from riff.audio import WRITABLE
-
-    if path.suffix.lower() not in WRITABLE:
-        raise UsageError(
-            f"cannot write {path.suffix or 'extensionless'} audio: use one of {sorted(WRITABLE)}"
-        )
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         num_inference_steps=args.num_inference_steps,
@@ -311,7 +302,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def interpolate(args: argparse.Namespace) -> None:
-    _check_output(args.output)
+    check_writable(args.output)
     end_negative = args.negative_prompt if args.end_negative_prompt is None else args.end_negative_prompt
     walk = Walk(
         start=PromptEnd(args.start, args.start_seed, args.negative_prompt, args.denoising, args.guidance),
@@ -326,7 +317,7 @@ def interpolate(args: argparse.Namespace) -> None:
 
 
 def generate(args: argparse.Namespace) -> None:
-    _check_output(args.output)
+    check_writable(args.output)
     end = PromptEnd(args.prompt, args.seed, args.negative_prompt, args.denoising, args.guidance)
     _render(args, Seeds(end, (args.seed,), seed_image=args.seed_image, mask=args.mask), _settings(args))
 

@@ -56,6 +56,16 @@ class Level:
 DEFAULT_LEVEL = Level(DEFAULT_MAX_VALUE / INT16_FULL_SCALE, "default")
 
 
+def unit_from_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """Intensities in [0, 255] as the autoencoder reads them, in [-1, 1]."""
+    return pixels / 127.5 - 1.0
+
+
+def pixels_from_unit(unit: torch.Tensor) -> torch.Tensor:
+    """Inverse of `unit_from_pixels`, clamped to [0, 255] (an autoencoder overshoots)."""
+    return ((unit + 1.0) * 127.5).clamp(0, 255)
+
+
 def pixels_from_mel(
     mel: torch.Tensor, params: SpectrogramParams, max_value: float | None = None
 ) -> torch.Tensor:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from riff.params import SpectrogramParams
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class Model:
     name: str
     device: torch.device
     dtype: torch.dtype
+    # The spectrogram format its images are in: riff.json's "spectrogram", else the reference's.
+    params: SpectrogramParams = field(default_factory=SpectrogramParams)
 
     @property
     def vae_scale(self) -> int:
@@ -114,6 +118,20 @@ def model_card(name: str | None = None) -> dict:
     return card if isinstance(card, dict) else {}
 
 
+def model_format(name: str | None = None) -> SpectrogramParams:
+    """The spectrogram format a model declares in its riff.json ("spectrogram": the fields of
+    `SpectrogramParams`), else the reference's.
+
+    Raises:
+        ValueError: a declared format that is not a valid one.
+    """
+    declared = model_card(name).get("spectrogram") or {}
+    try:
+        return SpectrogramParams(**declared)
+    except TypeError as error:
+        raise ValueError(f"riff.json of {display_name(name)}: bad spectrogram format: {error}") from None
+
+
 def recommended_steps(name: str | None = None) -> int:
     """Denoising steps the model recommends (its riff.json), else the reference's 50."""
     try:
@@ -189,4 +207,4 @@ def load_model(name: str | None = None, device: str | None = None, dtype: torch.
         ) from None
     for module in (unet, vae, text_encoder):
         module.to(torch_device).eval().requires_grad_(False)
-    return Model(unet, vae, text_encoder, tokenizer, scheduler, name, torch_device, dtype)
+    return Model(unet, vae, text_encoder, tokenizer, scheduler, name, torch_device, dtype, model_format(name))

@@ -19,6 +19,9 @@ EXIF_TAGS: dict[str, int] = {
 }
 EXIF_MAX_VALUE = 11080
 
+# Image columns of one clip: 511 hops of 10 ms, 5.11 s, the width riffusion-model-v1 was trained on.
+CLIP_WIDTH = 512
+
 # The max-value tag is in the reference's unit: it computes mel amplitudes from int16 samples,
 # so full scale is 32768. riff's waveforms are floats with full scale 1; its images convert.
 INT16_FULL_SCALE = 32768.0

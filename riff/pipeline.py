@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from riff.image import pixels_from_unit, unit_from_pixels
 from riff.models import Model
 from riff.prompts import apply_weights, is_weighted, parse_weights
 
@@ -71,7 +72,7 @@ def encode_image(model: Model, pixels: torch.Tensor) -> torch.Tensor:
     scale = model.vae_scale
     if pixels.shape[-1] % scale or pixels.shape[-2] % scale:
         raise ValueError(f"image size {tuple(pixels.shape[-2:])} must be a multiple of {scale}")
-    x = (pixels[None].to(model.device, model.dtype) / 127.5) - 1.0
+    x = unit_from_pixels(pixels[None].to(model.device, model.dtype))
     latent = model.vae.encode(x).latent_dist.mode()
     return latent * model.vae.config.scaling_factor
 
@@ -84,7 +85,7 @@ def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
         (batch, 3, H, W) float32 intensities in [0, 255], not yet quantised.
     """
     images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
-    return ((images.float() + 1.0) * 127.5).clamp(0, 255)
+    return pixels_from_unit(images.float())
 
 
 def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:

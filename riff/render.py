@@ -13,7 +13,7 @@ from riff import interp, pipeline
 from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
 from riff.loudness import normalize_loudness
 from riff.models import Model, recommended_steps
-from riff.params import SpectrogramParams
+from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.request import DEFAULT_SETTINGS, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
 from riff.spectrogram import mel_from_waveform, waveform_from_mel
@@ -118,7 +118,7 @@ def render_restyle(
     Args:
         song: (channels, samples) at the format's sample rate.
     """
-    params = SpectrogramParams()
+    params = model.params
     segments = restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
     alphas = interp.alpha_curve(len(segments), restyle.alpha_curve, restyle.alpha_power)
     mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
@@ -223,8 +223,8 @@ def stitch(clips: list[Clip], music: Music) -> torch.Tensor:
 def restyle_segments(
     waveform: torch.Tensor, crossfade_ms: float, params: SpectrogramParams
 ) -> list[torch.Tensor]:
-    """Cut audio into 512-column segments that overlap by the crossfade."""
-    length = params.num_samples(512)
+    """Cut audio into clip-wide segments (`CLIP_WIDTH` columns) that overlap by the crossfade."""
+    length = params.num_samples(CLIP_WIDTH)
     overlap = int(crossfade_ms / 1000 * params.sample_rate)
     if waveform.shape[-1] < length:
         raise ValueError(
@@ -258,7 +258,7 @@ def _render_batch(
     alphas: list[float],
     phase_seed: int,
 ) -> Iterator[Clip]:
-    params = SpectrogramParams()
+    params = model.params
     latents = pipeline.denoise(
         model,
         init_latent,

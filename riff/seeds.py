@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from riff.audio import load_audio
+from riff.audio import READABLE, load_audio
 from riff.image import image_from_mel
-from riff.params import SpectrogramParams
+from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.spectrogram import mel_from_waveform
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "assets" / "seed_images"
@@ -24,7 +24,6 @@ REFERENCE_SEEDS = {
     "motorway": "motorway",
     "vibes": "vibes",
 }
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
 
 
 def seed_image_names() -> list[str]:
@@ -38,7 +37,7 @@ def mask_names() -> list[str]:
 
 
 def seed_image(
-    name_or_path: str | Path, params: SpectrogramParams | None = None, width: int = 512
+    name_or_path: str | Path, params: SpectrogramParams | None = None, width: int = CLIP_WIDTH
 ) -> Image.Image:
     """An RGB seed image by bundled name, reference id, image file or audio file.
 
@@ -58,7 +57,7 @@ def seed_image(
                 f"unknown seed image {name!r}: use a file path or one of {', '.join(seed_image_names())}"
             )
         path = bundled
-    if path.suffix.lower() in AUDIO_SUFFIXES:
+    if path.suffix.lower() in READABLE:
         waveform = load_audio(path, params.sample_rate, params.channels)
         needed = params.num_samples(width)
         if waveform.shape[-1] < needed:

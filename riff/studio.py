@@ -168,7 +168,7 @@ class Engine:
         progress: Progress | None = None,
     ) -> Iterator[Result]:
         """Audio to audio: restyle a region of a song segment by segment."""
-        song = load_audio(audio, SpectrogramParams().sample_rate, 1)
+        song = load_audio(audio, self.model.params.sample_rate, 1)
         with self.queue.slot():
             clips = render_restyle(self.model, song, restyle, settings, progress)
             yield from self._collect(clips, restyle, settings, session)

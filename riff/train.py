@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from riff.image import unit_from_pixels
 from riff.models import load_model, recommended_steps, save_model
 from riff.tiny import riffusion_scheduler, tiny_tokenizer
 
@@ -404,7 +405,7 @@ class Trainer:
         for step in bar:
             x = _random_crops(pixels, config.vae_batch_size, crop, crop, self._generator(step, 1))
             _set_lr(optimizer, config.vae_lr, step, config.vae_steps)
-            loss = objective(x.to(self.device, torch.float32) / 127.5 - 1.0)
+            loss = objective(unit_from_pixels(x.to(self.device, torch.float32)))
             self.accelerator.backward(loss)
             self.accelerator.clip_grad_norm_(vae.parameters(), 1.0)
             optimizer.step()
@@ -430,7 +431,7 @@ class Trainer:
             if saved is None:
                 latents = []
                 for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
-                    x = batch.to(self.device, torch.float32) / 127.5 - 1.0
+                    x = unit_from_pixels(batch.to(self.device, torch.float32))
                     latents.append(vae.encode(x).latent_dist.mode().cpu())
                 latents = torch.cat(latents)
                 # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a

@@ -251,3 +251,25 @@ def test_first_clip_renders_alone_then_full_batches():
     assert [b.indices for b in _batches([3] * 6, 4)] == [[0], [1, 2, 3, 4], [5]]
     assert [b.indices for b in _batches([3, 3, 4, 4, 4], 4)] == [[0], [1], [2, 3, 4]]
     assert [b.indices for b in _batches([3], 4)] == [[0]]
+
+
+def test_a_model_declares_its_spectrogram_format(tiny_model_dir, tmp_path, narrow_seed):
+    import json
+    import shutil
+
+    from riff.models import load_model
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    card = folder / "riff.json"
+    old = json.loads(card.read_text()) if card.exists() else {}
+    card.write_text(json.dumps({**old, "spectrogram": {"sample_rate": 22050}}))
+    model = load_model(str(folder), device="cpu")
+    assert model.params == SpectrogramParams(sample_rate=22050)
+    clip = render_clip(model, PromptEnd("drums"), FAST, narrow_seed)
+    assert clip.params.sample_rate == 22050 and clip.waveform.shape[-1] == 63 * 220
+    card.write_text(json.dumps({"spectrogram": {"sample_rate": -5}}))
+    with pytest.raises(ValueError, match="sample_rate"):
+        load_model(str(folder), device="cpu")
+    card.write_text(json.dumps({"spectrogram": {"colour": "blue"}}))
+    with pytest.raises(ValueError, match="bad spectrogram format"):
+        load_model(str(folder), device="cpu")

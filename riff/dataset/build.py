@@ -22,18 +22,17 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from riff.audio import load_audio
+from riff.audio import READABLE, load_audio
 from riff.dataset.labels import LICENSES, Piece
 from riff.dataset.midi import midi_from_notes
 from riff.image import image_from_mel, save_image
-from riff.params import SpectrogramParams
+from riff.params import CLIP_WIDTH, SpectrogramParams
 
 log = logging.getLogger("riff")
 PARAMS = SpectrogramParams()
-CLIP_SAMPLES = PARAMS.num_samples(512)  # 511 hops of 441 samples: 5.11 s, 512 image columns
+CLIP_SAMPLES = PARAMS.num_samples(CLIP_WIDTH)  # 511 hops of 441 samples: 5.11 s
 SOURCES = ("generated", "music21", "folder")
 WEIGHTS = {"generated": 3.0, "music21": 2.0, "folder": 2.0}  # how often each source is drawn
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 
 
@@ -91,7 +90,7 @@ def _windows(audio_dir: Path | None) -> list[tuple[str, float]]:
     if not audio_dir.is_dir():
         raise ValueError(f"no such folder: {str(audio_dir)!r}")
     windows = []
-    for path in sorted(p for p in audio_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+    for path in sorted(p for p in audio_dir.rglob("*") if p.suffix.lower() in READABLE):
         try:
             seconds = sf.info(str(path)).duration
         except (sf.LibsndfileError, RuntimeError):
