@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 import gradio as gr
+import torch
 from gradio.utils import get_upload_folder
 
 from riff.interp import ALPHA_CURVES
@@ -35,7 +36,7 @@ from riff.request import (
 )
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
-from riff.studio import Busy, Engine, Result
+from riff.studio import Busy, Engine, Result, free_memory
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
 try:  # On ZeroGPU Spaces this borrows a GPU per call; elsewhere it is a no-op.
@@ -67,6 +68,11 @@ def ui_errors(fn):
     def shown(error: Exception) -> gr.Error:
         return gr.Error(public_message(str(error)))
 
+    def out_of_memory() -> gr.Error:
+        logging.getLogger("riff").exception("out of memory")
+        free_memory()
+        return gr.Error("out of memory for this request: try fewer clips or steps")
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)  # Gradio reads the signature and the annotations
@@ -75,6 +81,8 @@ def ui_errors(fn):
                 yield from fn(*args, **kwargs)
             except (ValueError, Busy) as error:
                 raise shown(error) from None
+            except torch.OutOfMemoryError:
+                raise out_of_memory() from None
 
         return generator
 
@@ -84,6 +92,8 @@ def ui_errors(fn):
             return fn(*args, **kwargs)
         except (ValueError, Busy) as error:
             raise shown(error) from None
+        except torch.OutOfMemoryError:
+            raise out_of_memory() from None
 
     return plain
 
@@ -587,7 +597,13 @@ def build_app(engine: Engine, cache_examples: bool = False):
     app = FastAPI(title="riff")
     app.include_router(router(engine, gpu))
     demo = build_demo(engine, cache_examples)
-    app = gr.mount_gradio_app(app, demo, path="/", allowed_paths=[str(engine.root)])
+    app = gr.mount_gradio_app(
+        app,
+        demo,
+        path="/",
+        allowed_paths=[str(engine.root)],
+        max_file_size=int(engine.limits.upload_mb * 1e6),
+    )
     # Gradio refuses file inputs that were not uploaded only in a Blocks marked launched, which
     # mount_gradio_app never does: without this, {"path": "/etc/passwd"} would be copied into
     # the cache and served back.
@@ -622,9 +638,12 @@ def main() -> None:
 
     threading.Thread(target=preload, daemon=True).start()
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(
-        build_app(engine, cache_examples=on_spaces), host=args.host, port=args.port, log_level="warning"
-    )
+    try:
+        uvicorn.run(
+            build_app(engine, cache_examples=on_spaces), host=args.host, port=args.port, log_level="warning"
+        )
+    finally:
+        engine.close()  # no results outlive the server
 
 
 if __name__ == "__main__":

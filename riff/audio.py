@@ -53,22 +53,42 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, taps: int = 
     return y[:, : math.ceil(new * length / orig)].reshape(*lead, -1)
 
 
-def load_audio(path: str | Path, sample_rate: int, channels: int | None = None) -> torch.Tensor:
-    """Read an audio file (WAV, FLAC, OGG, MP3, ...) at `sample_rate`.
+def audio_seconds(path: str | Path) -> float:
+    """How long an audio file is, from its header (nothing decoded).
 
-    Args:
-        channels: 1 mixes down, 2 duplicates mono; None keeps the file's channels.
-    Returns:
-        (channels, samples) float32.
     Raises:
         ValueError: the file cannot be read as audio.
     """
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(f"cannot read audio from {str(path)!r}: {error}") from None
+    return info.frames / info.samplerate if info.samplerate > 0 else 0.0
+
+
+def load_audio(
+    path: str | Path, sample_rate: int, channels: int | None = None, max_seconds: float | None = None
+) -> torch.Tensor:
+    """Read an audio file (WAV, FLAC, OGG, MP3, ...) at `sample_rate`.
+
+    Args:
+        channels: 1 mixes down, 2 duplicates mono; None keeps the file's channels.
+        max_seconds: read no more than this from the start (the rest is never decoded).
+    Returns:
+        (channels, samples) float32.
+    Raises:
+        ValueError: the file cannot be read as audio, or holds no finite samples.
+    """
+    try:
+        with sf.SoundFile(str(path)) as file:
+            frames = -1 if max_seconds is None else math.ceil(max_seconds * file.samplerate)
+            data, rate = file.read(frames, dtype="float32", always_2d=True), file.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         raise ValueError(f"cannot read audio from {str(path)!r}: {error}") from None
     if data.shape[0] == 0:
         raise ValueError(f"{str(path)!r} holds no audio samples")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{str(path)!r} holds samples that are not numbers (NaN or infinite)")
     waveform = torch.from_numpy(data.T.copy())
     if channels == 1:
         waveform = waveform.mean(dim=0, keepdim=True)

@@ -178,8 +178,8 @@ def level_from_image(image: Image.Image) -> Level:
         value = float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"EXIF tag {EXIF_MAX_VALUE} (max value) is not a number: {raw!r}") from None
-    if not 0 < value < float("inf"):
-        raise ValueError(f"EXIF tag {EXIF_MAX_VALUE} (max value) must be positive, got {value}")
+    if not 0 <= value < float("inf"):  # 0: the clip was silent
+        raise ValueError(f"EXIF tag {EXIF_MAX_VALUE} (max value) must be a finite number >= 0, got {value}")
     unit = image.info.get(UNIT_KEY)
     if unit is not None and unit != UNIT_INT16:
         raise ValueError(f"unknown max-value unit {str(unit)[:40]!r}: this riff reads {UNIT_INT16!r}")

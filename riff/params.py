@@ -39,6 +39,21 @@ UNIT_KEY = "riff:max-value-unit"
 UNIT_INT16 = "int16"
 
 
+# What an image's tags may say, so that a tag cannot ask for an absurd amount of work or memory
+# (a sample-rate tag of 2^31 - 1 would take tens of GB): wide enough for any real format.
+TAG_RANGES: dict[str, tuple[float, float]] = {
+    "sample_rate": (4000, 192000),
+    "stereo": (0, 1),
+    "step_size_ms": (1, 1000),
+    "window_duration_ms": (1, 1000),
+    "padded_duration_ms": (1, 1000),  # n_fft at most 192000
+    "num_frequencies": (8, 2048),
+    "min_frequency": (0, 96000),
+    "max_frequency": (1, 96000),
+    "power_for_image": (0.05, 4.0),
+}
+
+
 @dataclass(frozen=True)
 class SpectrogramParams:
     """One spectrogram format, shared by both directions of the codec.
@@ -118,8 +133,13 @@ class SpectrogramParams:
             raw = exif[tag]
             try:
                 number = float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise ValueError(f"EXIF tag {tag} ({field.name}) is not a number: {raw!r}") from None
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(
+                    f"EXIF tag {tag} ({field.name}) is not a number: {str(raw)[:40]!r}"
+                ) from None
+            low, high = TAG_RANGES[field.name]
+            if not low <= number <= high:  # NaN fails too
+                raise ValueError(f"EXIF tag {tag} ({field.name}) is {number:g}, outside {low:g}..{high:g}")
             if field.name == "stereo":
                 values[field.name] = bool(number)
             elif field.name == "power_for_image":

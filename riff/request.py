@@ -49,6 +49,10 @@ class PromptEnd:
     guidance: float = 7.0  # classifier-free guidance scale
 
     def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
+            raise ValueError("prompts must be text")
+        if not self.prompt.strip():
+            raise ValueError("the prompt is empty: write what it should sound like")
         _check_seed(self.seed)
         if not 0.0 < self.denoising <= 1.0:
             raise ValueError(f"denoising must be in (0, 1], got {self.denoising}")

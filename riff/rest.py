@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import logging
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter
+import torch
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,8 +21,10 @@ from riff.audio import save_audio
 from riff.loudness import normalize_loudness
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED
-from riff.studio import Busy
+from riff.studio import Busy, free_memory
 from riff.trust import bundled_mask, bundled_seed, public_message
+
+log = logging.getLogger(__name__)
 
 
 class PromptInput(BaseModel):
@@ -92,19 +98,48 @@ def run_inference(engine, payload: dict) -> dict:
 def router(engine, wrap=lambda fn: fn) -> APIRouter:
     """A FastAPI router with `POST /run_inference/` over `engine`.
 
+    Every answer is JSON: 200 with the clip; 400 for a bad request, 413 for a body over the
+    engine's limit, 503 (with Retry-After) when the queue is full or memory ran out, 500 for
+    anything else, each with {"error": one line} and no server detail.
+
     Args:
         wrap: decorates the GPU work (e.g. `spaces.GPU`).
     """
     routes = APIRouter()
     work = wrap(lambda payload: run_inference(engine, payload))
+    limit = int(engine.limits.body_kb * 1024)
 
     @routes.post("/run_inference/")
-    def inference(payload: dict) -> JSONResponse:
+    async def inference(request: Request) -> JSONResponse:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _error(f"the request body is over {engine.limits.body_kb:g} kB", 413)
         try:
-            return JSONResponse(work(payload))
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return _error("the request body is not JSON", 400)
+        if not isinstance(payload, dict):
+            return _error("the request body must be a JSON object", 400)
+        try:
+            return JSONResponse(await run_in_threadpool(work, payload))
         except ValueError as error:
-            return JSONResponse({"error": public_message(str(error))}, status_code=400)
+            return _error(public_message(str(error)), 400)
         except Busy as error:
-            return JSONResponse({"error": str(error)}, status_code=503, headers={"Retry-After": "30"})
+            return _error(str(error), 503, {"Retry-After": "30"})
+        except torch.OutOfMemoryError:
+            log.exception("out of memory in /run_inference/")
+            free_memory()
+            return _error(
+                "out of memory for this request: try again, or with fewer steps", 503, {"Retry-After": "30"}
+            )
+        except Exception:
+            log.exception("/run_inference/ failed")
+            return _error("the render failed on the server; try again", 500)
 
     return routes
+
+
+def _error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -58,8 +58,10 @@ def seed_image(
             )
         path = bundled
     if path.suffix.lower() in READABLE:
-        waveform = load_audio(path, params.sample_rate, params.channels)
         needed = params.num_samples(width)
+        waveform = load_audio(
+            path, params.sample_rate, params.channels, max_seconds=needed / params.sample_rate + 1
+        )
         if waveform.shape[-1] < needed:
             waveform = torch.nn.functional.pad(waveform, (0, needed - waveform.shape[-1]))
         mel = mel_from_waveform(waveform[:, :needed], params)[..., :width]
@@ -93,8 +95,8 @@ def mask_tensor(name_or_path: str | Path, size: tuple[int, int]) -> torch.Tensor
     return data.reshape(1, 1, size[0], size[1])
 
 
-def open_image(path: Path) -> Image.Image:
-    """Open and fully read an image file.
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header, nothing decoded.
 
     Raises:
         ValueError: missing or not an image.
@@ -102,8 +104,23 @@ def open_image(path: Path) -> Image.Image:
     if not path.is_file():
         raise ValueError(f"no such file: {str(path)!r}")
     try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+
+
+def open_image(path: Path) -> Image.Image:
+    """Open and fully read an image file.
+
+    Raises:
+        ValueError: missing, not an image, truncated, or a decompression bomb (Pillow's limit).
+    """
+    if not path.is_file():
+        raise ValueError(f"no such file: {str(path)!r}")
+    try:
         image = Image.open(path)
         image.load()
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
     return image

@@ -12,23 +12,26 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from PIL import Image
 
-from riff.audio import load_audio, save_audio
+from riff.audio import READABLE, audio_seconds, load_audio, save_audio
 from riff.convert import Spectrogram, decode, image_from_waveform
 from riff.image import params_from_image, save_image
+from riff.limits import Limits
 from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
-from riff.params import SpectrogramParams
+from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, render_restyle, render_seeds, render_walk, stitch
 from riff.request import Music, Restyle, Seeds, Settings, Walk, to_dict
-from riff.seeds import open_image
+from riff.seeds import image_size, open_image
 from riff.trust import session_dir
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,12 @@ class Result:
     settings: Path | None = None  # the request as JSON
     archive: Path | None = None  # every PNG (with metadata) in one zip
     done: bool = False
+
+
+def free_memory() -> None:
+    """Give the accelerator's cached memory back after a peak or a failure (a shared server)."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class Busy(RuntimeError):
@@ -80,7 +89,11 @@ class Engine:
     """Loads the model on first use and renders requests into session folders, one at a time."""
 
     def __init__(
-        self, model: str | Model | None = None, device: str | None = None, root: str | Path | None = None
+        self,
+        model: str | Model | None = None,
+        device: str | None = None,
+        root: str | Path | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._model = model if isinstance(model, Model) else None
         self._name = model.name if isinstance(model, Model) else model_name(model)
@@ -88,7 +101,9 @@ class Engine:
         self._error: str | None = None
         self._lock = threading.Lock()
         self.root = Path(root or tempfile.mkdtemp(prefix="riff-studio-"))
-        self.queue = WorkQueue()
+        self.limits = limits or Limits.from_env()
+        self.queue = WorkQueue(self.limits.queue)
+        self._swept = 0.0
 
     @property
     def model(self) -> Model:
@@ -129,8 +144,29 @@ class Engine:
             ValueError: a malformed session id (see `trust.session_dir`).
         """
         base = session_dir(self.root, session)
+        self.sweep()
         base.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=base))
+
+    def sweep(self, now: float | None = None) -> None:
+        """Delete results older than `limits.keep_s` (callers that never open a page never
+        close one either), at most once a minute."""
+        now = time.time() if now is None else now
+        if now - self._swept < 60:
+            return
+        self._swept = now
+        for render in self.root.glob("*/*"):
+            try:
+                if now - render.stat().st_mtime > self.limits.keep_s:
+                    shutil.rmtree(render, ignore_errors=True)
+                    if not any(render.parent.iterdir()):
+                        render.parent.rmdir()
+            except OSError:
+                continue  # another request removed it first
+
+    def close(self) -> None:
+        """Delete every result (the server is shutting down)."""
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def forget_session(self, session: str | None) -> None:
         """Delete everything a session rendered; a malformed session id deletes nothing."""
@@ -146,6 +182,7 @@ class Engine:
     ) -> Iterator[Result]:
         """Render a walk, yielding the growing result after every clip (the track so far
         plays while the rest renders), then the finished one."""
+        self.limits.check(walk, settings.steps(self.default_steps), self._seed_width(walk.seed_image))
         with self.queue.slot():
             clips = render_walk(self.model, walk, settings, progress)
             yield from self._collect(clips, walk, settings, session)
@@ -154,6 +191,7 @@ class Engine:
         self, seeds: Seeds, settings: Settings, session: str | None = None, progress: Progress | None = None
     ) -> Iterator[Result]:
         """Text to audio: one clip per seed, played one after another."""
+        self.limits.check(seeds, settings.steps(self.default_steps), self._seed_width(seeds.seed_image))
         with self.queue.slot():
             clips = render_seeds(self.model, seeds, settings, progress)
             labels = [f"seed {s}" for s in seeds.seeds]
@@ -168,15 +206,29 @@ class Engine:
         progress: Progress | None = None,
     ) -> Iterator[Result]:
         """Audio to audio: restyle a region of a song segment by segment."""
-        song = load_audio(audio, self.model.params.sample_rate, 1)
+        self.limits.check(restyle, settings.steps(self.default_steps))
+        self.limits.check_audio(audio_seconds(audio))
+        end = restyle.start_s + restyle.duration_s
+        song = load_audio(audio, self.model.params.sample_rate, 1, max_seconds=end)
         with self.queue.slot():
             clips = render_restyle(self.model, song, restyle, settings, progress)
             yield from self._collect(clips, restyle, settings, session)
 
     def clip(self, walk: Walk, settings: Settings) -> Clip:
         """The first clip of a walk, rendered in its turn (the REST route's one-clip requests)."""
+        self.limits.check(walk, settings.steps(self.default_steps), self._seed_width(walk.seed_image))
         with self.queue.slot():
             return next(render_walk(self.model, walk, settings))
+
+    def _seed_width(self, name: str) -> int:
+        """Columns of a seed image once 512 high, from an image's header (a bomb is refused
+        before it is decoded); audio seeds are one clip wide."""
+        path = Path(name)
+        if not path.is_file() or path.suffix.lower() in READABLE:
+            return CLIP_WIDTH
+        width, height = image_size(path)
+        self.limits.check_image(width, height)
+        return max(8, round(width * CLIP_WIDTH / max(height, 1)))
 
     def _collect(
         self,
@@ -187,6 +239,20 @@ class Engine:
         labels: list[str] | None = None,
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session))
+        try:
+            yield from self._fill(result, clips, music, settings, labels)
+        except Exception:
+            shutil.rmtree(result.folder, ignore_errors=True)  # a failed render leaves nothing
+            raise
+
+    def _fill(
+        self,
+        result: Result,
+        clips: Iterator[Clip],
+        music: Music,
+        settings: Settings,
+        labels: list[str] | None,
+    ) -> Iterator[Result]:
         done: list[Clip] = []
         images: list[Image.Image] = []
         for clip in clips:
@@ -227,6 +293,7 @@ class Engine:
     ) -> tuple[Path, dict]:
         """Encode a file's audio as a spectrogram PNG; returns the path and its metadata."""
         params = SpectrogramParams(stereo=stereo)
+        self.limits.check_audio(audio_seconds(audio))
         waveform = load_audio(audio, params.sample_rate, params.channels)
         image = image_from_waveform(waveform, params)
         path = save_image(image, self.session_folder(session) / (Path(audio).stem + ".png"))
@@ -237,6 +304,7 @@ class Engine:
     ) -> tuple[Path, dict]:
         """Decode a spectrogram image (its metadata honoured) to a WAV; returns it and the
         metadata, with "note" saying what was done to the stored level, if anything."""
+        self.limits.check_image(*image_size(Path(image_path)))
         image = open_image(Path(image_path))
         spectrogram = Spectrogram.from_image(image)
         device = self.model.device if self._model is not None else pick_device(self._device)

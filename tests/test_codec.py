@@ -100,7 +100,7 @@ def test_image_without_metadata_uses_defaults():
 
 @pytest.mark.parametrize(
     "tag,value,match",
-    [(11000, "fast", "not a number"), (11050, 20000, "min_frequency"), (EXIF_MAX_VALUE, -1.0, "positive")],
+    [(11000, "fast", "not a number"), (11050, 20000, "min_frequency"), (EXIF_MAX_VALUE, -1.0, "finite number >= 0")],
 )
 def test_malformed_metadata_is_a_clear_error(tag, value, match):
     image = Image.new("RGB", (64, 512))

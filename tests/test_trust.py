@@ -252,3 +252,17 @@ def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
         worker.join(10)
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert "busy" in response.json()["error"]
+
+
+def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
+    import os
+
+    engine = Engine("unused", root=tmp_path / "root")
+    old, fresh = engine.session_folder("gone"), engine.session_folder("here")
+    (old / "clip.wav").write_bytes(b"x")
+    hours_ago = time.time() - 2 * engine.limits.keep_s
+    os.utime(old, (hours_ago, hours_ago))
+    engine.sweep(now=time.time() + 120)  # a minute after the last sweep
+    assert not old.exists() and not (tmp_path / "root" / "gone").exists() and fresh.exists()
+    engine.close()
+    assert not (tmp_path / "root").exists()

@@ -1,0 +1,103 @@
+"""What one caller of the studio or its API may ask for: bounded work on a shared server.
+
+The library and the CLI take whatever their operator asks; a public studio must not. Each limit
+has a public default and an environment variable, `RIFF_MAX_<NAME>` (e.g. `RIFF_MAX_CLIPS=64`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from riff.params import CLIP_WIDTH, SpectrogramParams
+from riff.request import Music, Restyle, Seeds, Walk
+
+CLIP_SECONDS = SpectrogramParams().num_samples(CLIP_WIDTH) / SpectrogramParams().sample_rate
+
+
+@dataclass(frozen=True)
+class Limits:
+    clips: int = 32  # clips of one walk or text-to-audio request
+    steps: int = 100  # denoising steps
+    prompt_chars: int = 1000  # each prompt and negative prompt
+    upload_mb: float = 50.0  # one uploaded file
+    audio_s: float = 600.0  # audio read from an upload (a restyle's region included)
+    image_pixels: int = 512 * 16384  # an uploaded image, checked before it is decoded
+    seed_width: int = 2048  # a seed image's columns once 512 high (20 s)
+    work: int = 32 * 100  # clips x steps x (seed width / 512), per request
+    body_kb: int = 64  # a REST request's body
+    queue: int = 32  # requests waiting for the model
+    keep_s: float = 3600.0  # results are deleted this long after they were made, page or not
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
+        """The defaults, with any `RIFF_MAX_<NAME>` variable in `environ` taking precedence.
+
+        Raises:
+            ValueError: a variable that is not a positive number.
+        """
+        values = {}
+        for field in dataclasses.fields(cls):
+            key = f"RIFF_MAX_{field.name.upper()}"
+            if key in environ:
+                kind = int if field.type in ("int", int) else float
+                try:
+                    values[field.name] = kind(environ[key])
+                except ValueError:
+                    raise ValueError(f"{key} must be a number, got {environ[key]!r}") from None
+                if values[field.name] <= 0:
+                    raise ValueError(f"{key} must be positive, got {environ[key]!r}")
+        return cls(**values)
+
+    def check(self, music: Music, steps: int, seed_width: int = CLIP_WIDTH) -> None:
+        """Refuse, in one line and before any work, a request beyond these limits.
+
+        Args:
+            steps: the denoising steps it will run (the settings' or the model's).
+            seed_width: columns of the seed image (a restyle's segments are clip-wide).
+        """
+        ends = [music.end] if isinstance(music, Seeds) else [music.start, music.end]
+        for end in ends:
+            for text in (end.prompt, end.negative_prompt):
+                if len(text) > self.prompt_chars:
+                    raise ValueError(
+                        f"a prompt of {len(text)} characters is too long: at most {self.prompt_chars}"
+                    )
+        if steps > self.steps:
+            raise ValueError(f"{steps} inference steps are too many here: at most {self.steps}")
+        if isinstance(music, Restyle):
+            if music.duration_s > self.audio_s:
+                raise ValueError(
+                    f"a region of {music.duration_s:g} s is too long here: at most {self.audio_s:g} s"
+                )
+            # Its segments are bounded by the audio and the work limits, not by `clips`.
+            clips = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
+        else:
+            clips = len(music.clip_alphas()) if isinstance(music, Walk) else len(music.seeds)
+            if clips > self.clips:
+                raise ValueError(f"{clips} clips are too many here: at most {self.clips}")
+        if seed_width > self.seed_width:
+            raise ValueError(
+                f"a seed image {seed_width} columns wide is too wide here: at most {self.seed_width}"
+            )
+        work = clips * steps * seed_width / CLIP_WIDTH
+        if work > self.work:
+            raise ValueError(
+                f"{clips} clips x {steps} steps of a {seed_width}-column seed is too much work for one "
+                f"request here: make it at most {self.work} clip-steps of 512 columns"
+            )
+
+    def check_image(self, width: int, height: int) -> None:
+        """Refuse an uploaded image by its header, before it is decoded (decompression bombs)."""
+        if width * height > self.image_pixels:
+            raise ValueError(
+                f"an image of {width} x {height} pixels is too large here: at most {self.image_pixels}"
+            )
+
+    def check_audio(self, seconds: float) -> None:
+        """Refuse uploaded audio by its header, before it is read."""
+        if seconds > self.audio_s:
+            raise ValueError(f"{seconds:.0f} s of audio is too long here: at most {self.audio_s:g} s")
