@@ -591,10 +591,21 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
 def build_app(engine: Engine, cache_examples: bool = False):
     """The page and the riffusion-compatible REST route on one FastAPI server."""
     from fastapi import FastAPI
+    from starlette.middleware.cors import CORSMiddleware
 
     from riff.rest import router
 
     app = FastAPI(title="riff")
+    # Any page may call the API (riffusion's web app lives elsewhere), but never with its
+    # visitor's cookies: no credentials. Gradio's own CORS layer defers to this one.
+    origins = [o.strip() for o in os.environ.get("RIFF_CORS_ORIGINS", "*").split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+    )
     app.include_router(router(engine, gpu))
     demo = build_demo(engine, cache_examples)
     app = gr.mount_gradio_app(

@@ -266,3 +266,12 @@ def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
     assert not old.exists() and not (tmp_path / "root" / "gone").exists() and fresh.exists()
     engine.close()
     assert not (tmp_path / "root").exists()
+
+
+def test_cors_never_hands_out_credentials(site):
+    headers = {"Origin": "https://elsewhere.example", "Host": "riff.example.org"}
+    preflight = httpx.options(site + "run_inference/", headers={**headers, "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    for response in (preflight, httpx.get(site + "config", headers=headers)):
+        assert "access-control-allow-credentials" not in response.headers
+        assert response.headers.get("access-control-allow-origin") in ("*", None)
