@@ -34,9 +34,9 @@ from riff.request import (
     from_dict,
     to_dict,
 )
-from riff.runtime import keep_large_buffers
+from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
-from riff.studio import Busy, Engine, Result, free_memory
+from riff.studio import Busy, Engine, Result
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
 try:  # On ZeroGPU Spaces this borrows a GPU per call; elsewhere it is a no-op.
@@ -70,7 +70,7 @@ def ui_errors(fn):
 
     def out_of_memory() -> gr.Error:
         logging.getLogger("riff").exception("out of memory")
-        free_memory()
+        give_back_memory()
         return gr.Error("out of memory for this request: try fewer clips or steps")
 
     if inspect.isgeneratorfunction(fn):
@@ -364,9 +364,7 @@ def _end_fields(side: str, prompt: str, seed: int) -> dict:
         fields["denoising"] = gr.Slider(
             0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
         )
-        fields["guidance"] = gr.Slider(
-            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
-        )
+        fields["guidance"] = _guidance()
     dice.click(lambda: random.randint(0, MAX_SEED), None, fields["seed"], api_visibility="private")
     start = side == "Start"
     names = {
@@ -382,9 +380,7 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
     with gr.Accordion("Walk settings", open=True):
         with gr.Row():
             fields["num_clips"] = gr.Slider(1, SLIDER_CLIPS, value=Walk.num_clips, step=1, label="Clips")
-            fields["num_inference_steps"] = gr.Slider(
-                *SLIDER_STEPS, value=engine.default_steps, step=1, label="Inference steps"
-            )
+            fields["num_inference_steps"] = _steps(engine)
             fields["alpha_curve"] = gr.Dropdown(
                 list(ALPHA_CURVES), value=Walk.alpha_curve, label="Alpha curve"
             )
@@ -468,6 +464,24 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         )
 
 
+def _render_button(label: str, handler, fields: dict, track_label: str, columns: int) -> Panel:
+    """A render button over a tab's fields, its results panel below; the API is named after
+    the handler."""
+    go = gr.Button(label, variant="primary")
+    panel = results_panel(track_label, columns)
+    api_name = handler.__name__
+    go.click(handler, _inputs(handler, fields), panel.outputs(), api_name=api_name, concurrency_id="gpu")
+    return panel
+
+
+def _guidance() -> gr.Slider:
+    return gr.Slider(0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance")
+
+
+def _steps(engine: Engine) -> gr.Slider:
+    return gr.Slider(*SLIDER_STEPS, value=engine.default_steps, step=1, label="Inference steps")
+
+
 def text_tab(studio: Studio) -> None:
     """One prompt, a clip per seed."""
     fields: dict = {}
@@ -477,25 +491,13 @@ def text_tab(studio: Studio) -> None:
     with gr.Row():
         fields["seed"] = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
         fields["num_seeds"] = gr.Slider(1, MAX_SEEDS, value=4, step=1, label="Seeds (one clip each)")
-        fields["num_inference_steps"] = gr.Slider(
-            *SLIDER_STEPS, value=studio.engine.default_steps, step=1, label="Inference steps"
-        )
+        fields["num_inference_steps"] = _steps(studio.engine)
         fields["denoising"] = gr.Slider(
             0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
         )
-        fields["guidance"] = gr.Slider(
-            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
-        )
+        fields["guidance"] = _guidance()
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
-    go = gr.Button("Generate", variant="primary")
-    panel = results_panel("All clips, one after another", columns=8)
-    go.click(
-        studio.generate,
-        _inputs(studio.generate, fields),
-        panel.outputs(),
-        api_name="generate",
-        concurrency_id="gpu",
-    )
+    _render_button("Generate", studio.generate, fields, "All clips, one after another", columns=8)
 
 
 def restyle_tab(studio: Studio) -> None:
@@ -515,21 +517,9 @@ def restyle_tab(studio: Studio) -> None:
         fields["denoising"] = gr.Slider(
             0.05, 1.0, value=0.5, step=0.05, label="Denoising strength (how far from the song)"
         )
-        fields["guidance"] = gr.Slider(
-            0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance"
-        )
-        fields["num_inference_steps"] = gr.Slider(
-            *SLIDER_STEPS, value=studio.engine.default_steps, step=1, label="Inference steps"
-        )
-    go = gr.Button("Restyle", variant="primary")
-    panel = results_panel("Restyled region", columns=6)
-    go.click(
-        studio.audio_to_audio,
-        _inputs(studio.audio_to_audio, fields),
-        panel.outputs(),
-        api_name="audio_to_audio",
-        concurrency_id="gpu",
-    )
+        fields["guidance"] = _guidance()
+        fields["num_inference_steps"] = _steps(studio.engine)
+    _render_button("Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
 
 def tools_tab(studio: Studio) -> None:
@@ -565,7 +555,8 @@ def tools_tab(studio: Studio) -> None:
 def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
     """The studio's page over `engine` (models load lazily, on the first render)."""
     studio = Studio(engine)
-    with gr.Blocks(title="riff studio", delete_cache=(1800, 3600)) as demo:
+    keep = int(engine.limits.keep_s)  # Gradio's copies of what it served go on riff's schedule
+    with gr.Blocks(title="riff studio", delete_cache=(max(60, min(1800, keep // 2)), keep)) as demo:
         gr.Markdown(
             "# riff studio\nMusic from text, through spectrogram diffusion. Two prompts, two seeds: "
             "riff walks between them and plays the walk as one track."
@@ -584,7 +575,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             engine.forget_session(_session(request))
 
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.queue(default_concurrency_limit=1, max_size=engine.limits.queue)
     return demo
 
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from riff.audio import save_audio
 from riff.loudness import normalize_loudness
 from riff.request import PromptEnd, Settings, Walk
+from riff.runtime import give_back_memory
 from riff.seeds import DEFAULT_SEED
-from riff.studio import Busy, free_memory
+from riff.studio import Busy
 from riff.trust import bundled_mask, bundled_seed, public_message
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
             return _error(str(error), 503, {"Retry-After": "30"})
         except torch.OutOfMemoryError:
             log.exception("out of memory in /run_inference/")
-            free_memory()
+            give_back_memory()
             return _error(
                 "out of memory for this request: try again, or with fewer steps", 503, {"Retry-After": "30"}
             )

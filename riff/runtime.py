@@ -12,6 +12,19 @@ log = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
 
+def give_back_memory() -> bool:
+    """Return the heap's free pages to the OS (glibc's malloc_trim) and an accelerator's cached
+    blocks: after a peak, on a server that shares its machine. Returns whether glibc trimmed."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    try:
+        return bool(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def keep_large_buffers() -> bool:
     """Stop glibc from returning big buffers to the OS after each use.
 

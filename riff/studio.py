@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from PIL import Image
 
 from riff.audio import READABLE, audio_seconds, load_audio, save_audio
@@ -31,6 +30,7 @@ from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, render_restyle, render_seeds, render_walk, stitch
 from riff.request import Music, Restyle, Seeds, Settings, Walk, to_dict
+from riff.runtime import give_back_memory
 from riff.seeds import image_size, open_image
 from riff.trust import session_dir
 
@@ -51,19 +51,15 @@ class Result:
     done: bool = False
 
 
-def free_memory() -> None:
-    """Give the accelerator's cached memory back after a peak or a failure (a shared server)."""
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 class Busy(RuntimeError):
     """Too many renders are waiting for the model."""
 
 
 class WorkQueue:
     """One render at a time on the model, shared by the studio's events and the REST route;
-    at most `max_waiting` wait for it, and the next is refused at once (`Busy`)."""
+    at most `max_waiting` wait for it, and the next is refused at once (`Busy`). When the last
+    one is done, the memory of its peak goes back to the machine (a render keeps its buffers
+    while it runs, for speed: see `runtime.keep_large_buffers`)."""
 
     def __init__(self, max_waiting: int = 32) -> None:
         self.max_waiting = max_waiting
@@ -83,6 +79,9 @@ class WorkQueue:
         finally:
             with self._count_lock:
                 self._count -= 1
+                idle = self._count == 0
+            if idle:
+                give_back_memory()
 
 
 class Engine:

@@ -331,3 +331,17 @@ def test_silence_round_trips_to_silence(tmp_path):
     path = save_image(image_from_waveform(torch.zeros(1, 44100), SpectrogramParams()), tmp_path / "quiet.png")
     [(_, clip)] = decode([Spectrogram.from_image(open_image(path))])
     assert torch.isfinite(clip.waveform).all() and float(clip.waveform.abs().max()) == 0.0
+
+
+def test_the_page_shows_out_of_memory_as_one_line(tmp_path, monkeypatch):
+    import gradio as gr
+
+    engine = Engine("unused", root=tmp_path)
+
+    def no_memory(*_args, **_kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")
+        yield  # a generator, as the engine's renders are
+
+    monkeypatch.setattr(engine, "seeds", no_memory)
+    with pytest.raises(gr.Error, match="out of memory for this request"):
+        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
