@@ -51,6 +51,10 @@ class Result:
     done: bool = False
 
 
+class Gone(RuntimeError):
+    """The page that asked for a render has closed."""
+
+
 class Busy(RuntimeError):
     """Too many renders are waiting for the model."""
 
@@ -103,6 +107,7 @@ class Engine:
         self.limits = limits or Limits.from_env()
         self.queue = WorkQueue(self.limits.queue)
         self._swept = 0.0
+        self._gone: set[str] = set()  # sessions whose page has closed
 
     @property
     def model(self) -> Model:
@@ -174,7 +179,25 @@ class Engine:
         except ValueError:
             log.warning("not forgetting a malformed session id %r", str(session)[:40])
             return
+        if session is not None:
+            with self._lock:
+                self._gone.add(session)  # its render, if one runs, stops at its next step
         shutil.rmtree(folder, ignore_errors=True)
+
+    def _watch(self, session: str | None, progress: Progress | None) -> Progress:
+        """A progress callback that also stops the render (within one UNet step) once the
+        session's page has gone: nobody is left to hear it."""
+        if session is not None:
+            with self._lock:
+                self._gone.discard(session)  # a new render from a page that came back
+
+        def report(done: int, clips: int, step: int, steps: int) -> None:
+            if session is not None and session in self._gone:
+                raise Gone(f"session {session[:12]} left: render stopped")
+            if progress is not None:
+                progress(done, clips, step, steps)
+
+        return report
 
     def walk(
         self, walk: Walk, settings: Settings, session: str | None = None, progress: Progress | None = None
@@ -183,7 +206,7 @@ class Engine:
         plays while the rest renders), then the finished one."""
         self.limits.check(walk, settings.steps(self.default_steps), self._seed_width(walk.seed_image))
         with self.queue.slot():
-            clips = render_walk(self.model, walk, settings, progress)
+            clips = render_walk(self.model, walk, settings, self._watch(session, progress))
             yield from self._collect(clips, walk, settings, session)
 
     def seeds(
@@ -192,7 +215,7 @@ class Engine:
         """Text to audio: one clip per seed, played one after another."""
         self.limits.check(seeds, settings.steps(self.default_steps), self._seed_width(seeds.seed_image))
         with self.queue.slot():
-            clips = render_seeds(self.model, seeds, settings, progress)
+            clips = render_seeds(self.model, seeds, settings, self._watch(session, progress))
             labels = [f"seed {s}" for s in seeds.seeds]
             yield from self._collect(clips, seeds, settings, session, labels)
 
@@ -210,7 +233,7 @@ class Engine:
         end = restyle.start_s + restyle.duration_s
         song = load_audio(audio, self.model.params.sample_rate, 1, max_seconds=end)
         with self.queue.slot():
-            clips = render_restyle(self.model, song, restyle, settings, progress)
+            clips = render_restyle(self.model, song, restyle, settings, self._watch(session, progress))
             yield from self._collect(clips, restyle, settings, session)
 
     def clip(self, walk: Walk, settings: Settings) -> Clip:

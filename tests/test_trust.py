@@ -6,6 +6,7 @@ cannot delete anything another test needs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import time
@@ -275,3 +276,23 @@ def test_cors_never_hands_out_credentials(site):
     for response in (preflight, httpx.get(site + "config", headers=headers)):
         assert "access-control-allow-credentials" not in response.headers
         assert response.headers.get("access-control-allow-origin") in ("*", None)
+
+
+def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
+    from riff.request import PromptEnd, Settings, Walk
+    from riff.studio import Gone
+
+    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
+    steps: list[int] = []
+    render = engine.walk(walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2]))
+    next(render)  # the first clip is out; the page closes now
+    engine.forget_session("leaving")
+    seen = len(steps)
+    with pytest.raises(Gone):
+        list(render)
+    assert len(steps) - seen <= 1  # at most the step that was under way
+    with engine.queue.slot():  # its turn is free again
+        pass
+    # The same session id rendering again (a page that came back) works.
+    again = engine.walk(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
+    assert list(again)[-1].done
