@@ -317,15 +317,18 @@ class Panel:
         return [self.track, self.gallery, self.picture, self.downloads, self.note, self.state]
 
 
-def results_panel(track_label: str, columns: int, elem_ids: bool = False) -> Panel:
-    """The note, the track and a player for the clicked clip, the clips' spectrograms, the
-    whole track's picture and the downloads."""
+def results_panel(track_label: str, columns: int, elem_ids: bool = False, loop: bool = False) -> Panel:
+    """The note, the track (with a loop switch if `loop`) and a player for the clicked clip,
+    the clips' spectrograms, the whole track's picture and the downloads."""
     note = gr.Markdown("")
     with gr.Row():
         track = gr.Audio(
             label=track_label, type="filepath", interactive=False, elem_id="track" if elem_ids else None
         )
         player = gr.Audio(label="Selected clip", type="filepath", interactive=False, autoplay=True)
+    if loop:
+        looping = gr.Checkbox(label="Loop the track", value=False)
+        looping.change(lambda on: gr.update(loop=on), looping, track, api_visibility="private")
     gallery = gr.Gallery(
         label="Clips (click one to play it)",
         columns=columns,
@@ -427,8 +430,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         go = gr.Button("Generate", variant="primary", elem_id="generate")
         stop = gr.Button("Cancel", variant="stop")
         reuse = gr.Button("Reuse these settings")
-    panel = results_panel("Stitched track", columns=6, elem_ids=True)
-    loop = gr.Checkbox(label="Loop the track", value=False)
+    panel = results_panel("Stitched track", columns=6, elem_ids=True, loop=True)
     settings = gr.State(None)
     outputs = [*panel.outputs(), settings, status]
     event = go.click(
@@ -441,7 +443,6 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
     stop.click(None, None, None, cancels=[event])
     # The status line also says when the model failed to load on this first use.
     event.then(studio.engine.status, None, status, api_visibility="private", show_progress="hidden")
-    loop.change(lambda on: gr.update(loop=on), loop, panel.track, api_visibility="private")
     reused = list(walk_fields(Walk(PromptEnd("x"), PromptEnd("x")), Settings()))
 
     def reuse_settings(saved: dict | None):
