@@ -42,7 +42,7 @@ import torch
 # Runs as a script from a checkout: riff need not be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.models import Model, default_dtype, load_model, save_model
-from riff.params import SpectrogramParams
+from riff.params import CLIP_SECONDS
 from riff.render import Clip, render_clip, render_walk, stitch_walk
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED, seed_image
@@ -54,7 +54,6 @@ REF_PYTHON = BENCH_DIR.parent / ".ref-venv" / "bin" / "python"
 # The reference's defaults, and the prompts of its README's example walk.
 START = PromptEnd("jazzy rapping from paris", seed=42, denoising=0.75, guidance=7.0)
 END = PromptEnd("church bells on sunday", seed=123, denoising=0.75, guidance=7.0)
-CLIP_SECONDS = SpectrogramParams().num_samples(512) / SpectrogramParams().sample_rate  # 5.11 s
 
 
 def sd15_components(seed: int = 0) -> dict[str, object]:

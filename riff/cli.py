@@ -15,8 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from riff.audio import check_writable, load_audio, save_audio
-from riff.convert import Spectrogram, decode, image_from_waveform
-from riff.image import params_from_image, save_image
+from riff.convert import Spectrogram, decode, image_from_waveform, metadata
+from riff.image import save_image
 from riff.interp import ALPHA_CURVES
 from riff.models import REFERENCE_MODEL, SCHEDULERS
 from riff.params import SpectrogramParams
@@ -244,14 +244,7 @@ def image_to_audio(args: argparse.Namespace) -> None:
 
 
 def print_metadata(args: argparse.Namespace) -> None:
-    image = open_image(Path(args.image))
-    params, level = params_from_image(image)
-    tagged = bool(image.getexif())
-    info = {"width": image.width, "height": image.height, "tagged": tagged}
-    info.update({"max_value": level.tag_value, "level": level.source})
-    info.update({k: v for k, v in vars(params).items()})
-    info["duration_s"] = round(params.num_samples(image.width) / params.sample_rate, 3)
-    print(json.dumps(info, indent=2))
+    print(json.dumps(metadata(open_image(Path(args.image))), indent=2))
 
 
 def dataset(args: argparse.Namespace) -> None:

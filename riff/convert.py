@@ -9,13 +9,14 @@ share, so that both decide loudness the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
-from riff.image import Level, image_from_mel, mel_from_image
+from riff.image import Level, image_from_mel, mel_from_image, params_from_image
 from riff.loudness import PEAK_DB, limit_peak, normalize_loudness
 from riff.params import SpectrogramParams
 from riff.spectrogram import GRIFFIN_LIM_ITERS, check_decodable, mel_from_waveform, waveform_from_mel
@@ -80,3 +81,18 @@ def at_level(waveform: torch.Tensor, params: SpectrogramParams, level: Level) ->
             f"brought down {-gain_db:.1f} dB to {PEAK_DB:.0f} dBFS true peak"
         )
     return Decoded(limited, params, note)
+
+
+def metadata(image: Image.Image) -> dict:
+    """An image's spectrogram parameters as a plain dict (defaults where untagged); the max
+    value in the reference's int16 units, and where the level came from."""
+    params, level = params_from_image(image)
+    return {
+        "tagged": bool(image.getexif()),
+        "width": image.width,
+        "height": image.height,
+        "duration_s": round(params.num_samples(image.width) / params.sample_rate, 3),
+        "max_value": level.tag_value,
+        "level": level.source,
+        **dataclasses.asdict(params),
+    }

@@ -12,10 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from riff.params import CLIP_WIDTH, SpectrogramParams
+from riff.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.request import Music, Restyle, Seeds, Walk
-
-CLIP_SECONDS = SpectrogramParams().num_samples(CLIP_WIDTH) / SpectrogramParams().sample_rate
 
 
 @dataclass(frozen=True)

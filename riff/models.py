@@ -36,6 +36,7 @@ class Model:
     dtype: torch.dtype
     # The spectrogram format its images are in: riff.json's "spectrogram", else the reference's.
     params: SpectrogramParams = field(default_factory=SpectrogramParams)
+    recommended_steps: int = REFERENCE_STEPS  # riff.json's "num_inference_steps", else the reference's
 
     @property
     def vae_scale(self) -> int:
@@ -207,4 +208,5 @@ def load_model(name: str | None = None, device: str | None = None, dtype: torch.
         ) from None
     for module in (unet, vae, text_encoder):
         module.to(torch_device).eval().requires_grad_(False)
-    return Model(unet, vae, text_encoder, tokenizer, scheduler, name, torch_device, dtype, model_format(name))
+    params, steps = model_format(name), recommended_steps(name)  # riff.json read at load, once
+    return Model(unet, vae, text_encoder, tokenizer, scheduler, name, torch_device, dtype, params, steps)

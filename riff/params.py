@@ -147,3 +147,7 @@ class SpectrogramParams:
             else:
                 values[field.name] = int(number)
         return cls(**values)
+
+
+# Seconds of audio in one clip: 5.11.
+CLIP_SECONDS = SpectrogramParams().num_samples(CLIP_WIDTH) / SpectrogramParams().sample_rate

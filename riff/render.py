@@ -12,7 +12,7 @@ from PIL import Image
 from riff import interp, pipeline
 from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
 from riff.loudness import normalize_loudness
-from riff.models import Model, recommended_steps
+from riff.models import Model
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.request import DEFAULT_SETTINGS, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
@@ -62,7 +62,7 @@ def render_seeds(
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
     init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(seeds.seed_image)))
     mask = _mask(seeds.mask, init_latent)
-    steps = settings.steps(recommended_steps(model.name))
+    steps = settings.steps(model.recommended_steps)
     offset = model.scheduler.config.get("steps_offset", 0)
     start = interp.start_step(steps, end.denoising, offset)
     count, done = len(seeds.seeds), 0
@@ -152,7 +152,7 @@ def _walk_clips(
     Args:
         init_latents: (1, C, h, w) the seed image's latent, or (clips, C, h, w), one per clip.
     """
-    steps = settings.steps(recommended_steps(model.name))
+    steps = settings.steps(model.recommended_steps)
 
     # 1. Everything the walk shares, once: embeddings, the mask, per-seed noise.
     embeddings = pipeline.encode_prompts(

@@ -112,7 +112,7 @@ class Seeds:
     @classmethod
     def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Seeds:
         """`count` seeds from `end.seed` on: seed, seed + 1, ..."""
-        if not 1 <= count <= MAX_SEEDS:
+        if not 1 <= count <= MAX_SEEDS:  # before the tuple is built: a count may be huge
             raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {count}")
         if end.seed + count - 1 > MAX_SEED:
             raise ValueError(f"seeds must stay at most {MAX_SEED}")

@@ -21,8 +21,8 @@ from pathlib import Path
 from PIL import Image
 
 from riff.audio import READABLE, audio_seconds, load_audio, save_audio
-from riff.convert import Spectrogram, decode, image_from_waveform
-from riff.image import params_from_image, save_image
+from riff.convert import Spectrogram, decode, image_from_waveform, metadata
+from riff.image import save_image
 from riff.limits import Limits
 from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
@@ -337,18 +337,3 @@ class Engine:
             clip.params.sample_rate,
         )
         return path, {**metadata(image), "note": clip.note}
-
-
-def metadata(image: Image.Image) -> dict:
-    """An image's spectrogram parameters as a plain dict (defaults where untagged); the max
-    value in the reference's int16 units, and where the level came from."""
-    params, level = params_from_image(image)
-    return {
-        "tagged": bool(image.getexif()),
-        "width": image.width,
-        "height": image.height,
-        "duration_s": round(params.num_samples(image.width) / params.sample_rate, 3),
-        "max_value": level.tag_value,
-        "level": level.source,
-        **dataclasses.asdict(params),
-    }

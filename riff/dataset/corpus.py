@@ -12,8 +12,8 @@ import numpy as np
 from riff.dataset.labels import Piece, labels, tempo_words
 from riff.dataset.midi import Note
 from riff.dataset.music import INSTRUMENTS, KEY_NAMES
+from riff.params import CLIP_SECONDS
 
-CLIP_SECONDS = 511 * 441 / 44100
 # Ensembles for four-part harmony: (caption, GM programs soprano..bass, family).
 ENSEMBLES = (
     ("church organ", (19, 19, 19, 19), "organ"),

@@ -10,9 +10,8 @@ import numpy as np
 from riff.dataset.drums import STYLES, DrumStyle, drum_notes
 from riff.dataset.labels import Piece, labels, tempo_words
 from riff.dataset.music import BASSES, INSTRUMENTS, PROGRESSIONS, Key, bass_line, chord_part, melody
-from riff.params import CLIP_WIDTH, SpectrogramParams
+from riff.params import CLIP_SECONDS
 
-CLIP_SECONDS = SpectrogramParams().num_samples(CLIP_WIDTH) / SpectrogramParams().sample_rate  # 5.11 s
 ARRANGEMENTS = ("drums", "drums and bass", "band", "band", "solo", "duo")
 # Comping rhythm per drum style.
 STYLE_COMPING = {
