@@ -316,25 +316,24 @@ def generate(args: argparse.Namespace) -> None:
 
 
 def _render(args: argparse.Namespace, music: Walk | Seeds, settings: Settings) -> None:
-    from riff.models import load_model
-    from riff.render import render_seeds, render_walk, stitch
-    from riff.seeds import mask_tensor, seed_image
+    from riff.limits import Limits
+    from riff.render import stitch
+    from riff.studio import Engine
 
-    # Fail on a bad seed image or mask before the model takes its time to load.
-    seed_image(music.seed_image)
-    if music.mask is not None:
-        mask_tensor(music.mask, (8, 8))
-    model = load_model(args.model, args.device)
+    # The studio's service path, without its limits: the operator owns this machine. The seed
+    # image and mask are read before the model takes its time to load.
+    engine = Engine(args.model, args.device, limits=Limits.none())
+
+    def progress(done: int, clips: int, step: int, steps: int) -> None:
+        bar.n = done
+        bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
+        bar.refresh()
+
+    rendering = engine.clips(music, settings, progress=progress)  # bad input fails here,
+    device = engine.model.device.type  # and a model that cannot load, before any bar is drawn
     total = len(music.clip_alphas()) if isinstance(music, Walk) else len(music.seeds)
-    with tqdm(total=total, desc=f"rendering on {model.device.type}", unit="clip") as bar:
-
-        def progress(done: int, clips: int, step: int, steps: int) -> None:
-            bar.n = done
-            bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
-            bar.refresh()
-
-        render = render_walk if isinstance(music, Walk) else render_seeds
-        clips = list(render(model, music, settings, progress))
+    with tqdm(total=total, desc=f"rendering on {device}", unit="clip") as bar:
+        clips = list(rendering)
         bar.n = total
         bar.refresh()
     if args.images_dir is not None:

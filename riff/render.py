@@ -44,6 +44,18 @@ class _Batch:
     start: int
 
 
+def render(
+    model: Model, music: Walk | Seeds, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+) -> Iterator[Clip]:
+    """Render any music that starts from a seed image, by its kind (`RENDERERS`); a restyle
+    starts from its song instead: `render_restyle`."""
+    try:
+        renderer = RENDERERS[type(music)]
+    except KeyError:
+        raise TypeError(f"no renderer for {type(music).__name__}") from None
+    return renderer(model, music, settings, progress)
+
+
 def render_walk(
     model: Model, walk: Walk, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
 ) -> Iterator[Clip]:
@@ -305,3 +317,7 @@ def _mask(name: str | None, init_latent: torch.Tensor) -> torch.Tensor | None:
     if name is None:
         return None
     return mask_tensor(name, tuple(init_latent.shape[-2:]))
+
+
+# What renders each kind of music from a seed image: a new kind adds its line here.
+RENDERERS: dict[type, Callable[..., Iterator[Clip]]] = {Walk: render_walk, Seeds: render_seeds}

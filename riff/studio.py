@@ -28,10 +28,10 @@ from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
-from riff.render import Clip, Progress, render_restyle, render_seeds, render_walk, stitch
+from riff.render import Clip, Progress, render, render_restyle, stitch
 from riff.request import Music, Restyle, Seeds, Settings, Walk, to_dict
 from riff.runtime import give_back_memory
-from riff.seeds import image_size, open_image
+from riff.seeds import image_size, mask_tensor, open_image, seed_image
 from riff.trust import session_dir
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Engine:
         self._device = device
         self._error: str | None = None
         self._lock = threading.Lock()
-        self.root = Path(root or tempfile.mkdtemp(prefix="riff-studio-"))
+        self._root = Path(root) if root is not None else None
         self.limits = limits or Limits.from_env()
         self.queue = WorkQueue(self.limits.queue)
         self._swept = 0.0
@@ -136,6 +136,14 @@ class Engine:
         device = pick_device(self._device).type
         return f"Model: {display_name(self._name)} (loads on first use, on {device})"
 
+    @property
+    def root(self) -> Path:
+        """Where session folders go: a fresh temporary folder, made on first use (a CLI render
+        writes none)."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="riff-studio-"))
+        return self._root
+
     @functools.cached_property
     def default_steps(self) -> int:
         """Denoising steps the model recommends (see `recommended_steps`), read once."""
@@ -159,18 +167,19 @@ class Engine:
         if now - self._swept < 60:
             return
         self._swept = now
-        for render in self.root.glob("*/*"):
+        for done in self.root.glob("*/*"):
             try:
-                if now - render.stat().st_mtime > self.limits.keep_s:
-                    shutil.rmtree(render, ignore_errors=True)
-                    if not any(render.parent.iterdir()):
-                        render.parent.rmdir()
+                if now - done.stat().st_mtime > self.limits.keep_s:
+                    shutil.rmtree(done, ignore_errors=True)
+                    if not any(done.parent.iterdir()):
+                        done.parent.rmdir()
             except OSError:
                 continue  # another request removed it first
 
     def close(self) -> None:
         """Delete every result (the server is shutting down)."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
 
     def forget_session(self, session: str | None) -> None:
         """Delete everything a session rendered; a malformed session id deletes nothing."""
@@ -199,25 +208,43 @@ class Engine:
 
         return report
 
+    def clips(
+        self,
+        music: Walk | Seeds,
+        settings: Settings,
+        session: str | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[Clip]:
+        """The one service path of the CLI, the studio and the API: the request checked against
+        the limits, and its seed image and mask read, now, before the model loads; then its
+        clips, rendered in order in its turn on the model, as they are iterated."""
+        self.limits.check(music, settings.steps(self.default_steps), self._seed_width(music.seed_image))
+        seed_image(music.seed_image)
+        if music.mask is not None:
+            mask_tensor(music.mask, (8, 8))
+        return self._render(music, settings, session, progress)
+
+    def _render(
+        self, music: Walk | Seeds, settings: Settings, session: str | None, progress: Progress | None
+    ) -> Iterator[Clip]:
+        with self.queue.slot():
+            yield from render(self.model, music, settings, self._watch(session, progress))
+
     def walk(
         self, walk: Walk, settings: Settings, session: str | None = None, progress: Progress | None = None
     ) -> Iterator[Result]:
         """Render a walk, yielding the growing result after every clip (the track so far
         plays while the rest renders), then the finished one."""
-        self.limits.check(walk, settings.steps(self.default_steps), self._seed_width(walk.seed_image))
-        with self.queue.slot():
-            clips = render_walk(self.model, walk, settings, self._watch(session, progress))
-            yield from self._collect(clips, walk, settings, session)
+        yield from self._collect(self.clips(walk, settings, session, progress), walk, settings, session)
 
     def seeds(
         self, seeds: Seeds, settings: Settings, session: str | None = None, progress: Progress | None = None
     ) -> Iterator[Result]:
         """Text to audio: one clip per seed, played one after another."""
-        self.limits.check(seeds, settings.steps(self.default_steps), self._seed_width(seeds.seed_image))
-        with self.queue.slot():
-            clips = render_seeds(self.model, seeds, settings, self._watch(session, progress))
-            labels = [f"seed {s}" for s in seeds.seeds]
-            yield from self._collect(clips, seeds, settings, session, labels)
+        labels = [f"seed {s}" for s in seeds.seeds]
+        yield from self._collect(
+            self.clips(seeds, settings, session, progress), seeds, settings, session, labels
+        )
 
     def restyle(
         self,
@@ -238,9 +265,8 @@ class Engine:
 
     def clip(self, walk: Walk, settings: Settings) -> Clip:
         """The first clip of a walk, rendered in its turn (the REST route's one-clip requests)."""
-        self.limits.check(walk, settings.steps(self.default_steps), self._seed_width(walk.seed_image))
-        with self.queue.slot():
-            return next(render_walk(self.model, walk, settings))
+        with contextlib.closing(self.clips(walk, settings)) as clips:
+            return next(clips)
 
     def _seed_width(self, name: str) -> int:
         """Columns of a seed image once 512 high, from an image's header (a bomb is refused

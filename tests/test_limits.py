@@ -72,6 +72,25 @@ def test_requests_within_the_limits_pass():
     Limits(clips=300, work=10**9).check(Walk(END, END, num_clips=256), 20, 512)
 
 
+def test_the_cli_has_no_limits():
+    big = Walk(END, END, num_clips=256)
+    with pytest.raises(ValueError):
+        Limits().check(big, 1000, 4096)
+    Limits.none().check(big, 1000, 4096)
+
+
+def test_the_service_path_reads_the_request_before_the_model(tmp_path):
+    engine = Engine(str(tmp_path / "no such model"), root=tmp_path / "results")
+    with pytest.raises(ValueError, match="unknown seed image"):
+        engine.clips(Walk(END, END, seed_image="nope"), Settings())
+    with pytest.raises(ValueError, match="mask"):
+        engine.clips(Walk(END, END, mask="nope"), Settings())
+    assert engine.status().startswith("Model: ")  # not tried, so no load error yet
+    with pytest.raises(ValueError, match="no such model"):
+        next(engine.clips(Walk(END, END), Settings()))
+    assert "not available" in engine.status()
+
+
 def test_empty_and_non_text_prompts_are_refused():
     for prompt in ["", "   "]:
         with pytest.raises(ValueError, match="prompt is empty"):
