@@ -7,10 +7,11 @@ without normalisation.
 Decoding improves on the reference's: the mel inversion is a non-negative least-squares solve
 on the grid of the *unpadded* window (its n_fft-point spectrum is just that grid interpolated),
 and phase comes from RAAR then fast Griffin-Lim on that same grid, seeded, so the same image and
-seed give the same samples on the same device, wherever in a batch the image is (rounding differs between devices, and these
-iterations carry it into the waveform, not into its spectrogram). Phase retrieval runs mostly
-at a lower sample rate that still holds every frequency the image does (`phase_grid`): the image
-stops at 10 kHz, so half of 44.1 kHz audio is empty.
+seed give the same samples on the same device, wherever in a batch the image is (rounding
+differs between devices, and these iterations carry it into the waveform, not into its
+spectrogram). Phase retrieval runs mostly at a lower sample rate that still holds every
+frequency the image does (`phase_grid`): the image stops at 10 kHz, so half of 44.1 kHz audio
+is empty.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import functools
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 
 from riff.params import SpectrogramParams
 
-# Phase-retrieval iterations by default: on real music, mel spectral convergence 0.044 at 96
-# against 0.055 at 48 and 0.041 at 128 (bench/bench_codec.py, 12 clips), about 6 ms a clip each.
-GRIFFIN_LIM_ITERS = 96
+# Encoding: waveform -> mel amplitudes, as the reference.
 
 
 def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
@@ -55,13 +55,6 @@ def mel_filterbank(params: SpectrogramParams, n_freqs: int) -> torch.Tensor:
     down = -slopes[:, :-2] / f_diff[:-1]
     up = slopes[:, 2:] / f_diff[1:]
     return torch.clamp(torch.minimum(down, up), min=0.0).T.contiguous()
-
-
-@functools.lru_cache(maxsize=16)
-def _hann(length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """A Hann window, made once per size, device and dtype (phase retrieval asks for it twice
-    an iteration)."""
-    return torch.hann_window(length, device=device, dtype=dtype)
 
 
 def mel_from_waveform(
@@ -107,9 +100,137 @@ def mel_from_waveform(
     return mel.reshape(*lead, *mel.shape[-2:])
 
 
+# Decoding: mel amplitudes -> linear magnitudes (NNLS) -> phase (RAAR, then fast Griffin-Lim)
+# -> waveform.
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How `waveform_from_mel` decodes: the one place for its iteration counts and constants."""
+
+    # Phase-retrieval iterations: on real music, mel spectral convergence 0.044 at 96 against
+    # 0.055 at 48 and 0.041 at 128 (bench/bench_codec.py, 12 clips), about 6 ms a clip each.
+    griffin_lim_iters: int = 96
+    # NNLS refinements of the clamped pseudo-inverse: a few do, since the magnitudes only start
+    # phase retrieval, which then projects onto the mel amplitudes themselves.
+    nnls_iters: int = 8
+    # RAAR on every other frame for two thirds of the iterations: 5x overlap (hop doubled) is
+    # plenty and costs half.
+    coarse_share: float = 2 / 3
+    coarse_stride: int = 2
+    relaxation: float = 0.9  # RAAR's beta
+    momentum: float = 0.99  # fast Griffin-Lim's
+    # The last iterations at the original rate: the first and last frames hang on a reflection
+    # of the clip's ends, whose corner aliases into the band at the low rate.
+    finish: int = 2
+    # Filterbank products with sparse CSR matrices (they are 99.8 % zeros) or dense ones. None:
+    # sparse on the CPU, where they are fast; dense elsewhere, where dense is fast and sparse
+    # products may not exist.
+    sparse: bool | None = None
+
+    def sparse_on(self, device: torch.device) -> bool:
+        """Whether filterbank products on `device` use sparse matrices."""
+        return device.type == "cpu" if self.sparse is None else self.sparse
+
+
+# The default phase-retrieval iterations, for callers that offer them as a choice.
+GRIFFIN_LIM_ITERS = Decoding.griffin_lim_iters
+
+
+def waveform_from_mel(
+    mel: torch.Tensor,
+    params: SpectrogramParams,
+    seed: int = 0,
+    nnls_iters: int | None = None,
+    griffin_lim_iters: int | None = None,
+    *,
+    decoding: Decoding = Decoding(),
+) -> torch.Tensor:
+    """Audio from mel amplitudes: NNLS mel inversion (`magnitudes_from_mel`), then seeded phase
+    retrieval (`waveform_from_magnitudes`).
+
+    Args:
+        mel: (..., num_frequencies, frames).
+        nnls_iters, griffin_lim_iters: override `decoding`'s.
+    Returns:
+        (..., (frames - 1) * hop_length) float32.
+    Raises:
+        ValueError: fewer frames than `min_decodable_width`.
+    """
+    check_decodable(mel.shape[-1], params)
+    if nnls_iters is not None:
+        decoding = replace(decoding, nnls_iters=nnls_iters)
+    if griffin_lim_iters is not None:
+        decoding = replace(decoding, griffin_lim_iters=griffin_lim_iters)
+    magnitudes = magnitudes_from_mel(mel, params, decoding)
+    return waveform_from_magnitudes(magnitudes, params, seed, mel=mel, decoding=decoding)
+
+
+def min_decodable_width(params: SpectrogramParams) -> int:
+    """The fewest image columns `waveform_from_mel` decodes: its STFTs pad each end by half a
+    window, by reflection, and need more audio than that."""
+    hop, win = phase_grid(params)
+    return win // (2 * hop) + 2
+
+
+def check_decodable(width: int, params: SpectrogramParams) -> None:
+    """Raises ValueError, in one line, for a spectrogram too narrow to decode."""
+    least = min_decodable_width(params)
+    if width < least:
+        raise ValueError(
+            f"a spectrogram {width} column{'s' * (width != 1)} wide is too narrow to decode: "
+            f"need at least {least} ({(least - 1) * params.step_size_ms} ms of audio)"
+        )
+
+
+def magnitudes_from_mel(
+    mel: torch.Tensor, params: SpectrogramParams, decoding: Decoding = Decoding()
+) -> torch.Tensor:
+    """Non-negative least-squares linear magnitudes for mel amplitudes.
+
+    Starts from the clamped pseudo-inverse and refines with `decoding.nnls_iters` steps of
+    accelerated projected gradient (FISTA, Beck & Teboulle 2009) on the win_length grid.
+
+    Args:
+        mel: (..., num_frequencies, frames).
+    Returns:
+        (..., win_length // 2 + 1, frames) non-negative.
+    """
+    a, a_t, pinv, step = _inversion(params, str(mel.device), decoding.sparse_on(mel.device))
+    lead, frames = mel.shape[:-2], mel.shape[-1]
+    # Columns of one big matrix: (num_frequencies, batch * frames).
+    y = mel.reshape(-1, mel.shape[-2], frames).float().permute(1, 0, 2).reshape(mel.shape[-2], -1)
+    x = torch.clamp(pinv @ y, min=0)
+    aty = a_t @ y
+    z, t = x, 1.0
+    for _ in range(decoding.nnls_iters):
+        x_next = torch.clamp(z - step * (a_t @ (a @ z) - aty), min=0)
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        z = x_next + ((t - 1) / t_next) * (x_next - x)
+        x, t = x_next, t_next
+    x = x.reshape(x.shape[0], -1, frames).permute(1, 0, 2)
+    x = torch.nn.functional.pad(x, (0, 0, 0, params.win_length // 2 + 1 - x.shape[-2]))
+    return x.reshape(*lead, x.shape[-2], frames)
+
+
 @functools.lru_cache(maxsize=8)
-def _filterbank(params: SpectrogramParams, n_freqs: int, device: str) -> torch.Tensor:
-    return mel_filterbank(params, n_freqs).float().to(device)
+def _inversion(params: SpectrogramParams, device: str, sparse: bool) -> tuple[torch.Tensor, ...]:
+    """Matrices for solving mel = A @ s, s >= 0, on the window's own frequency grid, up to its
+    last bin a mel band covers (the rest are zeros, about half of them for riffusion's 10 kHz):
+    A, A^T (sparse CSR if `sparse`), a clamped-pseudo-inverse start matrix and the gradient step
+    1 / ||A||^2.
+    """
+    a = _window_filterbank(params)
+    a = a[:, : int(a.sum(dim=0).nonzero().max()) + 1]
+    # Ridge pseudo-inverse a^T (a a^T + lambda I)^-1 via Cholesky of the small Gram matrix:
+    # some mel rows are (nearly) dependent, where SVD or eigh crawl on the CPU.
+    gram = a @ a.T
+    largest = gram.abs().sum(dim=1).max()  # Gershgorin bound on the top eigenvalue
+    ridge = torch.eye(gram.shape[0], dtype=gram.dtype) * (largest * 1e-6)
+    pinv = torch.cholesky_solve(a, torch.linalg.cholesky(gram + ridge)).T
+    step = 1.0 / largest
+    to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
+    return (*_filterbank_matrices(device, sparse, a, a.T), to(pinv), to(step))
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,73 +256,6 @@ def _window_filterbank(params: SpectrogramParams) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _inversion(params: SpectrogramParams, device: str) -> tuple[torch.Tensor, ...]:
-    """Matrices for solving mel = A @ s, s >= 0, on the window's own frequency grid, up to its
-    last bin a mel band covers (the rest are zeros, about half of them for riffusion's 10 kHz):
-    A, A^T (sparse CSR on the CPU), a clamped-pseudo-inverse start matrix and the gradient step
-    1 / ||A||^2.
-    """
-    a = _window_filterbank(params)
-    a = a[:, : int(a.sum(dim=0).nonzero().max()) + 1]
-    # Ridge pseudo-inverse a^T (a a^T + lambda I)^-1 via Cholesky of the small Gram matrix:
-    # some mel rows are (nearly) dependent, where SVD or eigh crawl on the CPU.
-    gram = a @ a.T
-    largest = gram.abs().sum(dim=1).max()  # Gershgorin bound on the top eigenvalue
-    ridge = torch.eye(gram.shape[0], dtype=gram.dtype) * (largest * 1e-6)
-    pinv = torch.cholesky_solve(a, torch.linalg.cholesky(gram + ridge)).T
-    step = 1.0 / largest
-    to = functools.partial(torch.Tensor.to, device=device, dtype=torch.float32)
-    return (*_filterbank_matrices(device, a, a.T), to(pinv), to(step))
-
-
-def _filterbank_matrices(device: str, *matrices: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Float32 copies on `device`. They are 99.8 % zeros: sparse CSR on the CPU, where products
-    with them are fast; dense elsewhere, where dense is fast and sparse products may not exist."""
-    out = tuple(m.to(device=device, dtype=torch.float32).contiguous() for m in matrices)
-    if device != "cpu":
-        return out
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return tuple(m.to_sparse_csr() for m in out)
-
-
-def magnitudes_from_mel(mel: torch.Tensor, params: SpectrogramParams, iters: int = 32) -> torch.Tensor:
-    """Non-negative least-squares linear magnitudes for mel amplitudes.
-
-    Starts from the clamped pseudo-inverse and refines with accelerated projected gradient
-    (FISTA, Beck & Teboulle 2009) on the win_length grid.
-
-    Args:
-        mel: (..., num_frequencies, frames).
-    Returns:
-        (..., win_length // 2 + 1, frames) non-negative.
-    """
-    a, a_t, pinv, step = _inversion(params, str(mel.device))
-    lead, frames = mel.shape[:-2], mel.shape[-1]
-    # Columns of one big matrix: (num_frequencies, batch * frames).
-    y = mel.reshape(-1, mel.shape[-2], frames).float().permute(1, 0, 2).reshape(mel.shape[-2], -1)
-    x = torch.clamp(pinv @ y, min=0)
-    aty = a_t @ y
-    z, t = x, 1.0
-    for _ in range(iters):
-        x_next = torch.clamp(z - step * (a_t @ (a @ z) - aty), min=0)
-        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        z = x_next + ((t - 1) / t_next) * (x_next - x)
-        x, t = x_next, t_next
-    x = x.reshape(x.shape[0], -1, frames).permute(1, 0, 2)
-    x = torch.nn.functional.pad(x, (0, 0, 0, params.win_length // 2 + 1 - x.shape[-2]))
-    return x.reshape(*lead, x.shape[-2], frames)
-
-
-def _smooth(n: int) -> bool:
-    """No prime factor above 5: the sizes FFT libraries are fastest at."""
-    for prime in (2, 3, 5):
-        while n % prime == 0:
-            n //= prime
-    return n == 1
-
-
-@functools.lru_cache(maxsize=8)
 def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     """(hop, window) in samples at the lowest sample rate, down to about half the original, that
     still holds all the image can: max_frequency plus 5 % under the Nyquist frequency, with an
@@ -224,89 +278,21 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     return hop, win
 
 
-@functools.lru_cache(maxsize=8)
-def _projection_matrices(params: SpectrogramParams, bins: int, device: str) -> tuple[torch.Tensor, ...]:
-    """A^T (bins, num_frequencies) of `_window_filterbank` cut to its first `bins` bins, and A
-    with each column divided by its sum (zero where no mel band looks): the multiplicative
-    update's back-projection."""
-    full = _window_filterbank(params)
-    if float(full[:, bins:].abs().sum()) > 0:
-        raise ValueError(f"{bins} bins cut off mel bands of {params}")
-    a = full[:, :bins]
-    cover = a.sum(dim=0)
-    inverse_cover = torch.where(cover > 0, 1 / cover.clamp(min=1e-12), 0.0)
-    return _filterbank_matrices(device, a.T, a * inverse_cover)
-
-
-def _frames_first(x: torch.Tensor) -> torch.Tensor:
-    """x (..., bins, frames) with frames before bins in memory, as an STFT's output has them:
-    elementwise work between tensors of different memory orders is several times slower."""
-    return x.transpose(-1, -2).contiguous().transpose(-1, -2)
-
-
-def _power(spec: torch.Tensor) -> torch.Tensor:
-    """|spec|^2, from the real pairs (several times faster than abs())."""
-    parts = torch.view_as_real(spec)
-    return torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
-
-
-# A gain: spec -> the real factor that projects spec onto a set of magnitudes.
-Gain = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
-    """The gain of the projection onto fixed magnitudes: magnitudes / |spec|."""
-    magnitudes = _frames_first(magnitudes)
-
-    def gain(spec: torch.Tensor) -> torch.Tensor:
-        return magnitudes * _power(spec).clamp_(min=1e-30).rsqrt_()
-
-    return gain
-
-
-def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int) -> Gain:
-    """The gain of a projection onto the target mel amplitudes that keeps the spectral shape the
-    current estimate has inside each mel band (a multiplicative update, as in NMF with the KL
-    divergence, Lee & Seung 2001). Bins no mel band covers carry no information: zero.
-
-    Works on rows (batch * frames, bins), the memory order of an STFT's output, so a spectrogram
-    in that order is neither transposed nor copied.
-
-    Args:
-        mel: (B, num_frequencies, frames) targets.
-    """
-    a_t, a_normalised = _projection_matrices(params, bins, str(mel.device))
-    target = mel.float().transpose(-1, -2).reshape(-1, mel.shape[-2])
-    floor = 1e-8 * float(target.max()) + 1e-30
-
-    def gain(spec: torch.Tensor) -> torch.Tensor:
-        rows = _power(spec).sqrt_().transpose(-1, -2).reshape(-1, bins)
-        gains = (target / (rows @ a_t).add_(floor)) @ a_normalised
-        return gains.view(spec.shape[0], -1, bins).transpose(-1, -2)
-
-    return gain
-
-
 def waveform_from_magnitudes(
     magnitudes: torch.Tensor,
     params: SpectrogramParams,
     seed: int = 0,
-    iters: int = GRIFFIN_LIM_ITERS,
-    momentum: float = 0.99,
     *,
     mel: torch.Tensor,
-    coarse_stride: int = 2,
-    coarse_share: float = 2 / 3,
-    finish: int = 2,
-    relaxation: float = 0.9,
+    decoding: Decoding = Decoding(),
 ) -> torch.Tensor:
     """Phase retrieval, seeded, mostly at the low sample rate of `phase_grid`.
 
-    Three stages share `iters`:
-    - Two thirds (`coarse_share`) on every other frame (hop doubled: 5x overlap is plenty and
-      costs half), by relaxed averaged alternating reflections (RAAR, Luke 2005), which Peer et
-      al. (2022) found to reach better spectrograms than Griffin-Lim; here, on real music, mel
-      spectral convergence 0.044 instead of 0.051 at 96 iterations, in the same time.
+    Three stages share `decoding.griffin_lim_iters`:
+    - `coarse_share` of them on every `coarse_stride`-th frame, by relaxed averaged alternating
+      reflections (RAAR, Luke 2005), which Peer et al. (2022) found to reach better
+      spectrograms than Griffin-Lim; here, on real music, mel spectral convergence 0.044
+      instead of 0.051 at 96 iterations, in the same time.
     - The rest on all frames, by fast Griffin-Lim (Perraudin et al. 2013), projecting onto the
       mel amplitudes themselves rather than onto fixed linear magnitudes, so the result
       converges towards what the image says, not towards a guess inside each band. RAAR's
@@ -317,11 +303,6 @@ def waveform_from_magnitudes(
     Args:
         magnitudes: (..., win_length // 2 + 1, frames) starting magnitudes.
         mel: (..., num_frequencies, frames) the mel amplitudes they came from.
-        momentum: fast Griffin-Lim's.
-        coarse_stride: frames skipped in the coarse stage.
-        coarse_share: the part of `iters` spent in the coarse stage.
-        finish: iterations at the original rate, the last of `iters`.
-        relaxation: RAAR's beta.
     Returns:
         (..., (frames - 1) * hop_length) float32.
     """
@@ -330,6 +311,7 @@ def waveform_from_magnitudes(
     kept = win // 2 + 1
     mag = magnitudes.reshape(-1, bins, frames)[:, :kept].float()
     device = mag.device
+    sparse = decoding.sparse_on(device)
     mel = mel.reshape(-1, *mel.shape[-2:]).to(device)
     # A centred STFT of an odd window gives one frame fewer than (frames - 1) * hop samples need.
     low_length = (frames - 1) * hop + win % 2
@@ -343,8 +325,9 @@ def waveform_from_magnitudes(
     generator = torch.Generator("cpu").manual_seed(seed)
     phase = torch.rand(mag.shape[-2:], generator=generator) * (2 * math.pi)
     spec = torch.polar(mag, phase.to(device).expand_as(mag))
-    coarse, k = int(iters * coarse_share), coarse_stride
-    fine = max(0, iters - coarse - finish)
+    iters, k, momentum = decoding.griffin_lim_iters, decoding.coarse_stride, decoding.momentum
+    coarse = int(iters * decoding.coarse_share)
+    fine = max(0, iters - coarse - decoding.finish)
     last = iters - coarse - fine  # at the original rate
     if coarse:
         spec = _raar(
@@ -352,10 +335,11 @@ def waveform_from_magnitudes(
             _magnitude_gain(mag[..., ::k]),
             lambda s: at_low_rate(s, k * hop, k * hop),
             coarse,
-            relaxation,
+            decoding.relaxation,
         )
         spec = at_low_rate(spec, k * hop, hop)
-    spec = _fgla(spec, _mel_gain(params, mel, kept), lambda s: at_low_rate(s, hop, hop), fine, momentum)
+    gain = _mel_gain(params, mel, kept, sparse)
+    spec = _fgla(spec, gain, lambda s: at_low_rate(s, hop, hop), fine, momentum)
     # The same complex spectrum read at the original rate: empty above the kept band.
     empty = spec.new_zeros(spec.shape[0], frames, bins - kept)
     spec = torch.cat([spec.transpose(-1, -2), empty], dim=-1).transpose(-1, -2)  # frames first
@@ -363,7 +347,7 @@ def waveform_from_magnitudes(
         full_hop, full_win = params.hop_length, params.win_length
         spec = _fgla(
             spec,
-            _mel_gain(params, mel, bins),
+            _mel_gain(params, mel, bins, sparse),
             lambda s: _stft(_istft(s, full_win, full_hop, length), full_win, full_hop),
             last,
             momentum,
@@ -372,27 +356,36 @@ def waveform_from_magnitudes(
     return waveform[..., : (frames - 1) * params.hop_length].reshape(*lead, -1)
 
 
-def _stft(y: torch.Tensor, win: int, hop: int) -> torch.Tensor:
-    """Centred, reflect-padded STFT with a Hann window of `win`, as the encoder's (unpadded)."""
-    return torch.stft(
-        y,
-        win,
-        hop,
-        window=_hann(win, y.device, y.dtype),
-        center=True,
-        pad_mode="reflect",
-        return_complex=True,
-    )
+# A gain: spec -> the real factor that projects spec onto a set of magnitudes.
+Gain = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _istft(spec: torch.Tensor, win: int, hop: int, length: int) -> torch.Tensor:
-    window = _hann(win, spec.device, spec.real.dtype)
-    return torch.istft(spec, win, hop, window=window, center=True, length=length)
+def _raar(
+    spec: torch.Tensor,
+    gain: Gain,
+    consistent: Callable[[torch.Tensor], torch.Tensor],
+    iters: int,
+    beta: float,
+) -> torch.Tensor:
+    """Relaxed averaged alternating reflections (Luke 2005): s <- beta / 2 * (s + R_C(R_A(s)))
+    + (1 - beta) * P_A(s), with A the magnitudes, C the consistent spectrograms and R = 2 P - 1.
+    With P_A(s) = g s that is s * (beta + (1 - 2 beta) g) + beta * P_C(s * (2 g - 1)), which
+    takes fewer passes over memory. Returns the projection of the last iterate onto A."""
+    for _ in range(iters):
+        g = gain(spec)
+        on_c = consistent(spec * (2 * g - 1))
+        spec = spec.mul_(g.mul_(1 - 2 * beta).add_(beta)).add_(on_c, alpha=beta)
+    return spec * gain(spec)
 
 
-def _lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
-    """start + weight * (end - start) for complex tensors, on their real pairs (faster)."""
-    return torch.view_as_complex(torch.lerp(torch.view_as_real(start), torch.view_as_real(end), weight))
+def _magnitude_gain(magnitudes: torch.Tensor) -> Gain:
+    """The gain of the projection onto fixed magnitudes: magnitudes / |spec|."""
+    magnitudes = _frames_first(magnitudes)
+
+    def gain(spec: torch.Tensor) -> torch.Tensor:
+        return magnitudes * _power(spec).clamp_(min=1e-30).rsqrt_()
+
+    return gain
 
 
 def _fgla(
@@ -414,58 +407,111 @@ def _fgla(
     return spec
 
 
-def _raar(
-    spec: torch.Tensor,
-    gain: Gain,
-    consistent: Callable[[torch.Tensor], torch.Tensor],
-    iters: int,
-    beta: float,
-) -> torch.Tensor:
-    """Relaxed averaged alternating reflections (Luke 2005): s <- beta / 2 * (s + R_C(R_A(s)))
-    + (1 - beta) * P_A(s), with A the magnitudes, C the consistent spectrograms and R = 2 P - 1.
-    With P_A(s) = g s that is s * (beta + (1 - 2 beta) g) + beta * P_C(s * (2 g - 1)), which
-    takes fewer passes over memory. Returns the projection of the last iterate onto A."""
-    for _ in range(iters):
-        g = gain(spec)
-        on_c = consistent(spec * (2 * g - 1))
-        spec = spec.mul_(g.mul_(1 - 2 * beta).add_(beta)).add_(on_c, alpha=beta)
-    return spec * gain(spec)
+def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int, sparse: bool) -> Gain:
+    """The gain of a projection onto the target mel amplitudes that keeps the spectral shape the
+    current estimate has inside each mel band (a multiplicative update, as in NMF with the KL
+    divergence, Lee & Seung 2001). Bins no mel band covers carry no information: zero.
 
-
-def min_decodable_width(params: SpectrogramParams) -> int:
-    """The fewest image columns `waveform_from_mel` decodes: its STFTs pad each end by half a
-    window, by reflection, and need more audio than that."""
-    hop, win = phase_grid(params)
-    return win // (2 * hop) + 2
-
-
-def check_decodable(width: int, params: SpectrogramParams) -> None:
-    """Raises ValueError, in one line, for a spectrogram too narrow to decode."""
-    least = min_decodable_width(params)
-    if width < least:
-        raise ValueError(
-            f"a spectrogram {width} column{'s' * (width != 1)} wide is too narrow to decode: "
-            f"need at least {least} ({(least - 1) * params.step_size_ms} ms of audio)"
-        )
-
-
-def waveform_from_mel(
-    mel: torch.Tensor,
-    params: SpectrogramParams,
-    seed: int = 0,
-    nnls_iters: int = 8,
-    griffin_lim_iters: int = GRIFFIN_LIM_ITERS,
-) -> torch.Tensor:
-    """Audio from mel amplitudes: NNLS mel inversion, then seeded phase retrieval
-    (`waveform_from_magnitudes`).
+    Works on rows (batch * frames, bins), the memory order of an STFT's output, so a spectrogram
+    in that order is neither transposed nor copied.
 
     Args:
-        mel: (..., num_frequencies, frames).
-    Returns:
-        (..., (frames - 1) * hop_length).
-    Raises:
-        ValueError: fewer frames than `min_decodable_width`.
+        mel: (B, num_frequencies, frames) targets.
     """
-    check_decodable(mel.shape[-1], params)
-    magnitudes = magnitudes_from_mel(mel, params, iters=nnls_iters)
-    return waveform_from_magnitudes(magnitudes, params, seed=seed, iters=griffin_lim_iters, mel=mel)
+    a_t, a_normalised = _projection_matrices(params, bins, str(mel.device), sparse)
+    target = mel.float().transpose(-1, -2).reshape(-1, mel.shape[-2])
+    floor = 1e-8 * float(target.max()) + 1e-30
+
+    def gain(spec: torch.Tensor) -> torch.Tensor:
+        rows = _power(spec).sqrt_().transpose(-1, -2).reshape(-1, bins)
+        gains = (target / (rows @ a_t).add_(floor)) @ a_normalised
+        return gains.view(spec.shape[0], -1, bins).transpose(-1, -2)
+
+    return gain
+
+
+@functools.lru_cache(maxsize=8)
+def _projection_matrices(
+    params: SpectrogramParams, bins: int, device: str, sparse: bool
+) -> tuple[torch.Tensor, ...]:
+    """A^T (bins, num_frequencies) of `_window_filterbank` cut to its first `bins` bins, and A
+    with each column divided by its sum (zero where no mel band looks): the multiplicative
+    update's back-projection. Sparse CSR if `sparse`."""
+    full = _window_filterbank(params)
+    if float(full[:, bins:].abs().sum()) > 0:
+        raise ValueError(f"{bins} bins cut off mel bands of {params}")
+    a = full[:, :bins]
+    cover = a.sum(dim=0)
+    inverse_cover = torch.where(cover > 0, 1 / cover.clamp(min=1e-12), 0.0)
+    return _filterbank_matrices(device, sparse, a.T, a * inverse_cover)
+
+
+# Speed: cached matrices and windows, sparse or dense products, FFT sizes and memory order.
+# None of these changes the algorithm, only how fast it runs (and, sparse or dense, rounding).
+
+
+@functools.lru_cache(maxsize=8)
+def _filterbank(params: SpectrogramParams, n_freqs: int, device: str) -> torch.Tensor:
+    """`mel_filterbank` in float32 on `device`, made once."""
+    return mel_filterbank(params, n_freqs).float().to(device)
+
+
+def _filterbank_matrices(device: str, sparse: bool, *matrices: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Float32 copies on `device`: sparse CSR if `sparse`, else dense (see `Decoding.sparse`)."""
+    out = tuple(m.to(device=device, dtype=torch.float32).contiguous() for m in matrices)
+    if not sparse:
+        return out
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return tuple(m.to_sparse_csr() for m in out)
+
+
+@functools.lru_cache(maxsize=16)
+def _hann(length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A Hann window, made once per size, device and dtype (phase retrieval asks for it twice
+    an iteration)."""
+    return torch.hann_window(length, device=device, dtype=dtype)
+
+
+def _stft(y: torch.Tensor, win: int, hop: int) -> torch.Tensor:
+    """Centred, reflect-padded STFT with a Hann window of `win`, as the encoder's (unpadded)."""
+    return torch.stft(
+        y,
+        win,
+        hop,
+        window=_hann(win, y.device, y.dtype),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
+
+
+def _istft(spec: torch.Tensor, win: int, hop: int, length: int) -> torch.Tensor:
+    """Inverse of `_stft`, `length` samples."""
+    window = _hann(win, spec.device, spec.real.dtype)
+    return torch.istft(spec, win, hop, window=window, center=True, length=length)
+
+
+def _smooth(n: int) -> bool:
+    """No prime factor above 5: the sizes FFT libraries are fastest at."""
+    for prime in (2, 3, 5):
+        while n % prime == 0:
+            n //= prime
+    return n == 1
+
+
+def _frames_first(x: torch.Tensor) -> torch.Tensor:
+    """x (..., bins, frames) with frames before bins in memory, as an STFT's output has them:
+    elementwise work between tensors of different memory orders is several times slower."""
+    return x.transpose(-1, -2).contiguous().transpose(-1, -2)
+
+
+def _power(spec: torch.Tensor) -> torch.Tensor:
+    """|spec|^2, from the real pairs (several times faster than abs())."""
+    parts = torch.view_as_real(spec)
+    return torch.addcmul(parts[..., 0].square(), parts[..., 1], parts[..., 1])
+
+
+def _lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """start + weight * (end - start) for complex tensors, on their real pairs (faster)."""
+    return torch.view_as_complex(torch.lerp(torch.view_as_real(start), torch.view_as_real(end), weight))

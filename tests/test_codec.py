@@ -19,7 +19,7 @@ from riff.image import (
     save_image,
 )
 from riff.params import EXIF_MAX_VALUE, SpectrogramParams
-from riff.spectrogram import mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
+from riff.spectrogram import Decoding, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
 P = SpectrogramParams()
 N = P.num_samples(512)
@@ -239,30 +239,37 @@ def test_decoding_keeps_the_level():
 
 
 def test_dense_matrices_decode_as_well(monkeypatch):
-    """Devices other than the CPU use dense matrices throughout; they must decode as well as the
-    CPU's sparse ones. (Samples differ: summation order differs, and the iterations carry such
-    rounding into the waveform, but not into its spectrogram.)"""
+    """Dense filterbank matrices (the default off the CPU) decode as well as the CPU's sparse
+    ones, and `Decoding.sparse` picks which. (Samples differ: summation order differs, and the
+    iterations carry such rounding into the waveform, but not into its spectrogram.)"""
     from riff import spectrogram
+
+    layouts = set()  # of the filterbank matrices the decode asked the cached helpers for
+
+    def spy(helper):
+        def wrapper(*args):
+            matrices = helper(*args)
+            layouts.update(m.layout for m in matrices[:2])  # the rest are dense by design
+            return matrices
+
+        return wrapper
+
+    monkeypatch.setattr(spectrogram, "_inversion", spy(spectrogram._inversion))
+    monkeypatch.setattr(spectrogram, "_projection_matrices", spy(spectrogram._projection_matrices))
 
     n = P.num_samples(100)
     noise = 0.05 * torch.randn(1, n, generator=torch.Generator().manual_seed(9))
     mel = mel_from_waveform(sine(330.0)[:, :n] + noise, P)
 
-    def decoded_sc() -> float:
-        return spectral_convergence(mel, mel_from_waveform(waveform_from_mel(mel, P, seed=3), P))
+    def decoded_sc(decoding: Decoding) -> tuple[float, set]:
+        layouts.clear()
+        waveform = waveform_from_mel(mel, P, seed=3, decoding=decoding)
+        return spectral_convergence(mel, mel_from_waveform(waveform, P)), set(layouts)
 
-    sparse = decoded_sc()
-    caches = (spectrogram._inversion, spectrogram._projection_matrices)
-    try:
-        for cache in caches:
-            cache.cache_clear()
-        monkeypatch.setattr(torch.Tensor, "to_sparse_csr", lambda self: self)
-        dense = decoded_sc()
-        assert not spectrogram._inversion(P, "cpu")[0].is_sparse_csr  # it did run dense
-    finally:
-        monkeypatch.undo()
-        for cache in caches:
-            cache.cache_clear()
+    sparse, sparse_layouts = decoded_sc(Decoding())  # sparse on the CPU by default
+    dense, dense_layouts = decoded_sc(Decoding(sparse=False))
+    assert sparse_layouts == {torch.sparse_csr}
+    assert dense_layouts == {torch.strided}
     assert sparse < 0.03
     assert dense == pytest.approx(sparse, rel=0.05)
 
