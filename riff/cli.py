@@ -20,7 +20,7 @@ from riff.image import save_image
 from riff.interp import ALPHA_CURVES
 from riff.models import REFERENCE_MODEL, SCHEDULERS
 from riff.params import SpectrogramParams
-from riff.request import PromptEnd, Seeds, Settings, Walk
+from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
@@ -91,7 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha-curve", default=Walk.alpha_curve, choices=ALPHA_CURVES)
     p.add_argument("--crossfade-ms", type=float, default=Walk.crossfade_ms)
     p.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    _continuation(p)
     p.set_defaults(run=interpolate)
+
+    p = sub.add_parser("chain", help="walk through several prompts, each hop from where the last ended")
+    p.add_argument("prompts", nargs="+", metavar="PROMPT", help="two or more")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="one per prompt (default: 0, 1, 2, ...)"
+    )
+    p.add_argument("--clips-per-hop", type=int, default=Chain.clips_per_hop)
+    _render_options(p)
+    p.add_argument("--alpha-curve", default=Chain.alpha_curve, choices=ALPHA_CURVES, help="within each hop")
+    p.add_argument("--crossfade-ms", type=float, default=Chain.crossfade_ms)
+    p.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    _continuation(p)
+    p.set_defaults(run=chain)
+
+    p = sub.add_parser("loop", help="render a seamless loop: the file repeats without a seam")
+    p.add_argument("prompt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clips", type=int, default=Loop.clips, help="clips round the loop (5.11 s each)")
+    _render_options(p)
+    p.add_argument("--crossfade-ms", type=float, default=Loop.crossfade_ms, help="every join, the wrap too")
+    p.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    p.set_defaults(run=loop)
 
     p = sub.add_parser("generate", help="render one clip from one prompt")
     p.add_argument("prompt")
@@ -184,6 +207,20 @@ def _render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--scheduler", default=Settings.scheduler, choices=SCHEDULERS)
     p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="clip width in columns, a multiple of 8 (1024 = 10.2 s; default: the seed image's, 512)",
+    )
+
+
+def _continuation(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--continuation",
+        action="store_true",
+        help="each clip continues the last quarter of the one before instead of restarting",
+    )
 
 
 def _targets(args: argparse.Namespace, suffix: str) -> list[Path]:
@@ -305,17 +342,61 @@ def interpolate(args: argparse.Namespace) -> None:
         crossfade_ms=args.crossfade_ms,
         seed_image=args.seed_image,
         mask=args.mask,
+        width=args.width,
+        continuation=args.continuation,
     )
     _render(args, walk, _settings(args))
 
 
+def chain(args: argparse.Namespace) -> None:
+    check_writable(args.output)
+    seeds = args.seeds if args.seeds is not None else list(range(len(args.prompts)))
+    if len(seeds) != len(args.prompts):
+        raise UsageError(f"--seeds takes one seed per prompt: {len(args.prompts)}, got {len(seeds)}")
+    ends = tuple(_end(args, prompt, seed) for prompt, seed in zip(args.prompts, seeds))
+    music = Chain(
+        ends,
+        args.clips_per_hop,
+        args.alpha_curve,
+        seed_image=args.seed_image,
+        mask=args.mask,
+        crossfade_ms=args.crossfade_ms,
+        width=args.width,
+        continuation=args.continuation,
+    )
+    _render(args, music, _settings(args))
+
+
+def loop(args: argparse.Namespace) -> None:
+    check_writable(args.output)
+    music = Loop(
+        _end(args, args.prompt, args.seed),
+        args.clips,
+        seed_image=args.seed_image,
+        mask=args.mask,
+        crossfade_ms=args.crossfade_ms,
+        width=args.width,
+    )
+    _render(args, music, _settings(args))
+
+
 def generate(args: argparse.Namespace) -> None:
     check_writable(args.output)
-    end = PromptEnd(args.prompt, args.seed, args.negative_prompt, args.denoising, args.guidance)
-    _render(args, Seeds(end, (args.seed,), seed_image=args.seed_image, mask=args.mask), _settings(args))
+    seeds = Seeds(
+        _end(args, args.prompt, args.seed),
+        (args.seed,),
+        seed_image=args.seed_image,
+        mask=args.mask,
+        width=args.width,
+    )
+    _render(args, seeds, _settings(args))
 
 
-def _render(args: argparse.Namespace, music: Walk | Seeds, settings: Settings) -> None:
+def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
+    return PromptEnd(prompt, seed, args.negative_prompt, args.denoising, args.guidance)
+
+
+def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settings: Settings) -> None:
     from riff.limits import Limits
     from riff.render import stitch
     from riff.studio import Engine
@@ -331,7 +412,7 @@ def _render(args: argparse.Namespace, music: Walk | Seeds, settings: Settings) -
 
     rendering = engine.clips(music, settings, progress=progress)  # bad input fails here,
     device = engine.model.device.type  # and a model that cannot load, before any bar is drawn
-    total = len(music.clip_alphas()) if isinstance(music, Walk) else len(music.seeds)
+    total = music.clip_count()
     with tqdm(total=total, desc=f"rendering on {device}", unit="clip") as bar:
         clips = list(rendering)
         bar.n = total

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from riff.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.request import Music, Restyle, Seeds, Walk
+from riff.request import Music, Restyle
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ class Limits:
             steps: the denoising steps it will run (the settings' or the model's).
             seed_width: columns of the seed image (a restyle's segments are clip-wide).
         """
-        ends = [music.end] if isinstance(music, Seeds) else [music.start, music.end]
-        for end in ends:
+        for end in music.prompt_ends():
             for text in (end.prompt, end.negative_prompt):
                 if len(text) > self.prompt_chars:
                     raise ValueError(
@@ -79,7 +78,7 @@ class Limits:
             # Its segments are bounded by the audio and the work limits, not by `clips`.
             clips = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
         else:
-            clips = len(music.clip_alphas()) if isinstance(music, Walk) else len(music.seeds)
+            clips = music.clip_count()
             if clips > self.clips:
                 raise ValueError(f"{clips} clips are too many here: at most {self.clips}")
         if seed_width > self.seed_width:

@@ -3,6 +3,7 @@ track. Every kind of music renders through one walk loop (`_walk_clips`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -14,10 +15,10 @@ from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pi
 from riff.loudness import normalize_loudness
 from riff.models import Model
 from riff.params import CLIP_WIDTH, SpectrogramParams
-from riff.request import DEFAULT_SETTINGS, Music, PromptEnd, Restyle, Seeds, Settings, Walk
+from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
 from riff.spectrogram import mel_from_waveform, waveform_from_mel
-from riff.stitch import stitch_loops, stitch_overlapping
+from riff.stitch import stitch_clips, stitch_overlapping
 
 # Called with (clips done, clips in all, UNet step in the current batch, steps in that batch).
 Progress = Callable[[int, int, int, int], None]
@@ -32,6 +33,8 @@ class Clip:
     pixels: torch.Tensor  # (3, H, W) float in [0, 255]
     waveform: torch.Tensor  # (channels, samples) on the CPU
     params: SpectrogramParams = field(default_factory=SpectrogramParams)
+    kept: int = 0  # columns at its start that continue the clip before (see `Walk.continuation`)
+    latent: torch.Tensor | None = None  # (C, h, w) the denoised latent, on the model's device
 
     def image(self) -> Image.Image:
         """The 8-bit spectrogram image with its metadata."""
@@ -45,7 +48,10 @@ class _Batch:
 
 
 def render(
-    model: Model, music: Walk | Seeds, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+    model: Model,
+    music: Walk | Seeds | Chain | Loop,
+    settings: Settings = DEFAULT_SETTINGS,
+    progress: Progress | None = None,
 ) -> Iterator[Clip]:
     """Render any music that starts from a seed image, by its kind (`RENDERERS`); a restyle
     starts from its song instead: `render_restyle`."""
@@ -60,9 +66,42 @@ def render_walk(
     model: Model, walk: Walk, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
 ) -> Iterator[Clip]:
     """Render the clips of a walk in order, batched, yielding each as soon as it is audio."""
-    init = pipeline.encode_image(model, pixels_from_image(seed_image(walk.seed_image)))
+    init = _seed_latent(model, walk.seed_image, walk.width)
+    stops = [(0, a) for a in walk.clip_alphas()]
     yield from _walk_clips(
-        model, walk.start, walk.end, walk.clip_alphas(), init, walk.mask, settings, progress
+        model, walk.prompt_ends(), stops, init, walk.mask, settings, progress, walk.continuation
+    )
+
+
+def render_chain(
+    model: Model, chain: Chain, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+) -> Iterator[Clip]:
+    """A prompt chain: one walk through all its ends, hop after hop, in order."""
+    init = _seed_latent(model, chain.seed_image, chain.width)
+    yield from _walk_clips(
+        model, chain.ends, chain.stops(), init, chain.mask, settings, progress, chain.continuation
+    )
+
+
+def render_loop(
+    model: Model, loop: Loop, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+) -> Iterator[Clip]:
+    """A loop's clips: the noise of clip j is cos(a) n0 + sin(a) n1 at a = 2 pi j / clips, a
+    great circle through the seed's noise n0 and the next seed's n1 (near-orthogonal Gaussians
+    of equal norm, so every clip's noise keeps the norm the model expects); clip `clips` would
+    be clip 0 again."""
+    init = _seed_latent(model, loop.seed_image, loop.width)
+    shape = (1, *init.shape[1:])
+    n0 = pipeline.latent_noise(loop.end.seed, shape)[0].double()
+    n1 = pipeline.latent_noise(loop.end.seed + 1, shape)[0].double() if loop.clips > 1 else n0
+
+    def noise(index: int) -> torch.Tensor:
+        angle = 2 * math.pi * index / loop.clips
+        return (math.cos(angle) * n0 + math.sin(angle) * n1).float().to(model.device)
+
+    stops = [(0, j / loop.clips) for j in range(loop.clips)]
+    yield from _walk_clips(
+        model, (loop.end, loop.end), stops, init, loop.mask, settings, progress, noise=noise
     )
 
 
@@ -72,7 +111,7 @@ def render_seeds(
     """One clip per seed from one prompt end (no interpolation), batched, in seed order."""
     end = seeds.end
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
-    init_latent = pipeline.encode_image(model, pixels_from_image(seed_image(seeds.seed_image)))
+    init_latent = _seed_latent(model, seeds.seed_image, seeds.width)
     mask = _mask(seeds.mask, init_latent)
     steps = settings.steps(model.recommended_steps)
     offset = model.scheduler.config.get("steps_offset", 0)
@@ -136,7 +175,8 @@ def render_restyle(
     mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
     # Each segment scaled to its own peak, as the model saw its training images.
     init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
-    yield from _walk_clips(model, restyle.start, restyle.end, alphas, init, None, settings, progress)
+    stops = [(0, a) for a in alphas]
+    yield from _walk_clips(model, restyle.prompt_ends(), stops, init, None, settings, progress)
 
 
 def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramParams) -> torch.Tensor:
@@ -151,70 +191,93 @@ def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramPara
 
 def _walk_clips(
     model: Model,
-    start: PromptEnd,
-    end: PromptEnd,
-    alphas: list[float],
+    ends: tuple[PromptEnd, ...],
+    stops: list[tuple[int, float]],
     init_latents: torch.Tensor,
     mask_name: str | None,
     settings: Settings,
     progress: Progress | None,
+    continuation: bool = False,
+    noise: Callable[[int], torch.Tensor] | None = None,
 ) -> Iterator[Clip]:
     """The walk loop every kind of music shares.
 
     Args:
+        ends: the prompt ends the walk passes through.
+        stops: (hop, alpha) per clip: the clip lies alpha of the way from ends[hop] to
+            ends[hop + 1] (prompt, negative prompt, strength and guidance lerped, noise slerped).
         init_latents: (1, C, h, w) the seed image's latent, or (clips, C, h, w), one per clip.
+        continuation: each clip after the first keeps the previous clip's last quarter as its
+            first (masked, not repainted), followed by the seed image's start: the music goes
+            on along the seed's loop instead of restarting. Clips then render one at a time.
+        noise: the noise of clip i, instead of the slerp between its ends' seeds.
     """
     steps = settings.steps(model.recommended_steps)
+    alphas = [a for _, a in stops]
 
     # 1. Everything the walk shares, once: embeddings, the mask, per-seed noise.
-    embeddings = pipeline.encode_prompts(
-        model, [start.prompt, end.prompt, start.negative_prompt, end.negative_prompt]
-    )
+    prompts = [e.prompt for e in ends] + [e.negative_prompt for e in ends]
+    embeddings = pipeline.encode_prompts(model, prompts)
+    cond_ends, uncond_ends = embeddings[: len(ends)], embeddings[len(ends) :]
     mask = _mask(mask_name, init_latents)
     shape = (1, *init_latents.shape[1:])
-    noise_start = pipeline.latent_noise(start.seed, shape).to(model.device)[0]
-    noise_end = pipeline.latent_noise(end.seed, shape).to(model.device)[0]
+    noise_ends = [pipeline.latent_noise(e.seed, shape).to(model.device)[0] for e in ends]
+
+    def between(hop: int, alpha: float, field: str) -> float:
+        a, b = (getattr(ends[hop], field), getattr(ends[hop + 1], field))
+        t = torch.tensor(alpha, dtype=torch.float64)
+        return float(
+            interp.lerp(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), t)
+        )
 
     # 2. Per clip: lerped strength and guidance, so per-clip start steps.
     offset = model.scheduler.config.get("steps_offset", 0)
-    strengths = interp.lerp(
-        torch.tensor(start.denoising, dtype=torch.float64),
-        torch.tensor(end.denoising, dtype=torch.float64),
-        torch.tensor(alphas, dtype=torch.float64),
-    ).tolist()
-    starts = [interp.start_step(steps, s, offset) for s in strengths]
+    starts = [interp.start_step(steps, between(h, a, "denoising"), offset) for h, a in stops]
 
     # 3. Batches of consecutive clips that share a start step, rendered in order.
+    kept = max(1, init_latents.shape[-1] // 4) if continuation else 0
+    previous: torch.Tensor | None = None
     done = 0
-    for batch in _batches(starts, settings.batch_size):
-        t = torch.tensor([alphas[i] for i in batch.indices], device=model.device)
-        cond = interp.lerp(embeddings[0], embeddings[1], t)
-        uncond = interp.lerp(embeddings[2], embeddings[3], t)
-        noise = interp.slerp(noise_start, noise_end, t)
-        guidance = interp.lerp(
-            torch.tensor(start.guidance, dtype=torch.float64),
-            torch.tensor(end.guidance, dtype=torch.float64),
-            t.cpu().double(),
-        )
+    for batch in _batches(starts, 1 if continuation else settings.batch_size):
+        hops = [stops[i][0] for i in batch.indices]
+        ts = [torch.tensor([stops[i][1]], device=model.device) for i in batch.indices]
+        cond = torch.cat([interp.lerp(cond_ends[h], cond_ends[h + 1], t) for h, t in zip(hops, ts)])
+        uncond = torch.cat([interp.lerp(uncond_ends[h], uncond_ends[h + 1], t) for h, t in zip(hops, ts)])
+        if noise is None:
+            clip_noise = torch.cat(
+                [interp.slerp(noise_ends[h], noise_ends[h + 1], t) for h, t in zip(hops, ts)]
+            )
+        else:
+            clip_noise = torch.stack([noise(i) for i in batch.indices])
+        guidance = torch.tensor([between(*stops[i], "guidance") for i in batch.indices], dtype=torch.float64)
         init = init_latents if init_latents.shape[0] == 1 else init_latents[batch.indices]
-        yield from _render_batch(
+        clip_mask, clip_kept = mask, 0
+        if previous is not None:  # a continuation: the previous clip's end, then the seed's start
+            init = torch.cat([previous[None, ..., -kept:], init[..., : init.shape[-1] - kept]], dim=-1)
+            clip_mask = torch.ones_like(init[:1, :1]) if mask is None else mask.clone()
+            clip_mask[..., :kept] = 0
+            clip_kept = kept * model.vae_scale
+        for clip in _render_batch(
             model,
             settings,
             steps,
             init,
             cond,
             uncond,
-            noise,
+            clip_noise,
             guidance,
             batch,
-            mask,
-            _step_reporter(progress, done, len(alphas)),
+            clip_mask,
+            _step_reporter(progress, done, len(stops)),
             alphas,
-            phase_seed=start.seed,
-        )
+            phase_seed=ends[0].seed,
+        ):
+            clip.kept = clip_kept
+            previous = clip.latent if continuation else None
+            yield clip
         done += len(batch.indices)
         if progress is not None:
-            progress(done, len(alphas), 0, 0)
+            progress(done, len(stops), 0, 0)
 
 
 def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
@@ -225,11 +288,12 @@ def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = 
 
 
 def stitch(clips: list[Clip], music: Music) -> torch.Tensor:
-    """A request's track: a restyle fades across its segments' shared overlap; walks and seeds
-    centre their crossfades on each join."""
+    """A request's track: a restyle fades across its segments' shared overlap; the other kinds
+    centre their crossfades on each join (in the shared part of continued clips), and a loop
+    crossfades its wrap too."""
     if isinstance(music, Restyle):
         return stitch_restyle(clips, music.crossfade_ms)
-    return stitch_walk(clips, music.crossfade_ms)
+    return stitch_walk(clips, music.crossfade_ms, wrap=isinstance(music, Loop))
 
 
 def restyle_segments(
@@ -247,11 +311,17 @@ def restyle_segments(
     return [waveform[:, s : s + length] for s in starts]
 
 
-def stitch_walk(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
+def stitch_walk(
+    clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0, wrap: bool = False
+) -> torch.Tensor:
     """The walk's track: clips on one beat grid with centred equal-power crossfades, loudness
     normalised once over the whole track (never clip by clip, so relative levels survive)."""
-    sample_rate = clips[0].params.sample_rate
-    track = stitch_loops([c.waveform for c in clips], int(crossfade_ms / 1000 * sample_rate))
+    params = clips[0].params
+    kept = [params.num_samples(c.kept) if c.kept else 0 for c in clips]
+    track = stitch_clips(
+        [c.waveform for c in clips], int(crossfade_ms / 1000 * params.sample_rate), kept, wrap
+    )
+    sample_rate = params.sample_rate
     return normalize_loudness(track, sample_rate, target_lufs)
 
 
@@ -289,7 +359,7 @@ def _render_batch(
     # Phase retrieval is seeded by the start seed: same request, same samples (on one device).
     waveforms = waveform_from_mel(mel, params, seed=phase_seed, griffin_lim_iters=settings.griffin_lim_iters)
     for k, i in enumerate(batch.indices):
-        yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params)
+        yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params, latent=latents[k])
 
 
 def _step_reporter(progress: Progress | None, done: int, total: int) -> Callable[[int, int], None]:
@@ -313,6 +383,11 @@ def _batches(starts: list[int], batch_size: int) -> list[_Batch]:
     return batches
 
 
+def _seed_latent(model: Model, name: str, width: int | None) -> torch.Tensor:
+    """(1, C, h, w) latent of a seed image, `width` columns wide if given (see `seed_image`)."""
+    return pipeline.encode_image(model, pixels_from_image(seed_image(name, model.params, width)))
+
+
 def _mask(name: str | None, init_latent: torch.Tensor) -> torch.Tensor | None:
     if name is None:
         return None
@@ -320,4 +395,9 @@ def _mask(name: str | None, init_latent: torch.Tensor) -> torch.Tensor | None:
 
 
 # What renders each kind of music from a seed image: a new kind adds its line here.
-RENDERERS: dict[type, Callable[..., Iterator[Clip]]] = {Walk: render_walk, Seeds: render_seeds}
+RENDERERS: dict[type, Callable[..., Iterator[Clip]]] = {
+    Walk: render_walk,
+    Seeds: render_seeds,
+    Chain: render_chain,
+    Loop: render_loop,
+}

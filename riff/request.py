@@ -2,7 +2,8 @@
 and the API down to the pipeline.
 
 A piece of music says what to play: a `Walk` between two prompt ends, `Seeds` (one prompt,
-a clip per seed) or a `Restyle` of a song. `Settings` says how to render any of them (steps,
+a clip per seed), a `Chain` of walks through several prompts, a seamless `Loop`, or a `Restyle`
+of a song. `Settings` says how to render any of them (steps,
 scheduler, batching, phase retrieval), as audiocraft keeps `set_generation_params` apart from
 `generate`. Every default and limit is declared here once; the callers read them, and
 `to_dict`/`from_dict` turn a request into the settings JSON and back.
@@ -26,6 +27,14 @@ MAX_SEEDS = 16  # clips of one text-to-audio request
 MAX_STEPS = 1000  # the schedulers' training timesteps
 MAX_GUIDANCE = 50.0
 MAX_CROSSFADE_MS = 2000.0
+MAX_ENDS = 16  # prompts of one chain
+
+
+def _check_width(width: int | None) -> None:
+    if width is not None and (
+        isinstance(width, bool) or not isinstance(width, int) or width < 64 or width % 8
+    ):
+        raise ValueError(f"width must be a multiple of 8, at least 64 columns, got {width!r}")
 
 
 def _check_seed(seed: object, what: str = "seed") -> None:
@@ -75,8 +84,11 @@ class Walk:
     seed_image: str = DEFAULT_SEED  # bundled name, reference id, image or audio path
     mask: str | None = None  # bundled mask name or image path; white = repaint
     crossfade_ms: float = 250.0  # centred on each join; 0 for hard cuts
+    width: int | None = None  # clip columns (1024 = 10.2 s); None: the seed image's own
+    continuation: bool = False  # each clip keeps the previous clip's end as its start
 
     def __post_init__(self) -> None:
+        _check_width(self.width)
         if self.alphas is None and not 1 <= self.num_clips <= MAX_CLIPS:
             raise ValueError(f"num_clips must be in 1..{MAX_CLIPS}, got {self.num_clips}")
         if self.alphas is not None and (
@@ -91,6 +103,12 @@ class Walk:
             return list(self.alphas)
         return interp.alpha_curve(self.num_clips, self.alpha_curve, self.alpha_power)
 
+    def prompt_ends(self) -> tuple[PromptEnd, ...]:
+        return (self.start, self.end)
+
+    def clip_count(self) -> int:
+        return len(self.clip_alphas())
+
 
 @dataclass(frozen=True)
 class Seeds:
@@ -101,8 +119,10 @@ class Seeds:
     seed_image: str = DEFAULT_SEED
     mask: str | None = None
     crossfade_ms: float = 0.0  # the clips are separate takes: cut, not blended
+    width: int | None = None
 
     def __post_init__(self) -> None:
+        _check_width(self.width)
         if not 1 <= len(self.seeds) <= MAX_SEEDS:
             raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {len(self.seeds)}")
         for seed in self.seeds:
@@ -117,6 +137,77 @@ class Seeds:
         if end.seed + count - 1 > MAX_SEED:
             raise ValueError(f"seeds must stay at most {MAX_SEED}")
         return cls(end, tuple(range(end.seed, end.seed + count)), **fields)
+
+    def prompt_ends(self) -> tuple[PromptEnd, ...]:
+        return (self.end,)
+
+    def clip_count(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A prompt chain: a walk from each end to the next, each hop starting exactly where the one
+    before ended (same prompt, seed and noise), `clips_per_hop` clips a hop, then the last end."""
+
+    ends: tuple[PromptEnd, ...]
+    clips_per_hop: int = 4
+    alpha_curve: str = "linear"  # within each hop
+    alpha_power: float = 2.0
+    seed_image: str = DEFAULT_SEED
+    mask: str | None = None
+    crossfade_ms: float = 250.0
+    width: int | None = None
+    continuation: bool = False
+
+    def __post_init__(self) -> None:
+        if not 2 <= len(self.ends) <= MAX_ENDS:
+            raise ValueError(f"a chain needs 2..{MAX_ENDS} prompts, got {len(self.ends)}")
+        if not 1 <= self.clips_per_hop <= MAX_CLIPS:
+            raise ValueError(f"clips per hop must be in 1..{MAX_CLIPS}, got {self.clips_per_hop}")
+        _check_crossfade(self.crossfade_ms)
+        _check_width(self.width)
+        interp.alpha_curve(1, self.alpha_curve, self.alpha_power)
+
+    def stops(self) -> list[tuple[int, float]]:
+        """(hop, alpha) of every clip: hop h walks from ends[h] to ends[h + 1]."""
+        alphas = interp.alpha_curve(self.clips_per_hop + 1, self.alpha_curve, self.alpha_power)[:-1]
+        last = len(self.ends) - 2
+        return [(hop, a) for hop in range(last + 1) for a in alphas] + [(last, 1.0)]
+
+    def prompt_ends(self) -> tuple[PromptEnd, ...]:
+        return self.ends
+
+    def clip_count(self) -> int:
+        return (len(self.ends) - 1) * self.clips_per_hop + 1
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A seamless loop: `clips` clips of one prompt end whose noise goes once round the circle
+    through its seed's noise and the next seed's, so the last clip leads back into the first;
+    the wrap is crossfaded like every other join, and the file repeats without a seam."""
+
+    end: PromptEnd
+    clips: int = 1
+    seed_image: str = DEFAULT_SEED
+    mask: str | None = None
+    crossfade_ms: float = 250.0  # every join, the wrap included
+    width: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.clips <= MAX_CLIPS:
+            raise ValueError(f"a loop has 1..{MAX_CLIPS} clips, got {self.clips}")
+        if self.clips > 1 and self.end.seed == MAX_SEED:
+            raise ValueError(f"a loop of several clips needs a seed below {MAX_SEED}")
+        _check_crossfade(self.crossfade_ms)
+        _check_width(self.width)
+
+    def prompt_ends(self) -> tuple[PromptEnd, ...]:
+        return (self.end,)
+
+    def clip_count(self) -> int:
+        return self.clips
 
 
 @dataclass(frozen=True)
@@ -139,6 +230,9 @@ class Restyle:
             )
         _check_crossfade(self.crossfade_ms)
         interp.alpha_curve(1, self.alpha_curve, self.alpha_power)
+
+    def prompt_ends(self) -> tuple[PromptEnd, ...]:
+        return (self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -167,8 +261,8 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
-Music = Walk | Seeds | Restyle
-KINDS: dict[str, type] = {"walk": Walk, "seeds": Seeds, "restyle": Restyle}
+Music = Walk | Seeds | Chain | Loop | Restyle
+KINDS: dict[str, type] = {"walk": Walk, "seeds": Seeds, "chain": Chain, "loop": Loop, "restyle": Restyle}
 
 
 def to_dict(music: Music, settings: Settings) -> dict:
@@ -199,6 +293,8 @@ def _build(cls: type, values: dict) -> Any:
     for name in ("start", "end"):
         if name in kept:
             kept[name] = _build(PromptEnd, kept[name])
+    if "ends" in kept:
+        kept["ends"] = tuple(_build(PromptEnd, end) for end in kept["ends"])
     for name in ("alphas", "seeds"):
         if kept.get(name) is not None:
             kept[name] = tuple(kept[name])

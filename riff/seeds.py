@@ -37,12 +37,14 @@ def mask_names() -> list[str]:
 
 
 def seed_image(
-    name_or_path: str | Path, params: SpectrogramParams | None = None, width: int = CLIP_WIDTH
+    name_or_path: str | Path, params: SpectrogramParams | None = None, width: int | None = None
 ) -> Image.Image:
     """An RGB seed image by bundled name, reference id, image file or audio file.
 
-    Images are scaled to the format's height and cut to a width that is a multiple of 8;
-    audio is encoded from its start, `width` columns long.
+    Images are scaled to the format's height and cut to a width that is a multiple of 8, then,
+    if `width` is given, repeated or cut to it (the bundled seeds are loops of whole bars, so
+    repeating keeps the beat); audio is encoded from its start, `width` columns long (default
+    one clip).
 
     Raises:
         ValueError: unknown name, unreadable file.
@@ -58,6 +60,7 @@ def seed_image(
             )
         path = bundled
     if path.suffix.lower() in READABLE:
+        width = width or CLIP_WIDTH
         needed = params.num_samples(width)
         waveform = load_audio(
             path, params.sample_rate, params.channels, max_seconds=needed / params.sample_rate + 1
@@ -66,7 +69,16 @@ def seed_image(
             waveform = torch.nn.functional.pad(waveform, (0, needed - waveform.shape[-1]))
         mel = mel_from_waveform(waveform[:, :needed], params)[..., :width]
         return image_from_mel(mel, params)
-    return fit_image(open_image(path), params.num_frequencies)
+    image = fit_image(open_image(path), params.num_frequencies)
+    return image if width is None else tile_image(image, width)
+
+
+def tile_image(image: Image.Image, width: int) -> Image.Image:
+    """`image` repeated side by side and cut to `width` columns."""
+    tiled = Image.new(image.mode, (width, image.height))
+    for left in range(0, width, image.width):
+        tiled.paste(image, (left, 0))
+    return tiled
 
 
 def fit_image(image: Image.Image, height: int = 512) -> Image.Image:

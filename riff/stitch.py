@@ -27,29 +27,62 @@ def stitch_loops(clips: list[torch.Tensor], crossfade: int) -> torch.Tensor:
     Returns:
         (channels, sum of clip lengths).
     """
+    return stitch_clips(clips, crossfade)
+
+
+def stitch_clips(
+    clips: list[torch.Tensor], crossfade: int, kept: list[int] | None = None, wrap: bool = False
+) -> torch.Tensor:
+    """`stitch_loops`, for clips that may continue each other and tracks that may loop.
+
+    A continued clip starts with `kept` samples that repeat the end of the clip before (the
+    continuation's kept part, decoded again): it starts that much earlier in the track, and the
+    join is cut at the middle of the shared part, with a crossfade no longer than half of it.
+    With `wrap`, the track is a loop: the last clip fades into the first as at any other join,
+    and what the fades put past either end folds onto the other, so the file repeats seamlessly.
+
+    Args:
+        kept: samples each clip shares with the one before (the first's is ignored); None: 0s.
+    Returns:
+        (channels, sum of clip lengths - sum of kept samples after the first clip).
+    """
     _check(clips, crossfade)
+    kept = [0, *(kept or [0] * len(clips))[1:]]
     half = crossfade // 2
-    total = sum(c.shape[-1] for c in clips)
+    offsets = [0]
+    for clip, k in zip(clips[:-1], kept[1:]):
+        if not 0 <= k < clip.shape[-1]:
+            raise ValueError(f"a clip cannot keep {k} samples of one {clip.shape[-1]} long")
+        offsets.append(offsets[-1] + clip.shape[-1] - k)
+    total = offsets[-1] + clips[-1].shape[-1]
+    # Join i, before clip i: its centre in the track and its half-width.
+    centres = [o + k // 2 for o, k in zip(offsets, kept)] + [total]
+    halves = [half if k == 0 else min(half, k // 2) for k in kept] + [half]
     track = torch.zeros(clips[0].shape[0], total + 2 * half, dtype=clips[0].dtype, device=clips[0].device)
-    fade_out, fade_in = equal_power_fades(2 * half, clips[0].device)
-    offset = 0
     for i, clip in enumerate(clips):
         if half > clip.shape[-1]:
             raise ValueError(f"crossfade of {crossfade} samples is longer than a clip ({clip.shape[-1]})")
-        # The clip wrapped around by `half` on each side: [end tail, clip, head].
+        # The clip wrapped around by `half` on each side: [end tail, clip, head], from track
+        # time offsets[i] - half (track index offsets[i]).
         piece = torch.cat([clip[:, clip.shape[-1] - half :], clip, clip[:, :half]], dim=-1)
         gain = torch.ones(piece.shape[-1], dtype=piece.dtype, device=piece.device)
-        if half:
-            if i > 0:
-                gain[: 2 * half] = fade_in
-            else:
-                gain[:half] = 0  # nothing before the first clip
-            if i < len(clips) - 1:
-                gain[-2 * half :] = fade_out
-            else:
-                gain[-half:] = 0
-        track[:, offset : offset + piece.shape[-1]] += piece * gain
-        offset += clip.shape[-1]
+        start = offsets[i] - half
+        if i > 0 or wrap:
+            h, c = halves[i], centres[i] - start
+            gain[: c - h] = 0
+            gain[c - h : c + h] = equal_power_fades(2 * h, piece.device)[1]
+        else:
+            gain[:half] = 0  # nothing before the first clip
+        if i < len(clips) - 1 or wrap:
+            h, c = halves[i + 1], centres[i + 1] - start
+            gain[c - h : c + h] = equal_power_fades(2 * h, piece.device)[0]
+            gain[c + h :] = 0
+        else:
+            gain[piece.shape[-1] - half :] = 0
+        track[:, offsets[i] : offsets[i] + piece.shape[-1]] += piece * gain
+    if wrap and half:
+        track[:, total : total + half] += track[:, :half]  # before the start: the end's fade-in
+        track[:, half : 2 * half] += track[:, total + half :]  # past the end: the start's fade-out
     return track[:, half : half + total]
 
 

@@ -29,7 +29,7 @@ from riff.models import Model, display_name, load_model, model_name, pick_device
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, render, render_restyle, stitch
-from riff.request import Music, Restyle, Seeds, Settings, Walk, to_dict
+from riff.request import Chain, Loop, Music, Restyle, Seeds, Settings, Walk, to_dict
 from riff.runtime import give_back_memory
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
 from riff.trust import session_dir
@@ -218,14 +218,19 @@ class Engine:
         """The one service path of the CLI, the studio and the API: the request checked against
         the limits, and its seed image and mask read, now, before the model loads; then its
         clips, rendered in order in its turn on the model, as they are iterated."""
-        self.limits.check(music, settings.steps(self.default_steps), self._seed_width(music.seed_image))
+        width = music.width or self._seed_width(music.seed_image)
+        self.limits.check(music, settings.steps(self.default_steps), width)
         seed_image(music.seed_image)
         if music.mask is not None:
             mask_tensor(music.mask, (8, 8))
         return self._render(music, settings, session, progress)
 
     def _render(
-        self, music: Walk | Seeds, settings: Settings, session: str | None, progress: Progress | None
+        self,
+        music: Walk | Seeds | Chain | Loop,
+        settings: Settings,
+        session: str | None,
+        progress: Progress | None,
     ) -> Iterator[Clip]:
         with self.queue.slot():
             yield from render(self.model, music, settings, self._watch(session, progress))

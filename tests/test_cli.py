@@ -120,6 +120,24 @@ def test_generate_and_interpolate_with_a_tiny_model(capsys, tmp_path, tiny_model
     assert "rendering" in err  # the progress bar
 
 
+def test_chain_loop_and_wider_clips(capsys, tmp_path, tiny_model_dir, narrow_seed):
+    common = ["--model", tiny_model_dir, "--num-inference-steps", "3", "--seed-image", narrow_seed]
+    clip = 63 * 441  # a 64-column clip
+    code, _, err = run(
+        capsys, "chain", "a", "b", "c", "--clips-per-hop", "2", "--seeds", "4", "5", "6",
+        "-o", tmp_path / "chain.wav", "--continuation", *common,
+    )  # fmt: skip
+    assert code == 0, err
+    # 5 clips, each after the first sharing 16 columns (a quarter) with the one before.
+    assert sf.info(tmp_path / "chain.wav").frames == 5 * clip - 4 * 15 * 441
+    code, _, err = run(capsys, "loop", "a", "--clips", "3", "-o", tmp_path / "loop.wav", *common)
+    assert code == 0, err
+    assert sf.info(tmp_path / "loop.wav").frames == 3 * clip
+    code, _, err = run(capsys, "generate", "a", "--width", "128", "-o", tmp_path / "wide.wav", *common)
+    assert code == 0, err
+    assert sf.info(tmp_path / "wide.wav").frames == 127 * 441
+
+
 ERRORS = [
     (["audio-to-image", "missing.wav"], "no such file"),
     (["audio-to-image", "{badwav}", "-o", "{tmp}/x.png"], "cannot read audio"),
@@ -157,6 +175,10 @@ ERRORS = [
         ["interpolate", "--start", "a", "--end", "b", "-o", "{tmp}/x.wav", "--model", "nobody/nothing"],
         "cannot load model",
     ),
+    (["chain", "a", "b", "--seeds", "1", "-o", "{tmp}/x.wav", "--model", "{model}"], "one seed per prompt"),
+    (["chain", "a", "-o", "{tmp}/x.wav", "--model", "{model}"], "2..16 prompts"),
+    (["loop", "a", "--clips", "0", "-o", "{tmp}/x.wav", "--model", "{model}"], "1..256"),
+    (["generate", "a", "--width", "100", "-o", "{tmp}/x.wav", "--model", "{model}"], "multiple of 8"),
 ]
 
 
