@@ -22,10 +22,14 @@ from gradio.utils import get_upload_folder
 
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
+from riff.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.request import (
+    MAX_ENDS,
     MAX_GUIDANCE,
     MAX_SEED,
     MAX_SEEDS,
+    Chain,
+    Loop,
     PromptEnd,
     Restyle,
     Seeds,
@@ -129,6 +133,30 @@ def _prompt(text: str | None, what: str = "write a prompt first") -> str:
     return text
 
 
+def _mask(name: str | None) -> str | None:
+    return None if name in (None, "", NO_MASK) else bundled_mask(name)
+
+
+def _width(width: int | float | None) -> int | None:
+    """A clip width from its slider; the seed image's own (None) at one clip."""
+    return None if width is None or int(width) == CLIP_WIDTH else int(width)
+
+
+def _rows(table: list[list] | None) -> list[tuple[str, int]]:
+    """(prompt, seed) from a table's rows; blank rows are skipped, a missing seed counts on."""
+    rows: list[tuple[str, int]] = []
+    for row in table or []:
+        prompt = str(row[0]).strip() if row and row[0] is not None else ""
+        if not prompt:
+            continue
+        seed = row[1] if len(row) > 1 and row[1] not in (None, "") else len(rows)
+        try:
+            rows.append((prompt, int(float(seed))))
+        except (TypeError, ValueError):
+            raise ValueError(f"the seed of {prompt!r} is not a whole number: {seed!r}") from None
+    return rows
+
+
 def _outputs(result: Result, note: str):
     """The results panel's values for a render so far (see `Panel`)."""
     downloads = [p for p in (result.settings, result.archive, result.picture) if p is not None]
@@ -170,6 +198,8 @@ class Studio:
         mask: str = NO_MASK,
         scheduler: str = Settings.scheduler,
         seed_upload: str | None = None,
+        continuation: bool = Walk.continuation,
+        width: int = CLIP_WIDTH,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -191,11 +221,13 @@ class Studio:
             crossfade_ms=float(crossfade_ms),
             # An upload wins over the picked bundled seed.
             seed_image=_uploaded(seed_upload) if seed_upload else bundled_seed(seed_image or DEFAULT_SEED),
-            mask=None if mask in (None, "", NO_MASK) else bundled_mask(mask),
+            mask=_mask(mask),
+            width=_width(width),
+            continuation=bool(continuation),
         )
         settings = _settings(num_inference_steps, scheduler=scheduler)
         note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
-        for result in self.engine.walk(walk, settings, _session(request), _progress(progress)):
+        for result in self.engine.render(walk, settings, _session(request), _progress(progress)):
             yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
 
     @gpu
@@ -218,7 +250,73 @@ class Studio:
         seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = _settings(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
-        for result in self.engine.seeds(seeds, settings, _session(request), _progress(progress)):
+        for result in self.engine.render(seeds, settings, _session(request), _progress(progress)):
+            yield _outputs(result, note)
+
+    @gpu
+    @ui_errors
+    def chain(
+        self,
+        prompts: list[list],
+        clips_per_hop: int = Chain.clips_per_hop,
+        continuation: bool = Chain.continuation,
+        num_inference_steps: int | None = None,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
+        crossfade_ms: float = Chain.crossfade_ms,
+        seed_image: str = DEFAULT_SEED,
+        width: int = CLIP_WIDTH,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ):
+        """A prompt chain: rows of (prompt, seed), each hop starting where the one before ended."""
+        ends = tuple(PromptEnd(p, s, "", denoising, guidance) for p, s in _rows(prompts))
+        chain = Chain(
+            ends,
+            int(clips_per_hop),
+            seed_image=bundled_seed(seed_image or DEFAULT_SEED),
+            crossfade_ms=float(crossfade_ms),
+            width=_width(width),
+            continuation=bool(continuation),
+        )
+        settings = _settings(num_inference_steps)
+        note = "Seeds used: " + ", ".join(str(e.seed) for e in ends)
+        for result in self.engine.render(chain, settings, _session(request), _progress(progress)):
+            yield _outputs(result, note)
+
+    @gpu
+    @ui_errors
+    def loop(
+        self,
+        prompt: str,
+        seed: int = 0,
+        clips: int = Loop.clips,
+        num_inference_steps: int | None = None,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
+        crossfade_ms: float = Loop.crossfade_ms,
+        seed_image: str = DEFAULT_SEED,
+        width: int = CLIP_WIDTH,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ):
+        """A seamless loop: the track repeats with no seam (download it or switch on looping)."""
+        end = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
+        music = Loop(
+            end,
+            int(clips),
+            seed_image=bundled_seed(seed_image or DEFAULT_SEED),
+            crossfade_ms=float(crossfade_ms),
+            width=_width(width),
+        )
+        note = (
+            f"Seed used: {end.seed} (and {end.seed + 1} round the loop)"
+            if music.clips > 1
+            else f"Seed used: {end.seed}"
+        )
+        for result in self.engine.render(
+            music, _settings(num_inference_steps), _session(request), _progress(progress)
+        ):
             yield _outputs(result, note)
 
     @gpu
@@ -292,6 +390,8 @@ def walk_fields(walk: Walk, settings: Settings) -> dict:
         "seed_image": walk.seed_image if walk.seed_image in seed_image_names() else DEFAULT_SEED,
         "mask": walk.mask or NO_MASK,
         "scheduler": settings.scheduler,
+        "continuation": walk.continuation,
+        "width": walk.width or CLIP_WIDTH,
     }
 
 
@@ -392,6 +492,9 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
             )
             fields["scheduler"] = gr.Dropdown(list(SCHEDULERS), value=Settings.scheduler, label="Scheduler")
         with gr.Row():
+            fields["width"] = _clip_length()
+            fields["continuation"] = _continuation()
+        with gr.Row():
             with gr.Column(scale=3):
                 gallery = gr.Gallery(
                     [(str(SEED_DIR / f"{n}.png"), n) for n in seeds],
@@ -465,14 +568,35 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         )
 
 
-def _render_button(label: str, handler, fields: dict, track_label: str, columns: int) -> Panel:
+def _render_button(
+    label: str, handler, fields: dict, track_label: str, columns: int, loop: bool = False
+) -> Panel:
     """A render button over a tab's fields, its results panel below; the API is named after
     the handler."""
     go = gr.Button(label, variant="primary")
-    panel = results_panel(track_label, columns)
+    panel = results_panel(track_label, columns, loop=loop)
     api_name = handler.__name__
     go.click(handler, _inputs(handler, fields), panel.outputs(), api_name=api_name, concurrency_id="gpu")
     return panel
+
+
+def _clip_length() -> gr.Slider:
+    return gr.Slider(
+        CLIP_WIDTH // 2,
+        4 * CLIP_WIDTH,
+        value=CLIP_WIDTH,
+        step=64,
+        label=f"Clip length (columns; {CLIP_WIDTH} = {CLIP_SECONDS:.2f} s)",
+        info="wider clips are longer music from one seed image, tiled on its beat; work grows with width",
+    )
+
+
+def _continuation() -> gr.Checkbox:
+    return gr.Checkbox(
+        label="Continue each clip from the last",
+        value=Walk.continuation,
+        info="each clip keeps the previous clip's last quarter and goes on from it (clips render one by one)",
+    )
 
 
 def _guidance() -> gr.Slider:
@@ -499,6 +623,57 @@ def text_tab(studio: Studio) -> None:
         fields["guidance"] = _guidance()
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
     _render_button("Generate", studio.generate, fields, "All clips, one after another", columns=8)
+
+
+def chain_tab(studio: Studio) -> None:
+    """A prompt chain through a table of prompts and seeds."""
+    fields: dict = {
+        "prompts": gr.Dataframe(
+            [["solo piano, slow, minor", 0], ["jazz saxophone, smooth", 1], ["rock drum beat, 120 bpm", 2]],
+            headers=["Prompt", "Seed"],
+            datatype=["str", "number"],
+            column_count=2,
+            row_limits=(2, MAX_ENDS),
+            type="array",
+            interactive=True,
+            label=f"Prompts in order (2 to {MAX_ENDS}; add or remove rows)",
+            elem_id="chain-prompts",
+        )
+    }
+    with gr.Row():
+        fields["clips_per_hop"] = gr.Slider(1, 16, value=Chain.clips_per_hop, step=1, label="Clips per hop")
+        fields["continuation"] = _continuation()
+        fields["num_inference_steps"] = _steps(studio.engine)
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = _guidance()
+    with gr.Row():
+        fields["crossfade_ms"] = gr.Slider(0, 1000, value=Chain.crossfade_ms, step=10, label="Crossfade (ms)")
+        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+        fields["width"] = _clip_length()
+    _render_button("Render the chain", studio.chain, fields, "Chain", columns=6)
+
+
+def loop_tab(studio: Studio) -> None:
+    """A seamless loop of one prompt."""
+    fields: dict = {}
+    with gr.Row():
+        fields["prompt"] = gr.Textbox(label="Prompt", value="lofi hip hop beat, mellow", lines=2, scale=3)
+        fields["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        fields["clips"] = gr.Slider(1, 16, value=Loop.clips, step=1, label="Clips round the loop")
+    with gr.Row():
+        fields["num_inference_steps"] = _steps(studio.engine)
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = _guidance()
+        fields["crossfade_ms"] = gr.Slider(
+            0, 1000, value=Loop.crossfade_ms, step=10, label="Crossfade (ms), the wrap too"
+        )
+        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+        fields["width"] = _clip_length()
+    _render_button("Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True)
 
 
 def restyle_tab(studio: Studio) -> None:
@@ -567,6 +742,10 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             explorer_tab(studio, status, cache_examples)
         with gr.Tab("Text to audio"):
             text_tab(studio)
+        with gr.Tab("Prompt chain"):
+            chain_tab(studio)
+        with gr.Tab("Loop"):
+            loop_tab(studio)
         with gr.Tab("Audio to audio"):
             restyle_tab(studio)
         with gr.Tab("Spectrogram tools"):

@@ -51,6 +51,18 @@ class Result:
     done: bool = False
 
 
+def caption(music: Music, clip: Clip) -> str:
+    """What a clip is, under its spectrogram."""
+    if isinstance(music, Seeds):
+        return f"seed {music.seeds[clip.index]}"
+    if isinstance(music, Chain):
+        hop, alpha = music.stops()[clip.index]
+        return f"clip {clip.index + 1} · hop {hop + 1} · alpha {alpha:.2f}"
+    if isinstance(music, Loop):
+        return f"clip {clip.index + 1} of {music.clips}"
+    return f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
+
+
 class Gone(RuntimeError):
     """The page that asked for a render has closed."""
 
@@ -235,21 +247,16 @@ class Engine:
         with self.queue.slot():
             yield from render(self.model, music, settings, self._watch(session, progress))
 
-    def walk(
-        self, walk: Walk, settings: Settings, session: str | None = None, progress: Progress | None = None
+    def render(
+        self,
+        music: Walk | Seeds | Chain | Loop,
+        settings: Settings,
+        session: str | None = None,
+        progress: Progress | None = None,
     ) -> Iterator[Result]:
-        """Render a walk, yielding the growing result after every clip (the track so far
-        plays while the rest renders), then the finished one."""
-        yield from self._collect(self.clips(walk, settings, session, progress), walk, settings, session)
-
-    def seeds(
-        self, seeds: Seeds, settings: Settings, session: str | None = None, progress: Progress | None = None
-    ) -> Iterator[Result]:
-        """Text to audio: one clip per seed, played one after another."""
-        labels = [f"seed {s}" for s in seeds.seeds]
-        yield from self._collect(
-            self.clips(seeds, settings, session, progress), seeds, settings, session, labels
-        )
+        """Render music into a session folder, yielding the growing result after every clip
+        (the track so far plays while the rest renders), then the finished one."""
+        yield from self._collect(self.clips(music, settings, session, progress), music, settings, session)
 
     def restyle(
         self,
@@ -284,16 +291,11 @@ class Engine:
         return max(8, round(width * CLIP_WIDTH / max(height, 1)))
 
     def _collect(
-        self,
-        clips: Iterator[Clip],
-        music: Music,
-        settings: Settings,
-        session: str | None,
-        labels: list[str] | None = None,
+        self, clips: Iterator[Clip], music: Music, settings: Settings, session: str | None
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session))
         try:
-            yield from self._fill(result, clips, music, settings, labels)
+            yield from self._fill(result, clips, music, settings)
         except Exception:
             shutil.rmtree(result.folder, ignore_errors=True)  # a failed render leaves nothing
             raise
@@ -304,13 +306,12 @@ class Engine:
         clips: Iterator[Clip],
         music: Music,
         settings: Settings,
-        labels: list[str] | None,
     ) -> Iterator[Result]:
         done: list[Clip] = []
         images: list[Image.Image] = []
         for clip in clips:
             done.append(clip)
-            label = labels[clip.index] if labels else f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
+            label = caption(music, clip)
             image = clip.image()
             images.append(image)
             png = result.folder / f"clip_{clip.index:03d}.png"

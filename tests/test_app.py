@@ -76,6 +76,8 @@ def test_the_app_names_every_endpoint(client):
     assert set(named) == {
         "/interpolate",
         "/generate",
+        "/chain",
+        "/loop",
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",
@@ -172,6 +174,53 @@ def test_generate_one_clip_per_seed(client):
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
     assert settings["kind"] == "seeds" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
     assert settings["music"]["seeds"] == [5, 6]
+
+
+def table(*rows) -> dict:
+    return {"headers": ["Prompt", "Seed"], "data": [list(r) for r in rows]}
+
+
+def test_a_chain_with_continuation_and_wider_clips(client):
+    track, gallery, picture, downloads, note = client.predict(
+        prompts=table(["solo piano", 7], ["  ", None], ["rock drum beat", None]),  # a blank row
+        clips_per_hop=1,
+        continuation=True,
+        num_inference_steps=5,
+        width=256,
+        api_name="/chain",
+    )
+    assert note == "Seeds used: 7, 1"  # a missing seed counts on
+    assert [item["caption"] for item in gallery] == [
+        "clip 1 · hop 1 · alpha 0.00",
+        "clip 2 · hop 1 · alpha 1.00",
+    ]
+    # Two 256-column clips, the second keeping the first's last 64 columns.
+    assert wav_frames(track) == 2 * 255 * HOP - 63 * HOP
+    settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
+    assert settings["kind"] == "chain" and settings["music"]["width"] == 256
+    assert [e["prompt"] for e in settings["music"]["ends"]] == ["solo piano", "rock drum beat"]
+
+
+def test_a_loop_is_whole_clips_with_the_wrap_crossfaded(client):
+    track, gallery, picture, downloads, note = client.predict(
+        prompt="lofi beat", seed=3, clips=2, num_inference_steps=5, width=256, api_name="/loop"
+    )
+    assert wav_frames(track) == 2 * 255 * HOP  # no tail: the wrap folds onto the start
+    assert [item["caption"] for item in gallery] == ["clip 1 of 2", "clip 2 of 2"]
+    assert note == "Seed used: 3 (and 4 round the loop)"
+
+
+@pytest.mark.parametrize(
+    "inputs, expected",
+    [
+        (dict(prompts=table(["only one", 0])), "2..16 prompts"),
+        (dict(prompts=table(["a", "x"], ["b", 1])), "not a whole number"),
+    ],
+)
+def test_chain_errors(client, inputs, expected):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(**inputs, num_inference_steps=5, api_name="/chain")
+    assert expected in one_line_error(excinfo)
 
 
 def test_audio_to_audio_restyles_the_region(client, song):

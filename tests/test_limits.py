@@ -339,7 +339,7 @@ def test_the_studio_refuses_oversized_inputs_in_one_line(tmp_path):
     wide = tmp_path / "wide.png"
     Image.new("RGB", (8000, 512)).save(wide)
     with pytest.raises(ValueError, match="8000 columns wide"):
-        list(engine.walk(Walk(END, END, seed_image=str(wide)), Settings(num_inference_steps=5)))
+        list(engine.render(Walk(END, END, seed_image=str(wide)), Settings(num_inference_steps=5)))
     assert not any(Path(engine.root).rglob("*.wav"))
 
 
@@ -361,6 +361,6 @@ def test_the_page_shows_out_of_memory_as_one_line(tmp_path, monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")
         yield  # a generator, as the engine's renders are
 
-    monkeypatch.setattr(engine, "seeds", no_memory)
+    monkeypatch.setattr(engine, "render", no_memory)
     with pytest.raises(gr.Error, match="out of memory for this request"):
         list(studio.Studio(engine).generate("drums", num_inference_steps=5))

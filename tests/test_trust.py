@@ -284,7 +284,7 @@ def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
 
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
     steps: list[int] = []
-    render = engine.walk(walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2]))
+    render = engine.render(walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2]))
     next(render)  # the first clip is out; the page closes now
     engine.forget_session("leaving")
     seen = len(steps)
@@ -294,5 +294,5 @@ def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
     with engine.queue.slot():  # its turn is free again
         pass
     # The same session id rendering again (a page that came back) works.
-    again = engine.walk(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
+    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
     assert list(again)[-1].done
