@@ -20,9 +20,12 @@ import gradio as gr
 import torch
 from gradio.utils import get_upload_folder
 
+from riff.audio import wav_bytes
+from riff.endless import Endless
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
 from riff.params import CLIP_SECONDS, CLIP_WIDTH
+from riff.preview import ScrollingPicture
 from riff.request import (
     MAX_ENDS,
     MAX_GUIDANCE,
@@ -175,6 +178,7 @@ class Studio:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._up_next: dict[str | None, str] = {}  # the prompt each endless riff moves to next
 
     @gpu
     @ui_errors
@@ -318,6 +322,40 @@ class Studio:
             music, _settings(num_inference_steps), _session(request), _progress(progress)
         ):
             yield _outputs(result, note)
+
+    @ui_errors
+    def endless(
+        self,
+        prompt: str,
+        seed: int = 0,
+        clips_per_seed: int = Endless.clips_per_seed,
+        num_inference_steps: int | None = None,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
+        seed_image: str = DEFAULT_SEED,
+        request: gr.Request = None,
+    ):
+        """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what
+        plays, until Stop, the page closes, or the studio's limit of music per press."""
+        session = _session(request)
+        music = Endless(
+            PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance),
+            int(clips_per_seed),
+            seed_image=bundled_seed(seed_image or DEFAULT_SEED),
+        )
+        self._up_next.pop(session, None)
+        scroll = ScrollingPicture()
+        chunks = self.engine.endless(
+            music, _settings(num_inference_steps), lambda: self._up_next.pop(session, None), session
+        )
+        for chunk in chunks:
+            rate = chunk.clip.params.sample_rate
+            yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status()
+
+    def queue_next(self, up_next: str, request: gr.Request = None) -> str:
+        """Queue the prompt an endless riff moves to at its next seed."""
+        self._up_next[_session(request)] = _prompt(up_next, "write the prompt to move to")
+        return f"Up next: {up_next.strip()!r}, from the next seed on"
 
     @gpu
     @ui_errors
@@ -633,7 +671,6 @@ def chain_tab(studio: Studio) -> None:
             headers=["Prompt", "Seed"],
             datatype=["str", "number"],
             column_count=2,
-            row_limits=(2, MAX_ENDS),
             type="array",
             interactive=True,
             label=f"Prompts in order (2 to {MAX_ENDS}; add or remove rows)",
@@ -674,6 +711,50 @@ def loop_tab(studio: Studio) -> None:
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
         fields["width"] = _clip_length()
     _render_button("Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True)
+
+
+def endless_tab(studio: Studio) -> None:
+    """An endless riff: plays until Stop; a prompt queued up next takes over at the next seed."""
+    fields: dict = {}
+    with gr.Row():
+        fields["prompt"] = gr.Textbox(
+            label="Prompt", value="lofi hip hop beat, mellow", lines=2, scale=3, elem_id="endless-prompt"
+        )
+        fields["seed"] = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        fields["clips_per_seed"] = gr.Slider(
+            1, 16, value=Endless.clips_per_seed, step=1, label="Clips from one seed to the next"
+        )
+    with gr.Row():
+        fields["num_inference_steps"] = _steps(studio.engine)
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = _guidance()
+        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+    with gr.Row():
+        play = gr.Button("Play", variant="primary", elem_id="endless-play")
+        stop = gr.Button("Stop", variant="stop", elem_id="endless-stop")
+    with gr.Row():
+        up_next = gr.Textbox(
+            label="Up next", placeholder="a prompt to move to at the next seed", scale=4, elem_id="up-next"
+        )
+        queue = gr.Button("Queue it", scale=1, elem_id="queue-next")
+    status = gr.Markdown("", elem_id="endless-status")
+    audio = gr.Audio(
+        label="Endless riff", streaming=True, autoplay=True, interactive=False, elem_id="endless-audio"
+    )
+    picture = gr.Image(label="Spectrogram, scrolling with the music", type="pil", interactive=False)
+    event = play.click(
+        studio.endless,
+        _inputs(studio.endless, fields),
+        [audio, picture, status],
+        api_name="endless",
+        concurrency_id="endless",  # its hops take turns on the model with every other render
+        concurrency_limit=2,
+        show_progress="hidden",
+    )
+    stop.click(None, None, None, cancels=[event])
+    queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
 def restyle_tab(studio: Studio) -> None:
@@ -746,6 +827,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             chain_tab(studio)
         with gr.Tab("Loop"):
             loop_tab(studio)
+        with gr.Tab("Endless riff"):
+            endless_tab(studio)
         with gr.Tab("Audio to audio"):
             restyle_tab(studio)
         with gr.Tab("Spectrogram tools"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -121,3 +122,11 @@ def save_audio(path: str | Path, waveform: torch.Tensor, sample_rate: int) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), np.ascontiguousarray(data), sample_rate, format=container, subtype=subtype)
     return path
+
+
+def wav_bytes(waveform: torch.Tensor, sample_rate: int) -> bytes:
+    """(channels, samples) audio as the bytes of a 16-bit WAV file (a streamed chunk)."""
+    buffer = io.BytesIO()
+    data = waveform.detach().to("cpu", torch.float32).clamp(-1, 1).numpy().T
+    sf.write(buffer, np.ascontiguousarray(data), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()

@@ -29,6 +29,7 @@ class Limits:
     body_kb: int = 64  # a REST request's body
     queue: int = 32  # requests waiting for the model
     keep_s: float = 3600.0  # results are deleted this long after they were made, page or not
+    endless_s: float = 1800.0  # music one press of an endless riff makes before it stops
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:

@@ -1,12 +1,18 @@
-"""A picture of a whole track's spectrogram with time (s) and frequency (Hz) axes, drawn with
-PIL (no plotting library needed)."""
+"""Pictures of spectrograms, drawn with PIL (no plotting library needed): a whole track's with
+time (s) and frequency (Hz) axes, and an endless riff's, scrolling."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from riff.params import SpectrogramParams
 from riff.spectrogram import hz_to_mel
+
+if TYPE_CHECKING:
+    from riff.render import Clip
 
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN = 64, 36, 12
 FREQ_TICKS = (100, 250, 500, 1000, 2000, 5000, 10000)
@@ -20,8 +26,6 @@ def spectrogram_picture(
     Args:
         joins: mark each clip boundary with a thin tick above the plot.
     """
-    import torch
-
     strip = Image.new("RGB", (sum(i.width for i in images), images[0].height), "white")
     x = 0
     for image in images:
@@ -65,3 +69,19 @@ def spectrogram_picture(
             px = MARGIN_LEFT + x / columns * (plot_w - 1)
             draw.line([px, MARGIN - 8, px, MARGIN - 2], fill="#d33", width=2)
     return canvas
+
+
+class ScrollingPicture:
+    """The endless riff's spectrogram: the newest columns of its clips, scrolling left."""
+
+    def __init__(self, columns: int = 1536, height: int = 256) -> None:
+        self.columns, self.height = columns, height
+        self.strip: torch.Tensor | None = None
+
+    def add(self, clip: Clip) -> Image.Image:
+        new = clip.pixels[:, :, clip.kept :]  # a continued clip repeats the end of the last
+        strip = new if self.strip is None else torch.cat([self.strip, new], dim=-1)
+        self.strip = strip[:, :, -self.columns :]
+        array = self.strip.clamp(0, 255).byte().permute(1, 2, 0).numpy()
+        image = Image.fromarray(array)
+        return image.resize((image.width, self.height), Image.Resampling.BOX)

@@ -63,13 +63,27 @@ def render(
 
 
 def render_walk(
-    model: Model, walk: Walk, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+    model: Model,
+    walk: Walk,
+    settings: Settings = DEFAULT_SETTINGS,
+    progress: Progress | None = None,
+    after: Clip | None = None,
 ) -> Iterator[Clip]:
-    """Render the clips of a walk in order, batched, yielding each as soon as it is audio."""
+    """Render the clips of a walk in order, batched, yielding each as soon as it is audio; with
+    continuation, the first continues `after` (the last clip of a walk before), if given."""
     init = _seed_latent(model, walk.seed_image, walk.width)
     stops = [(0, a) for a in walk.clip_alphas()]
+    previous = after.latent if after is not None and walk.continuation else None
     yield from _walk_clips(
-        model, walk.prompt_ends(), stops, init, walk.mask, settings, progress, walk.continuation
+        model,
+        walk.prompt_ends(),
+        stops,
+        init,
+        walk.mask,
+        settings,
+        progress,
+        walk.continuation,
+        previous=previous,
     )
 
 
@@ -199,6 +213,7 @@ def _walk_clips(
     progress: Progress | None,
     continuation: bool = False,
     noise: Callable[[int], torch.Tensor] | None = None,
+    previous: torch.Tensor | None = None,
 ) -> Iterator[Clip]:
     """The walk loop every kind of music shares.
 
@@ -211,6 +226,7 @@ def _walk_clips(
             first (masked, not repainted), followed by the seed image's start: the music goes
             on along the seed's loop instead of restarting. Clips then render one at a time.
         noise: the noise of clip i, instead of the slerp between its ends' seeds.
+        previous: with continuation, the latent the first clip continues.
     """
     steps = settings.steps(model.recommended_steps)
     alphas = [a for _, a in stops]
@@ -235,8 +251,7 @@ def _walk_clips(
     starts = [interp.start_step(steps, between(h, a, "denoising"), offset) for h, a in stops]
 
     # 3. Batches of consecutive clips that share a start step, rendered in order.
-    kept = max(1, init_latents.shape[-1] // 4) if continuation else 0
-    previous: torch.Tensor | None = None
+    kept = continued_columns(init_latents.shape[-1]) if continuation else 0
     done = 0
     for batch in _batches(starts, 1 if continuation else settings.batch_size):
         hops = [stops[i][0] for i in batch.indices]
@@ -381,6 +396,11 @@ def _batches(starts: list[int], batch_size: int) -> list[_Batch]:
         else:
             batches.append(_Batch([i], s))
     return batches
+
+
+def continued_columns(latent_width: int) -> int:
+    """Latent columns a continued clip keeps from the one before: a quarter of the clip."""
+    return max(1, latent_width // 4)
 
 
 def _seed_latent(model: Model, name: str, width: int | None) -> torch.Tensor:

@@ -14,21 +14,23 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from riff.audio import READABLE, audio_seconds, load_audio, save_audio
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
+from riff.endless import Endless, StreamLevel, TrackStream
 from riff.image import save_image
 from riff.limits import Limits
 from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
-from riff.render import Clip, Progress, render, render_restyle, stitch
+from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
 from riff.request import Chain, Loop, Music, Restyle, Seeds, Settings, Walk, to_dict
 from riff.runtime import give_back_memory
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
@@ -61,6 +63,30 @@ def caption(music: Music, clip: Clip) -> str:
     if isinstance(music, Loop):
         return f"clip {clip.index + 1} of {music.clips}"
     return f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
+
+
+@dataclass
+class Chunk:
+    """The next piece of an endless riff."""
+
+    audio: torch.Tensor  # (channels, samples) the stream's next samples, at its steady level
+    clip: Clip  # the clip they come from
+    walk: Walk  # the hop it belongs to
+    music_s: float  # seconds of music streamed so far
+    wall_s: float  # seconds spent making it
+
+    def status(self) -> str:
+        """What plays, and whether the riff keeps up with its listener."""
+        walk = self.walk
+        change = f" → {walk.end.prompt!r}" if walk.end.prompt != walk.start.prompt else ""
+        line = (
+            f"Playing {walk.start.prompt!r}{change} · seed {walk.start.seed} → {walk.end.seed} · "
+            f"{self.music_s:.0f} s of music made in {self.wall_s:.0f} s"
+        )
+        speed = self.wall_s / max(self.music_s, 1e-9)
+        if speed > 1:
+            return f"{line} · buffering: this machine makes music {speed:.1f}x slower than it plays"
+        return f"{line} · keeping up ({speed:.2f}x real time)"
 
 
 class Gone(RuntimeError):
@@ -257,6 +283,44 @@ class Engine:
         """Render music into a session folder, yielding the growing result after every clip
         (the track so far plays while the rest renders), then the finished one."""
         yield from self._collect(self.clips(music, settings, session, progress), music, settings, session)
+
+    def endless(
+        self,
+        endless: Endless,
+        settings: Settings,
+        up_next: Callable[[], str | None] = lambda: None,
+        session: str | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[Chunk]:
+        """Music without end, chunk by chunk, until the consumer stops, the page leaves, or
+        `limits.endless_s` of music is made. Each hop takes its own turn on the model, so other
+        renders interleave; `up_next` is asked for the next prompt before each hop."""
+        seed_image(endless.seed_image)  # a bad seed fails now, before the model loads
+        watch = self._watch(session, progress)  # once: a page gone between hops stays gone
+        start, after = endless.end, None
+        stream: TrackStream | None = None
+        level: StreamLevel | None = None
+        began, made = time.monotonic(), 0.0
+        while True:
+            walk = endless.hop(start, up_next())
+            width = walk.width or self._seed_width(walk.seed_image)
+            self.limits.check(walk, settings.steps(self.default_steps), width)
+            with self.queue.slot():
+                for clip in render_walk(self.model, walk, settings, watch, after=after):
+                    params = clip.params
+                    if stream is None or level is None:
+                        stream = TrackStream(int(endless.crossfade_ms / 1000 * params.sample_rate))
+                        level = StreamLevel(params.sample_rate)
+                    kept = params.num_samples(clip.kept) if clip.kept else 0
+                    following = continued_columns(clip.pixels.shape[-1] // self.model.vae_scale)
+                    next_kept = params.num_samples(following * self.model.vae_scale)
+                    audio = level(stream.push(clip.waveform, kept, next_kept))
+                    made += audio.shape[-1] / params.sample_rate
+                    after = clip
+                    yield Chunk(audio, clip, walk, made, time.monotonic() - began)
+                    if made >= self.limits.endless_s:
+                        return
+            start = walk.end
 
     def restyle(
         self,

@@ -95,3 +95,68 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     while sessions[0].exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not sessions[0].exists()
+
+
+def _set_number(scope, label: str, value: str) -> None:
+    box = scope.get_by_label(f"number input for {label}", exact=True)
+    box.fill(value)
+    box.press("Enter")
+
+
+def _open(chromium, url):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_selector("#start-prompt textarea")
+    return context, page, script_errors
+
+
+def test_a_chain_in_the_page(chromium, url):
+    from playwright.sync_api import expect
+
+    context, page, script_errors = _open(chromium, url)
+    # A chain of the three prompts the table starts with, one clip a hop.
+    page.get_by_role("tab", name="Prompt chain").click()
+    panel = page.get_by_role("tabpanel")
+    expect(panel.locator("#chain-prompts")).to_contain_text("jazz saxophone, smooth")
+    _set_number(panel, "Clips per hop", "1")
+    _set_number(panel, "Inference steps", "5")
+    panel.get_by_role("button", name="Render the chain").click()
+    panel.get_by_text("Seeds used: 0, 1, 2", exact=True).wait_for(timeout=300_000)
+    expect(panel.locator("img[alt*='hop']")).to_have_count(3, timeout=60_000)
+    assert script_errors == []
+    context.close()
+
+
+def test_an_endless_riff_in_the_page(chromium, url, engine):
+    from playwright.sync_api import expect
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("no ffmpeg: Gradio streams audio through it")
+    context, page, script_errors = _open(chromium, url)
+    # The endless riff plays on, takes the prompt queued up next, and stops on Stop.
+    page.get_by_role("tab", name="Endless riff").click()
+    panel = page.get_by_role("tabpanel")
+    page.locator("#endless-prompt textarea").fill("solo piano")
+    _set_number(panel, "Clips from one seed to the next", "1")
+    _set_number(panel, "Inference steps", "5")
+    page.locator("#endless-play").click()
+    status = page.locator("#endless-status")
+    expect(status).to_contain_text("Playing 'solo piano'", timeout=300_000)
+    page.locator("#up-next textarea").fill("rock drum beat")
+    page.locator("#queue-next").click()
+    expect(status).to_contain_text("→ 'rock drum beat'", timeout=300_000)
+    expect(status).to_contain_text("real time")
+    expect(panel.locator("img").first).to_be_visible()
+    page.locator("#endless-stop").click()
+    deadline = time.monotonic() + 60
+    while engine.queue._count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine.queue._count == 0
+    stopped = status.inner_text()
+    time.sleep(3)
+    assert status.inner_text() == stopped  # no more chunks after Stop
+    assert script_errors == []
+    context.close()

@@ -1,0 +1,91 @@
+"""The endless riff: its hops, its stream stitcher and level, and the engine that plays it."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+import torch
+from conftest import sine
+
+from riff.endless import Endless, StreamLevel, TrackStream
+from riff.limits import Limits
+from riff.loudness import integrated_loudness, true_peak
+from riff.request import MAX_SEED, PromptEnd, Settings
+from riff.stitch import stitch_clips
+from riff.studio import Engine, Gone
+
+FAST = Settings(num_inference_steps=3, griffin_lim_iters=2)
+
+
+def test_a_hop_walks_to_the_next_seed_on_the_prompt_up_next():
+    riff = Endless(PromptEnd("piano", seed=7), clips_per_seed=4)
+    walk = riff.hop(riff.end)
+    assert (walk.start.seed, walk.end.seed) == (7, 8) and walk.end.prompt == "piano"
+    assert walk.clip_alphas() == [0.0, 0.25, 0.5, 0.75] and walk.continuation
+    walk = riff.hop(walk.end, "drums")
+    assert (walk.start.prompt, walk.end.prompt, walk.end.seed) == ("piano", "drums", 9)
+    assert riff.hop(walk.end, "   ").end.prompt == "drums"  # a blank queue changes nothing
+    assert riff.hop(PromptEnd("x", seed=MAX_SEED)).end.seed == 0
+
+
+@pytest.mark.parametrize("kept, hinted", [(0, False), (0, True), (300, False), (300, True)])
+def test_the_stream_is_the_stitched_track(kept, hinted):
+    g = torch.Generator().manual_seed(0)
+    clips = [torch.randn(2, 2000 + 13 * i, generator=g) for i in range(6)]
+    keeps = [0] + [kept] * 5
+    stream = TrackStream(crossfade=400)
+    chunks = []
+    for i, clip in enumerate(clips):
+        following = keeps[i + 1] if hinted and i + 1 < len(clips) else None
+        chunks.append(stream.push(clip, keeps[i], following))
+    chunks.append(stream.finish())
+    assert torch.equal(torch.cat(chunks, dim=-1), stitch_clips(clips, 400, keeps))
+    if hinted:
+        assert chunks[0].shape[-1] > 0  # a hint lets the first clip play before the second
+
+
+def test_the_stream_level_meets_its_target_and_never_clips():
+    rate = 44100
+    quiet, loud = 0.05 * sine(440.0, 2.0), 0.9 * sine(440.0, 2.0)
+    level = StreamLevel(rate)
+    first = level(quiet)
+    assert integrated_loudness(first, rate) == pytest.approx(-14.0, abs=0.2)
+    gains = [level.gain]
+    for chunk in (loud, quiet, loud):
+        out = level(chunk)
+        assert true_peak(out, rate) <= 10 ** (-1 / 20) * 1.001
+        gains.append(level.gain)
+    assert gains == sorted(gains, reverse=True) and gains[1] < gains[0]  # lowered, never raised
+    assert torch.equal(StreamLevel(rate)(torch.zeros(1, 100)), torch.zeros(1, 100))
+
+
+def test_the_engine_plays_on_and_takes_the_prompt_up_next(tiny_model, narrow_seed, tmp_path):
+    engine = Engine(tiny_model, root=tmp_path)
+    riff = Endless(PromptEnd("piano", seed=3), clips_per_seed=2, seed_image=narrow_seed, crossfade_ms=20)
+    queued = iter([None, "drums"])
+    chunks = list(itertools.islice(engine.endless(riff, FAST, lambda: next(queued, None)), 6))
+    assert [c.walk.start.seed for c in chunks] == [3, 3, 4, 4, 5, 5]
+    assert [c.walk.end.prompt for c in chunks] == ["piano", "piano", "drums", "drums", "drums", "drums"]
+    assert all(c.audio.shape[-1] > 0 for c in chunks)
+    assert [c.clip.kept for c in chunks] == [0, 16, 16, 16, 16, 16]  # every clip continues the last
+    # Consecutive: what streamed is the clips' track so far, at one level, up to the next fade.
+    audio = torch.cat([c.audio for c in chunks], dim=-1)
+    assert chunks[-1].music_s == pytest.approx(audio.shape[-1] / 44100)
+    assert float(audio.abs().max()) <= 1.0
+    assert engine.queue._count == 0  # no turn on the model is held between chunks
+
+
+def test_the_engine_stops_when_the_page_leaves_or_at_its_limit(tiny_model, narrow_seed, tmp_path):
+    riff = Endless(PromptEnd("piano"), clips_per_seed=2, seed_image=narrow_seed)
+    engine = Engine(tiny_model, root=tmp_path)
+    stream = engine.endless(riff, FAST, session="listener")
+    next(stream)
+    engine.forget_session("listener")
+    with pytest.raises(Gone):
+        next(stream)
+    limited = Engine(tiny_model, root=tmp_path, limits=dataclasses.replace(Limits(), endless_s=0.3))
+    assert len(list(limited.endless(riff, FAST))) == 1  # the first chunk passes 0.3 s
+    with pytest.raises(ValueError, match="unknown seed image"):
+        next(engine.endless(dataclasses.replace(riff, seed_image="nope"), FAST))
