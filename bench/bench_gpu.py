@@ -42,11 +42,12 @@ import torch
 # Runs as a script from a checkout: riff need not be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.models import Model, default_dtype, load_model, save_model
+from riff.networks import PRESETS, build_components
 from riff.params import CLIP_SECONDS
 from riff.render import Clip, render_clip, render_walk, stitch_walk
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED, seed_image
-from riff.tiny import riffusion_scheduler, save_tiny_model, tiny_tokenizer
+from riff.tiny import save_tiny_model, tiny_tokenizer
 
 log = logging.getLogger("bench_gpu")
 BENCH_DIR = Path(__file__).resolve().parent
@@ -56,65 +57,11 @@ START = PromptEnd("jazzy rapping from paris", seed=42, denoising=0.75, guidance=
 END = PromptEnd("church bells on sunday", seed=123, denoising=0.75, guidance=7.0)
 
 
-def sd15_components(seed: int = 0) -> dict[str, object]:
-    """Random components with Stable Diffusion 1.5's architecture (riffusion-model-v1's)."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    tokenizer = tiny_tokenizer()  # CLIP's class; its vocabulary does not change the timing
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        block_out_channels=(320, 640, 1280, 1280),
-        layers_per_block=2,
-        cross_attention_dim=768,
-        attention_head_dim=8,
-        norm_num_groups=32,
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(128, 256, 512, 512),
-        layers_per_block=2,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=512,
-        scaling_factor=0.18215,
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            max_position_embeddings=77,
-            hidden_act="quick_gelu",
-            projection_dim=768,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
-    scheduler = riffusion_scheduler()
-    return {
-        "unet": unet.eval(),
-        "vae": vae.eval(),
-        "text_encoder": text_encoder.eval(),
-        "tokenizer": tokenizer,
-        "scheduler": scheduler,
-    }
-
-
-def save_sd15(folder: Path, dtype: torch.dtype) -> Path:
+def save_sd15(folder: Path, dtype: torch.dtype, seed: int = 0) -> Path:
     """Write random SD 1.5 components to `folder` in diffusers layout, weights in `dtype`."""
-    return save_model(sd15_components(), folder, dtype)  # fp16 halves the folder and the GPU load
+    # CLIP's tokenizer class; its vocabulary does not change the timing.
+    components = build_components(PRESETS["sd15"], tiny_tokenizer(), seed)
+    return save_model(components, folder, dtype)  # fp16 halves the folder and the GPU load
 
 
 @dataclass

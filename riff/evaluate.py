@@ -7,23 +7,28 @@ instrument family, drums or not, and the tempo band. It is scored on the held-ou
 captions that no training clip has verbatim. Mel statistics (per-band mean and spread) of the
 generated clips are compared with the held-out real ones by Fréchet distance, next to the same
 distance between the real training and held-out clips as a floor.
+
+`plot_losses` draws the loss curves `riff train` keeps beside its checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from tqdm import tqdm
 
 from riff import pipeline
+from riff.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
 from riff.models import Model, display_name, model_card
-from riff.train import TrainConfig, load_pixels, read_dataset, split
 
 log = logging.getLogger("riff")
 
@@ -64,11 +69,17 @@ class Classifier(torch.nn.Module):
         self.families = list(families)
         layers, width = [], 1
         for out in (16, 32, 64, 64):
-            layers += [torch.nn.Conv2d(width, out, 3, stride=2, padding=1), torch.nn.GroupNorm(4, out), torch.nn.SiLU()]
+            layers += [
+                torch.nn.Conv2d(width, out, 3, stride=2, padding=1),
+                torch.nn.GroupNorm(4, out),
+                torch.nn.SiLU(),
+            ]
             width = out
         self.conv = torch.nn.Sequential(*layers)
         self.rhythm = torch.nn.Sequential(torch.nn.Linear(LAGS, 64), torch.nn.SiLU())
-        self.body = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(64 * 8 * 2 + 64, 128), torch.nn.SiLU())
+        self.body = torch.nn.Sequential(
+            torch.nn.Dropout(0.2), torch.nn.Linear(64 * 8 * 2 + 64, 128), torch.nn.SiLU()
+        )
         self.heads = torch.nn.ModuleDict(
             {
                 "family": torch.nn.Linear(128, len(self.families)),
@@ -92,7 +103,9 @@ def targets(records: list[dict], families: list[str]) -> dict[str, torch.Tensor]
     }
 
 
-def train_classifier(pixels: torch.Tensor, records: list[dict], epochs: int = 16, seed: int = 0) -> Classifier:
+def train_classifier(
+    pixels: torch.Tensor, records: list[dict], epochs: int = 16, seed: int = 0
+) -> Classifier:
     """Fit the classifier on real clips, with random time shifts and level changes."""
     torch.manual_seed(seed)
     families = sorted({r["labels"]["family"] for r in records})
@@ -155,7 +168,12 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def generate_images(
-    model: Model, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float = 7.0, batch_size: int = 8
+    model: Model,
+    prompts: list[str],
+    seeds: list[int],
+    steps: int = 25,
+    guidance: float = 7.0,
+    batch_size: int = 8,
 ) -> torch.Tensor:
     """Text-to-spectrogram (no seed image): (N, 3, 512, 512) intensities in [0, 255] on the CPU."""
     scale = model.vae_scale
@@ -168,7 +186,9 @@ def generate_images(
         embeddings = pipeline.encode_prompts(model, [*chunk, ""])  # one length for both halves
         cond, uncond = embeddings[:-1], embeddings[-1:].expand(len(chunk), -1, -1)
         noise = torch.cat([pipeline.latent_noise(s, shape) for s in seeds[first : first + batch_size]])
-        latents = pipeline.denoise(model, init, cond, uncond, noise, torch.full((len(chunk),), guidance), 0, steps)
+        latents = pipeline.denoise(
+            model, init, cond, uncond, noise, torch.full((len(chunk),), guidance), 0, steps
+        )
         images.append(pipeline.decode_latents(model, latents).cpu())
     return torch.cat(images)
 
@@ -179,21 +199,29 @@ class Report:
 
     def table(self) -> str:
         f = self.figures
-        lines = [f"model: {f['model']}", f"clips: {f['train_clips']} train, {f['held_out_clips']} held out, "
-                 f"{f['generated_clips']} generated from held-out captions"]
+        lines = [
+            f"model: {f['model']}",
+            f"clips: {f['train_clips']} train, {f['held_out_clips']} held out, "
+            f"{f['generated_clips']} generated from held-out captions",
+        ]
         lines.append(f"{'':28}{'family':>9}{'drums':>9}{'tempo':>9}")
-        for key, name in (("held_out_real", "held-out real clips"), ("generated", "generated clips"),
-                          ("chance", "majority-class guess")):
+        for key, name in (
+            ("held_out_real", "held-out real clips"),
+            ("generated", "generated clips"),
+            ("chance", "majority-class guess"),
+        ):
             a = f["accuracy"][key]
             lines.append(f"{name:28}{a['family']:9.2f}{a['has_drums']:9.2f}{a['tempo_band']:9.2f}")
-        lines.append(f"mel-statistics Fréchet distance to held-out: generated {f['mel_distance']['generated']:.3f}, "
-                     f"as many real training clips {f['mel_distance']['real_floor']:.3f}")
+        lines.append(
+            f"mel-statistics Fréchet distance to held-out: generated {f['mel_distance']['generated']:.3f}, "
+            f"as many real training clips {f['mel_distance']['real_floor']:.3f}"
+        )
         for prompt, check in f["prompt_checks"].items():
             lines.append(f"{prompt!r}: {check['passed']}/{check['clips']} clips judged {check['expect']}")
         return "\n".join(lines)
 
 
-def trained_holdout(name: str | None = None, default: float = TrainConfig.holdout) -> float:
+def trained_holdout(name: str | None = None, default: float = HOLDOUT) -> float:
     """The held-out share the model was trained with (its riff.json), so evaluation holds out
     exactly the clips training never saw."""
     try:
@@ -204,11 +232,20 @@ def trained_holdout(name: str | None = None, default: float = TrainConfig.holdou
 
 def _labelled(record: dict) -> bool:
     labels = record.get("labels") or {}
-    return labels.get("family") is not None and labels.get("tempo_band") in TEMPO_BANDS and "has_drums" in labels
+    return (
+        labels.get("family") is not None and labels.get("tempo_band") in TEMPO_BANDS and "has_drums" in labels
+    )
 
 
-def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, holdout: float = TrainConfig.holdout,
-             checks_per_prompt: int = 4, seed: int = 0) -> Report:
+def evaluate(
+    model: Model,
+    data: str | Path,
+    clips: int = 40,
+    steps: int = 25,
+    holdout: float = HOLDOUT,
+    checks_per_prompt: int = 4,
+    seed: int = 0,
+) -> Report:
     """Train the classifier on the dataset's training split and score real and generated clips."""
     folder = Path(data)
     records = read_dataset(folder)
@@ -216,7 +253,9 @@ def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, h
     every_train, every_held = split(records, holdout)
     train_records, held = [r for r in every_train if _labelled(r)], [r for r in every_held if _labelled(r)]
     if not train_records:
-        raise ValueError("no labelled clips to train the classifier on: build clips from the generated or music21 sources")
+        raise ValueError(
+            "no labelled clips to train the classifier on: build clips from the generated or music21 sources"
+        )
     if len(held) < 2:
         raise ValueError("too few held-out clips to evaluate: build more clips or raise --holdout")
     train_pixels = load_pixels(folder, train_records)
@@ -233,7 +272,9 @@ def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, h
     generated = generate_images(model, prompts, [seed + i for i in range(len(prompts))], steps)
 
     check_prompts = [p for p in PROMPT_CHECKS for _ in range(checks_per_prompt)]
-    check_images = generate_images(model, check_prompts, [seed + 1000 + i for i in range(len(check_prompts))], steps)
+    check_images = generate_images(
+        model, check_prompts, [seed + 1000 + i for i in range(len(check_prompts))], steps
+    )
     check_predictions = predict(classifier, check_images)
     prompt_checks = {}
     for prompt, expect in PROMPT_CHECKS.items():
@@ -243,17 +284,26 @@ def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, h
 
     # The best guess without listening: each label's commonest value in training, scored on
     # the clips the generated ones are compared with.
-    majority = {name: max(set(v := [r["labels"][name] for r in train_records]), key=v.count)
-                for name in ("family", "has_drums", "tempo_band")}
+    majority = {
+        name: max(set(v := [r["labels"][name] for r in train_records]), key=v.count)
+        for name in ("family", "has_drums", "tempo_band")
+    }
     generated_stats, held_stats = mel_statistics(generated), mel_statistics(held_pixels)
     # The floor: real training clips against the held-out ones, as many as were generated
     # (the distance grows when fewer clips are compared), averaged over draws.
     draws = torch.Generator().manual_seed(seed)
     train_stats = mel_statistics(train_pixels)
-    floor = float(np.mean([
-        frechet_distance(train_stats[torch.randperm(len(train_stats), generator=draws)[: len(prompts)].numpy()], held_stats)
-        for _ in range(8)
-    ]))
+    floor = float(
+        np.mean(
+            [
+                frechet_distance(
+                    train_stats[torch.randperm(len(train_stats), generator=draws)[: len(prompts)].numpy()],
+                    held_stats,
+                )
+                for _ in range(8)
+            ]
+        )
+    )
     figures = {
         "model": display_name(model.name),
         "train_clips": len(train_records),
@@ -276,3 +326,56 @@ def evaluate(model: Model, data: str | Path, clips: int = 40, steps: int = 25, h
 
 def write_report(report: Report, path: str | Path) -> None:
     Path(path).write_text(json.dumps(report.figures, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Training loss curves
+
+
+def _smooth(values: list[float], width: int) -> Iterator[float]:
+    total = 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= width:
+            total -= values[i - width]
+        yield total / min(i + 1, width)
+
+
+def _place(frame: tuple, i: int, v: float) -> tuple[float, float]:
+    """Pixel position of step `i`, log-loss `v` in a panel (left, top, width, height, n, low, high)."""
+    left, top, width, height, n, low, high = frame
+    return left + width * i / max(1, n - 1), top + height * (1 - (v - low) / (high - low))
+
+
+def plot_losses(curves: dict[str, list[float]], path: str | Path, size: tuple[int, int] = (720, 300)) -> Path:
+    """A PNG with one panel per stage: the loss per step (light) and its running mean (dark)."""
+    from PIL import ImageDraw, ImageFont
+
+    curves = {name: values for name, values in curves.items() if values}
+    width, height = size
+    image = Image.new("RGB", (width, height * max(1, len(curves))), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    left, right, top, bottom = 60, 12, 22, 28
+    for panel, (name, values) in enumerate(curves.items()):
+        y0 = panel * height
+        logs = [math.log10(max(v, 1e-8)) for v in values]
+        low, high = min(logs), max(logs)
+        high = high if high > low else low + 1
+        plot_w, plot_h = width - left - right, height - top - bottom
+
+        frame = (left, y0 + top, plot_w, plot_h, len(logs), low, high)
+        draw.rectangle([left, y0 + top, width - right, y0 + top + plot_h], outline="black")
+        draw.text((left, y0 + 4), f"{name} loss (log scale), {len(values)} steps", fill="black", font=font)
+        for tick in (low, high):
+            draw.text((4, _place(frame, 0, tick)[1] - 6), f"{10**tick:.3g}", fill="black", font=font)
+        draw.text((left, y0 + top + plot_h + 6), "0", fill="black", font=font)
+        draw.text((width - right - 40, y0 + top + plot_h + 6), f"{len(values)}", fill="black", font=font)
+        if len(logs) > 1:
+            draw.line([_place(frame, i, v) for i, v in enumerate(logs)], fill=(190, 200, 230), width=1)
+            smooth = list(_smooth(logs, max(1, len(logs) // 50)))
+            draw.line([_place(frame, i, v) for i, v in enumerate(smooth)], fill=(20, 60, 160), width=2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path

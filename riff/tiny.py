@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from riff.networks import PRESETS, build_components
 
 
 def _byte_alphabet() -> list[str]:
@@ -32,73 +32,13 @@ def tiny_tokenizer(max_length: int = 77) -> object:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def riffusion_scheduler() -> object:
-    """PNDM configured as riffusion-model-v1's scheduler/ folder has it."""
-    from diffusers import PNDMScheduler
-
-    return PNDMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        skip_prk_steps=True,
-        steps_offset=1,
-        set_alpha_to_one=False,
-    )
-
-
-def tiny_components(seed: int = 0, sample_size: int = 64) -> dict[str, object]:
+def tiny_components(seed: int = 0) -> dict[str, object]:
     """unet, vae, text_encoder, tokenizer, scheduler with a few thousand random weights each.
 
-    The VAE downsamples by 8 like Stable Diffusion's, so a 512 x 512 image has 64 x 64
-    latents; `sample_size` only sets the UNet's nominal size.
+    The "tiny-test" preset of `riff.networks`, with riffusion-model-v1's PNDM scheduler; the
+    VAE downsamples by 8 like Stable Diffusion's, so a 512 x 512 image has 64 x 64 latents.
     """
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=sample_size,
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        norm_num_groups=4,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=4,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=[8, 8, 16, 16],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 4,
-        up_block_types=["UpDecoderBlock2D"] * 4,
-        latent_channels=4,
-        norm_num_groups=4,
-        layers_per_block=1,
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=512,
-            eos_token_id=513,
-            pad_token_id=513,
-            hidden_size=16,
-            intermediate_size=32,
-            num_attention_heads=2,
-            num_hidden_layers=2,
-            vocab_size=514,
-            max_position_embeddings=77,
-        )
-    )
-    return {
-        "unet": unet.eval(),
-        "vae": vae.eval(),
-        "text_encoder": text_encoder.eval(),
-        "tokenizer": tiny_tokenizer(),
-        "scheduler": riffusion_scheduler(),
-    }
+    return build_components(PRESETS["tiny-test"], tiny_tokenizer(), seed)
 
 
 def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:

@@ -10,6 +10,9 @@ Two stages, each resumable from `OUT/training/checkpoint.pt`:
 
 The result is a diffusers-layout folder (fp16 safetensors) that `load_model` reads like
 riffusion-model-v1. `accelerate launch -m riff train ...` spreads the same run over GPUs.
+
+`train` reads top to bottom: `prepare` the run, `load_checkpoint` (where to pick up, a
+`Resume`), `train_autoencoder`, `encode_dataset` (the latent cache), `train_denoiser`, `export`.
 """
 
 from __future__ import annotations
@@ -19,55 +22,32 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
+from riff.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
+from riff.evaluate import plot_losses
 from riff.image import unit_from_pixels
 from riff.models import load_model, recommended_steps, save_model
-from riff.tiny import riffusion_scheduler, tiny_tokenizer
+from riff.networks import PRESETS, build_components
+from riff.tiny import tiny_tokenizer
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 log = logging.getLogger("riff")
 
 SPECIALS = ("<|startoftext|>", "<|endoftext|>")
-# Settings a checkpoint or latent cache belongs to (see `Trainer._identity`).
+# Settings a checkpoint or latent cache belongs to (see `run_identity`).
 RUN_KEYS = ("data", "init", "preset", "holdout", "seed")
+NETWORKS = ("unet", "vae", "text_encoder")  # what a checkpoint holds the weights of
 RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """Sizes of the three networks (see `PRESETS`)."""
-
-    vae_channels: tuple[int, ...] = (16, 32, 64, 128)
-    latent_channels: int = 8
-    unet_channels: tuple[int, ...] = (32, 64, 128, 128)
-    attention_levels: int = 2  # the coarsest levels get self- and cross-attention
-    text_width: int = 256
-    text_layers: int = 2
-    norm_groups: int = 16
-
-
-PRESETS = {
-    # About 17 MB in fp16; renders a 50-step clip in a few seconds on two CPU cores.
-    "small": Architecture(),
-    # Seconds to train: for tests and for trying the command.
-    "tiny": Architecture(
-        vae_channels=(8, 8, 16, 16),
-        latent_channels=4,
-        unet_channels=(8, 16),
-        attention_levels=1,
-        text_width=16,
-        text_layers=1,
-        norm_groups=4,
-    ),
-}
+TRAIN_PRESETS = ("small", "tiny")  # the presets of riff.networks that ship with that scheduler
 
 
 @dataclass
@@ -86,7 +66,7 @@ class TrainConfig:
     vae_lr: float = 1e-3
     vae_crop: int = 128  # pixels, square
     crop: int = 32  # latent cells along time for the denoiser
-    holdout: float = 0.1  # every n-th clip is kept out of training, n = round(1 / holdout) (see `split`)
+    holdout: float = HOLDOUT  # every n-th clip is kept out of training, n = round(1 / holdout) (see `split`)
     caption_dropout: float = 0.1
     train_text_encoder: bool | None = None  # default: only when training from scratch
     ema_decay: float = 0.999
@@ -94,8 +74,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}: choose one of {', '.join(PRESETS)}")
+        if self.preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}: choose one of {', '.join(TRAIN_PRESETS)}")
         for name in ("vae_steps", "unet_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 0")
@@ -115,57 +95,7 @@ class TrainConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Data
-
-
-def read_dataset(folder: str | Path) -> list[dict]:
-    """The metadata lines of a dataset folder whose images exist.
-
-    Raises:
-        ValueError: not a dataset folder, or no clips in it.
-    """
-    folder = Path(folder)
-    journal = folder / "metadata.jsonl"
-    if not journal.is_file():
-        raise ValueError(f"{str(folder)!r} is not a dataset: it has no metadata.jsonl (see riff dataset)")
-    records = []
-    for number, line in enumerate(journal.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            caption, file = record["caption"], record["file"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise ValueError(f"{journal}: line {number} is not a clip record") from None
-        if isinstance(caption, str) and (folder / file).is_file():
-            records.append(record)
-    if not records:
-        raise ValueError(f"no clips in {str(folder)!r}")
-    return records
-
-
-def split(records: list[dict], holdout: float) -> tuple[list[dict], list[dict]]:
-    """(train, held out): a fixed share of clips, spread evenly, never trained on."""
-    if holdout <= 0:
-        return records, []
-    every = max(2, round(1 / holdout))
-    held = [r for i, r in enumerate(records) if i % every == every - 1]
-    train = [r for i, r in enumerate(records) if i % every != every - 1]
-    return train, held
-
-
-def load_pixels(folder: Path, records: list[dict], height: int = 512) -> torch.Tensor:
-    """(N, 3, height, W) uint8 images; all must share one width."""
-    images = []
-    for record in tqdm(records, desc="loading images", unit="image", leave=False):
-        image = Image.open(folder / record["file"]).convert("RGB")
-        if image.height != height:
-            image = image.resize((image.width, height), Image.BICUBIC)
-        images.append(torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
-    widths = {image.shape[-1] for image in images}
-    if len(widths) > 1:
-        raise ValueError(f"clips have different widths {sorted(widths)}: build the dataset with one width")
-    return torch.stack(images)
+# Captions
 
 
 def learn_tokenizer(captions: list[str], max_merges: int = 4000, min_count: int = 2) -> object:
@@ -177,7 +107,9 @@ def learn_tokenizer(captions: list[str], max_merges: int = 4000, min_count: int 
     from transformers import CLIPTokenizer
 
     characters = tiny_tokenizer()  # CLIP's byte alphabet, one token per character
-    base = [t for t, _ in sorted(characters.get_vocab().items(), key=lambda item: item[1]) if t not in SPECIALS]
+    base = [
+        t for t, _ in sorted(characters.get_vocab().items(), key=lambda item: item[1]) if t not in SPECIALS
+    ]
     counts: dict[tuple[str, ...], int] = {}
     for caption in captions:
         word: list[str] = []
@@ -219,357 +151,363 @@ def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Networks
+# The run and its checkpoint
 
 
-def build_components(arch: Architecture, tokenizer: object, seed: int = 0) -> dict[str, object]:
-    """Fresh random unet, vae and text encoder of `arch`, with the tokenizer and a scheduler."""
-    from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+@dataclass(frozen=True)
+class Run:
+    """One run, fixed once prepared: settings, clips, networks, and what its checkpoints belong to.
 
-    torch.manual_seed(seed)
-    levels = len(arch.vae_channels)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * levels,
-        up_block_types=["UpDecoderBlock2D"] * levels,
-        block_out_channels=list(arch.vae_channels),
-        latent_channels=arch.latent_channels,
-        norm_num_groups=arch.norm_groups,
-        layers_per_block=1,
-        mid_block_add_attention=False,
-    )
-    plain = len(arch.unet_channels) - arch.attention_levels
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        in_channels=arch.latent_channels,
-        out_channels=arch.latent_channels,
-        block_out_channels=arch.unet_channels,
-        layers_per_block=1,
-        norm_num_groups=arch.norm_groups,
-        down_block_types=("DownBlock2D",) * plain + ("CrossAttnDownBlock2D",) * arch.attention_levels,
-        up_block_types=("CrossAttnUpBlock2D",) * arch.attention_levels + ("UpBlock2D",) * plain,
-        cross_attention_dim=arch.text_width,
-        attention_head_dim=4,
-    )
-    vocab_size = len(tokenizer.get_vocab())
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=vocab_size,
-            hidden_size=arch.text_width,
-            intermediate_size=arch.text_width * 2,
-            num_attention_heads=4 if arch.text_width % 4 == 0 else 1,
-            num_hidden_layers=arch.text_layers,
-            max_position_embeddings=tokenizer.model_max_length,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
+    The training loops train `components` in place.
+    """
+
+    config: TrainConfig
+    accelerator: Accelerator
+    components: dict[str, object]  # unet, vae, text_encoder, tokenizer, scheduler
+    train_records: list[dict]
+    held_records: list[dict]
+    train_text: bool  # the text encoder learns with the UNet
+    identity: dict  # see `run_identity`
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    @property
+    def work(self) -> Path:
+        return Path(self.config.out) / "training"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.work / "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a run picks up: what its checkpoint records besides the weights."""
+
+    stage: str  # "autoencoder", "denoiser" or "done"
+    step: int = 0  # steps of `stage` already taken
+    losses: dict[str, list[float]] = field(default_factory=lambda: {"autoencoder": [], "denoiser": []})
+    optimizer: dict | None = None  # the stage's optimizer state; None at the start of a stage
+    ema: list[torch.Tensor] | None = None  # the denoiser's averaged weights, with its optimizer
+
+
+def prepare(config: TrainConfig) -> Run:
+    """The clips split, and the networks: fresh ones of the preset, or the model to fine-tune."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator()
+    train_records, held_records = split(read_dataset(config.data), config.holdout)
+    if not train_records:
+        raise ValueError("no clips left to train on: lower --holdout or build more clips")
+    if config.init:
+        model = load_model(config.init, device="cpu", dtype=torch.float32)
+        components = {name: getattr(model, name) for name in (*NETWORKS, "tokenizer", "scheduler")}
+    else:
+        tokenizer = learn_tokenizer([r["caption"] for r in train_records])
+        components = build_components(PRESETS[config.preset], tokenizer, config.seed)
+    train_text = config.init is None if config.train_text_encoder is None else config.train_text_encoder
+    identity = run_identity(config, train_records, train_text)
+    return Run(config, accelerator, components, train_records, held_records, train_text, identity)
+
+
+def run_identity(config: TrainConfig, train_records: list[dict], train_text: bool) -> dict:
+    """What a checkpoint belongs to; resuming with anything else would mix two runs.
+
+    Folders compare resolved, and the clips by their files and captions, so an extended or
+    edited dataset is not taken for the one the checkpoint learned (its tokenizer differs).
+    """
+    settings = asdict(config)
+    identity = {key: settings[key] for key in RUN_KEYS}
+    for key in ("data", "init"):
+        if identity[key] and Path(identity[key]).exists():
+            identity[key] = str(Path(identity[key]).resolve())
+    identity["train_text_encoder"] = train_text
+    clips = json.dumps([(r["file"], r["caption"]) for r in train_records]).encode()
+    identity["clips"] = hashlib.sha256(clips).hexdigest()
+    return identity
+
+
+def load_checkpoint(run: Run) -> Resume | None:
+    """Load the checkpoint in OUT into the run's networks; None when there is none.
+
+    Raises:
+        ValueError: the checkpoint was made with other settings.
+    """
+    if not run.checkpoint.is_file():
+        return None
+    saved = torch.load(run.checkpoint, map_location="cpu", weights_only=False)
+    identity = saved.get("identity", {})
+    changed = [key.replace("_", " ") for key, value in run.identity.items() if identity.get(key) != value]
+    if changed:
+        raise ValueError(
+            f"{run.checkpoint} was made with other {', '.join(changed)}: use another OUT or delete it"
         )
-    )
-    # DPM-Solver++ is the shipped model's own scheduler: good clips in far fewer steps than PNDM.
-    scheduler = DPMSolverMultistepScheduler.from_config(riffusion_scheduler().config, algorithm_type="dpmsolver++")
-    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "scheduler": scheduler}
+    for name in NETWORKS:
+        run.components[name].load_state_dict(saved["weights"][name])
+    if saved.get("scaling_factor") is not None:
+        run.components["vae"].register_to_config(scaling_factor=saved["scaling_factor"])
+    state = saved["state"]
+    return Resume(state["stage"], state["step"], saved["losses"], saved.get("optimizer"), saved.get("ema"))
+
+
+def save_checkpoint(run: Run, resume: Resume) -> None:
+    """The networks and `resume` in OUT/training/checkpoint.pt, with config.json and loss.png."""
+    if not run.accelerator.is_main_process:
+        return
+    run.work.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "config": asdict(run.config),
+        "identity": run.identity,
+        "state": {"stage": resume.stage, "step": resume.step},
+        "losses": resume.losses,
+        "weights": {name: run.components[name].state_dict() for name in NETWORKS},
+        "scaling_factor": run.components["vae"].config.scaling_factor,
+    }
+    if resume.optimizer is not None:
+        payload["optimizer"] = resume.optimizer
+    if resume.ema is not None:
+        payload["ema"] = [e.cpu() for e in resume.ema]
+    temporary = run.checkpoint.with_suffix(".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, run.checkpoint)  # an interrupted save leaves the last checkpoint whole
+    (run.work / "config.json").write_text(json.dumps(asdict(run.config), indent=2) + "\n")
+    plot_losses(resume.losses, run.work / "loss.png")
 
 
 # ---------------------------------------------------------------------------------------------
 # Training
 
 
-class Trainer:
-    """One run: its config, networks, data, checkpoint and loss journal."""
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the model folder."""
+    # 1. Clips, networks, and the checkpoint to pick up from
+    run = prepare(config)
+    resume = load_checkpoint(run)
+    if resume is None:
+        resume = Resume("denoiser" if config.init else "autoencoder")
+    elif resume.stage == "done":  # finished: write the folder again, train no more
+        return export(run)
+    else:
+        log.warning("resuming %s at %s step %d", run.checkpoint, resume.stage, resume.step)
+    pixels = load_pixels(config.data, run.train_records)
 
-    def __init__(self, config: TrainConfig) -> None:
-        from accelerate import Accelerator
+    # 2. The autoencoder (from scratch only)
+    if resume.stage == "autoencoder":
+        losses = {**resume.losses, "autoencoder": train_autoencoder(run, pixels, resume)}
+        resume = Resume("denoiser", losses=losses)
+        save_checkpoint(run, resume)  # the finished autoencoder survives an interrupted denoiser
 
-        self.config = config
-        self.accelerator = Accelerator()
-        self.out = Path(config.out)
-        self.work = self.out / "training"
-        self.checkpoint_path = self.work / "checkpoint.pt"
-        self.folder = Path(config.data)
-        records = read_dataset(self.folder)
-        self.train_records, self.held_records = split(records, config.holdout)
-        if not self.train_records:
-            raise ValueError("no clips left to train on: lower --holdout or build more clips")
-        self.losses: dict[str, list[float]] = {"autoencoder": [], "denoiser": []}
-        self.state = {"stage": "autoencoder", "step": 0}
-        self._resumed: dict = {}  # the checkpoint a resumed run started from
-        self._set_up_components()
-        self.identity = self._identity()  # fixed from here on: config, clips, text-encoder choice
+    # 3. The denoiser, on the autoencoder's latents
+    latents = encode_dataset(run, pixels)
+    del pixels
+    losses = {**resume.losses, "denoiser": train_denoiser(run, latents, resume)}
+    save_checkpoint(run, Resume("done", losses=losses))
 
-    @property
-    def device(self) -> torch.device:
-        return self.accelerator.device
+    # 4. The model folder
+    return export(run)
 
-    def _set_up_components(self) -> None:
-        config = self.config
-        if config.init:
-            model = load_model(config.init, device="cpu", dtype=torch.float32)
-            self.components = {
-                "unet": model.unet.requires_grad_(True),
-                "vae": model.vae,
-                "text_encoder": model.text_encoder,
-                "tokenizer": model.tokenizer,
-                "scheduler": model.scheduler,
-            }
-            self.state["stage"] = "denoiser"
-        else:
-            tokenizer = learn_tokenizer([r["caption"] for r in self.train_records])
-            self.components = build_components(PRESETS[config.preset], tokenizer, config.seed)
-        train_text = config.train_text_encoder
-        self.train_text = (config.init is None) if train_text is None else train_text
 
-    # -- checkpoints ---------------------------------------------------------------------------
+def train_autoencoder(run: Run, pixels: torch.Tensor, resume: Resume) -> list[float]:
+    """Train the VAE on random crops of `pixels` from `resume.step` on; returns the stage's losses."""
+    config, accelerator = run.config, run.accelerator
+    vae = run.components["vae"].train().requires_grad_(True)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
+    if resume.optimizer:
+        optimizer.load_state_dict(resume.optimizer)
+    objective, optimizer = accelerator.prepare(_AutoencoderLoss(vae), optimizer)
+    crop = min(config.vae_crop, pixels.shape[-2], pixels.shape[-1])
+    losses = list(resume.losses["autoencoder"])
+    bar = _steps(run, "autoencoder", resume.step, config.vae_steps)
+    for step in bar:
+        generator = _generator(run, step, 1)
+        x = _random_crops(pixels, config.vae_batch_size, crop, crop, generator)
+        _set_lr(optimizer, config.vae_lr, step, config.vae_steps)
+        loss = objective(unit_from_pixels(x.to(run.device, torch.float32)), generator)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        _record(run, "autoencoder", loss, losses, bar)
+        if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.vae_steps:
+            progress = {**resume.losses, "autoencoder": losses}
+            save_checkpoint(run, Resume("autoencoder", step + 1, progress, optimizer.state_dict()))
+    run.components["vae"] = vae.eval().requires_grad_(False)
+    return losses
 
-    def resume(self) -> bool:
-        """Load the checkpoint in OUT if there is one; False when starting fresh.
 
-        Raises:
-            ValueError: the checkpoint was made with other settings.
-        """
-        if not self.checkpoint_path.is_file():
-            return False
-        saved = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        identity = saved.get("identity", {})
-        changed = [key for key, value in self.identity.items() if identity.get(key) != value]
-        if changed:
-            raise ValueError(
-                f"{self.checkpoint_path} was made with other {', '.join(k.replace('_', ' ') for k in changed)}: use another OUT or delete it"
-            )
-        for name in ("unet", "vae", "text_encoder"):
-            self.components[name].load_state_dict(saved["weights"][name])
-        if saved.get("scaling_factor") is not None:
-            self.components["vae"].register_to_config(scaling_factor=saved["scaling_factor"])
-        self.state = saved["state"]
-        self.losses = saved["losses"]
-        self._resumed = saved
-        return True
+@torch.no_grad()
+def encode_dataset(run: Run, pixels: torch.Tensor) -> torch.Tensor:
+    """Latent means of every training image, scaled; sets the VAE's scaling factor to match.
 
-    def save_checkpoint(self, extra: dict) -> None:
-        if not self.accelerator.is_main_process:
-            return
-        self.work.mkdir(parents=True, exist_ok=True)
-        weights = {name: self.components[name].state_dict() for name in ("unet", "vae", "text_encoder")}
-        payload = {
-            "config": asdict(self.config),
-            "identity": self.identity,
-            "state": self.state,
-            "losses": self.losses,
-            "weights": weights,
-            "scaling_factor": self.components["vae"].config.scaling_factor,
-            **extra,
-        }
-        temporary = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(payload, temporary)
-        os.replace(temporary, self.checkpoint_path)
-        (self.work / "config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        plot_losses(self.losses, self.work / "loss.png")
-
-    # -- the run -------------------------------------------------------------------------------
-
-    def run(self) -> Path:
-        if self.resume():
-            if self.state["stage"] == "done":  # finished: write the folder again, train no more
-                return self.export()
-            log.warning("resuming %s at %s step %d", self.checkpoint_path, self.state["stage"], self.state["step"])
-        pixels = load_pixels(self.folder, self.train_records)
-        if self.state["stage"] == "autoencoder":
-            self.train_autoencoder(pixels)
-            self.state = {"stage": "denoiser", "step": 0}
-            self._resumed = {}
-            self.save_checkpoint({})  # the finished autoencoder survives an interrupted denoiser
-        latents = self.encode_dataset(pixels)
-        del pixels
-        self.train_denoiser(latents)
-        self.state = {"stage": "done", "step": 0}
-        self.save_checkpoint({})
-        return self.export()
-
-    def _generator(self, step: int, salt: int) -> torch.Generator:
-        """Batches depend on (seed, step, process) only, so a resumed run sees the same data."""
-        seed = hash((self.config.seed, salt, step, self.accelerator.process_index)) % 2**63
-        return torch.Generator().manual_seed(seed)
-
-    def train_autoencoder(self, pixels: torch.Tensor) -> None:
-        config = self.config
-        vae = self.components["vae"].train().requires_grad_(True)
-        optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
-        if self._resumed.get("optimizer"):
-            optimizer.load_state_dict(self._resumed["optimizer"])
-        objective, optimizer = self.accelerator.prepare(_AutoencoderLoss(vae), optimizer)
-        crop = min(config.vae_crop, pixels.shape[-2], pixels.shape[-1])
-        start = self.state["step"]
-        bar = tqdm(range(start, config.vae_steps), desc="autoencoder", initial=start, total=config.vae_steps,
-                   disable=not self.accelerator.is_local_main_process)
-        for step in bar:
-            x = _random_crops(pixels, config.vae_batch_size, crop, crop, self._generator(step, 1))
-            _set_lr(optimizer, config.vae_lr, step, config.vae_steps)
-            loss = objective(unit_from_pixels(x.to(self.device, torch.float32)))
-            self.accelerator.backward(loss)
-            self.accelerator.clip_grad_norm_(vae.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            self._record("autoencoder", loss, bar)
-            self.state["step"] = step + 1
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.vae_steps:
-                self.save_checkpoint({"optimizer": optimizer.state_dict()})
-        self.components["vae"] = vae.eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def encode_dataset(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Latent means of every training image, and the VAE's scaling factor set.
-
-        The main process encodes them once into OUT/training/latents.pt; every process reads
-        that file, so several GPUs never race on it and a resumed run skips the work.
-        """
-        vae = self.components["vae"].to(self.device).eval()
-        cache = self.work / "latents.pt"
-        saved = None
-        if self.accelerator.is_main_process:
-            saved = self._read_cache(cache, len(pixels))
-            if saved is None:
-                latents = []
-                for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
-                    x = unit_from_pixels(batch.to(self.device, torch.float32))
-                    latents.append(vae.encode(x).latent_dist.mode().cpu())
-                latents = torch.cat(latents)
-                # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a
-                # fine-tuned model keeps its own.
-                scale = float(1.0 / latents.std()) if self.config.init is None else vae.config.scaling_factor
-                saved = {"latents": latents * scale, "count": len(pixels), "run": self._cache_key(),
-                         "scaling_factor": scale}
-                self.work.mkdir(parents=True, exist_ok=True)
-                torch.save(saved, cache)
-        self.accelerator.wait_for_everyone()
+    The main process encodes them once into OUT/training/latents.pt; every process reads
+    that file, so several GPUs never race on it and a resumed run skips the work.
+    """
+    vae = run.components["vae"].to(run.device).eval()
+    path = run.work / "latents.pt"
+    key = {**run.identity, "vae_steps": run.config.vae_steps}  # how long its autoencoder trained
+    saved = None
+    if run.accelerator.is_main_process:
+        saved = read_latents(path, key, len(pixels))
         if saved is None:
-            saved = torch.load(cache, map_location="cpu")
-        vae.register_to_config(scaling_factor=saved["scaling_factor"])
-        return saved["latents"]
+            # Unit variance in latent space, as Stable Diffusion's 0.18215 does for its VAE; a
+            # fine-tuned model keeps its own.
+            scale = None if run.config.init is None else vae.config.scaling_factor
+            saved = {**encode_latents(vae, pixels, run.device, scale), "count": len(pixels), "run": key}
+            run.work.mkdir(parents=True, exist_ok=True)
+            torch.save(saved, path)
+    run.accelerator.wait_for_everyone()
+    if saved is None:
+        saved = torch.load(path, map_location="cpu")
+    vae.register_to_config(scaling_factor=saved["scaling_factor"])
+    return saved["latents"]
 
-    def _read_cache(self, cache: Path, count: int) -> dict | None:
-        """The cached latents when they belong to this run, else None."""
-        if not cache.is_file():
-            return None
-        saved = torch.load(cache, map_location="cpu")
-        return saved if saved.get("count") == count and saved.get("run") == self._cache_key() else None
 
-    def _identity(self) -> dict:
-        """What a checkpoint belongs to; resuming with anything else would mix two runs.
+def read_latents(path: Path, key: dict, count: int) -> dict | None:
+    """The latent cache at `path` when it holds `count` images of the run `key`, else None."""
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu")
+    return saved if saved.get("count") == count and saved.get("run") == key else None
 
-        Folders compare resolved, and the clips by their files and captions, so an extended or
-        edited dataset is not taken for the one the checkpoint learned (its tokenizer differs).
-        """
-        settings = asdict(self.config)
-        identity = {key: settings[key] for key in RUN_KEYS}
-        for key in ("data", "init"):
-            if identity[key] and Path(identity[key]).exists():
-                identity[key] = str(Path(identity[key]).resolve())
-        identity["train_text_encoder"] = self.train_text
-        clips = json.dumps([(r["file"], r["caption"]) for r in self.train_records]).encode()
-        identity["clips"] = hashlib.sha256(clips).hexdigest()
-        return identity
 
-    def _cache_key(self) -> dict:
-        """What the cached latents depend on: the run, and how long its autoencoder trained."""
-        return {**self.identity, "vae_steps": self.config.vae_steps}
+@torch.no_grad()
+def encode_latents(
+    vae: torch.nn.Module, pixels: torch.Tensor, device: torch.device, scale: float | None
+) -> dict:
+    """{"latents": (N, C, H / 8, W / 8) latent means times the scale, "scaling_factor": the scale}.
 
-    def train_denoiser(self, latents: torch.Tensor) -> None:
-        from diffusers import DDPMScheduler
+    `scale` None: one over the latents' standard deviation, for unit variance.
+    """
+    latents = []
+    for batch in tqdm(pixels.split(8), desc="encoding", unit="batch", leave=False):
+        x = unit_from_pixels(batch.to(device, torch.float32))
+        latents.append(vae.encode(x).latent_dist.mode().cpu())
+    latents = torch.cat(latents)
+    scale = float(1.0 / latents.std()) if scale is None else scale
+    return {"latents": latents * scale, "scaling_factor": scale}
 
-        config = self.config
-        unet = self.components["unet"].train().requires_grad_(True)
-        text_encoder = self.components["text_encoder"].requires_grad_(self.train_text)
-        text_encoder.train(self.train_text)
-        tokenizer = self.components["tokenizer"]
-        noise_schedule = DDPMScheduler.from_config(self.components["scheduler"].config)
-        alphas = noise_schedule.alphas_cumprod.to(self.device)
-        snr = alphas / (1 - alphas)
 
-        trained = [unet, text_encoder] if self.train_text else [unet]
-        params = [p for module in trained for p in module.parameters()]
-        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
-        ema = [p.detach().clone() for p in params]
-        resumed = self._resumed
-        if resumed.get("optimizer"):
-            optimizer.load_state_dict(resumed["optimizer"])
-            ema = [e.clone() for e in resumed["ema"]]
-        if self.train_text:
-            unet, text_encoder, optimizer = self.accelerator.prepare(unet, text_encoder, optimizer)
-        else:
-            unet, optimizer = self.accelerator.prepare(unet, optimizer)
-            text_encoder = text_encoder.to(self.device)
-        ema = [e.to(self.device) for e in ema]
-        captions = [r["caption"] for r in self.train_records]
-        ids = _token_ids(tokenizer, [*captions, ""])
-        empty = len(captions)
+def train_denoiser(run: Run, latents: torch.Tensor, resume: Resume) -> list[float]:
+    """Train the UNet (and text encoder) from `resume.step` on, then keep the averaged weights;
+    returns the stage's losses."""
+    from diffusers import DDPMScheduler
 
-        width = min(config.crop, latents.shape[-1])
-        start = self.state["step"]
-        bar = tqdm(range(start, config.unet_steps), desc="denoiser", initial=start, total=config.unet_steps,
-                   disable=not self.accelerator.is_local_main_process)
-        for step in bar:
-            generator = self._generator(step, 2)
-            rows = torch.randint(0, len(latents), (config.batch_size,), generator=generator)
-            offsets = torch.randint(0, latents.shape[-1] - width + 1, (config.batch_size,), generator=generator)
-            z = torch.stack([latents[r, :, :, o : o + width] for r, o in zip(rows.tolist(), offsets.tolist())])
-            drop = torch.rand(config.batch_size, generator=generator) < config.caption_dropout
-            tokens = ids[torch.where(drop, empty, rows)]
-            t = torch.randint(0, len(alphas), (config.batch_size,), generator=generator)
-            noise = torch.randn(z.shape, generator=generator)
-            z, tokens, t, noise = (v.to(self.device) for v in (z, tokens, t, noise))
-            noisy = noise_schedule.add_noise(z.float(), noise, t)
-            _set_lr(optimizer, config.lr, step, config.unet_steps)
-            hidden = text_encoder(tokens).last_hidden_state
-            prediction = unet(noisy, t, encoder_hidden_states=hidden).sample
-            # min-SNR-5 weights (Hang et al. 2023): no step size dominates the loss.
-            weights = torch.clamp(snr[t], max=5.0) / snr[t]
-            loss = (weights * (prediction - noise).pow(2).mean(dim=(1, 2, 3))).mean()
-            self.accelerator.backward(loss)
-            self.accelerator.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            decay = min(config.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
-            self._record("denoiser", loss, bar)
-            self.state["step"] = step + 1
-            if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.unet_steps:
-                self.save_checkpoint({"optimizer": optimizer.state_dict(), "ema": [e.cpu() for e in ema]})
-        # Keep the averaged weights: smoother samples than the last step's.
+    config, accelerator, train_text = run.config, run.accelerator, run.train_text
+    unet = run.components["unet"].train().requires_grad_(True)
+    text_encoder = run.components["text_encoder"].train(train_text).requires_grad_(train_text)
+    noise_schedule = DDPMScheduler.from_config(run.components["scheduler"].config)
+    alphas = noise_schedule.alphas_cumprod.to(run.device)
+    snr = alphas / (1 - alphas)
+    params = [p for module in ([unet, text_encoder] if train_text else [unet]) for p in module.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
+    ema = [p.detach().clone() for p in params]
+    if resume.optimizer:
+        optimizer.load_state_dict(resume.optimizer)
+        ema = [e.clone() for e in resume.ema]
+    if train_text:
+        unet, text_encoder, optimizer = accelerator.prepare(unet, text_encoder, optimizer)
+    else:
+        unet, optimizer = accelerator.prepare(unet, optimizer)
+        text_encoder = text_encoder.to(run.device)
+    ema = [e.to(run.device) for e in ema]
+    ids = _token_ids(run.components["tokenizer"], [*(r["caption"] for r in run.train_records), ""])
+    losses = list(resume.losses["denoiser"])
+    bar = _steps(run, "denoiser", resume.step, config.unet_steps)
+    for step in bar:
+        batch = _denoiser_batch(latents, ids, len(alphas), config, _generator(run, step, 2))
+        z, tokens, t, noise = (v.to(run.device) for v in batch)
+        noisy = noise_schedule.add_noise(z.float(), noise, t)
+        _set_lr(optimizer, config.lr, step, config.unet_steps)
+        hidden = text_encoder(tokens).last_hidden_state
+        prediction = unet(noisy, t, encoder_hidden_states=hidden).sample
+        # min-SNR-5 weights (Hang et al. 2023): no step size dominates the loss.
+        weights = torch.clamp(snr[t], max=5.0) / snr[t]
+        loss = (weights * (prediction - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():
-            for p, e in zip(params, ema):
-                p.copy_(e)
-        self.components["unet"] = self.accelerator.unwrap_model(unet).eval().requires_grad_(False)
-        self.components["text_encoder"] = self.accelerator.unwrap_model(text_encoder).eval().requires_grad_(False)
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
+        _record(run, "denoiser", loss, losses, bar)
+        if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.unet_steps:
+            progress = {**resume.losses, "denoiser": losses}
+            save_checkpoint(run, Resume("denoiser", step + 1, progress, optimizer.state_dict(), ema))
+    with torch.no_grad():  # keep the averaged weights: smoother samples than the last step's
+        for p, e in zip(params, ema):
+            p.copy_(e)
+    run.components["unet"] = accelerator.unwrap_model(unet).eval().requires_grad_(False)
+    run.components["text_encoder"] = accelerator.unwrap_model(text_encoder).eval().requires_grad_(False)
+    return losses
 
-    def _record(self, stage: str, loss: torch.Tensor, bar: tqdm) -> None:
-        value = float(self.accelerator.gather(loss.detach()[None]).mean())
-        if not math.isfinite(value):
-            raise ValueError(f"{stage} loss became {value}: lower the learning rate")
-        self.losses[stage].append(value)
-        recent = self.losses[stage][-50:]
-        bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
 
-    def export(self) -> Path:
-        """The trained model as a diffusers folder in OUT, fp16 safetensors."""
-        if self.accelerator.is_main_process:
-            save_model(self.components, self.out, torch.float16)  # loss.png: the last checkpoint drew it
-            settings = {key: value for key, value in asdict(self.config).items() if key not in ("data", "out")}
-            if settings["init"] and Path(settings["init"]).exists():
-                settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
-            # A fine-tuned model keeps its base's scheduler, so its base's step count too.
-            steps = RECOMMENDED_STEPS if self.config.init is None else recommended_steps(self.config.init)
-            about = {
-                "num_inference_steps": steps,
-                "made_by": "riff train",
-                "training_clips": len(self.train_records),
-                "held_out_clips": len(self.held_records),
-                "settings": settings,
-            }
-            (self.out / "riff.json").write_text(json.dumps(about, indent=2) + "\n")
-        self.accelerator.wait_for_everyone()
-        return self.out
+def export(run: Run) -> Path:
+    """The trained model as a diffusers folder in OUT, fp16 safetensors, with its riff.json."""
+    config, out = run.config, Path(run.config.out)
+    if run.accelerator.is_main_process:
+        save_model(run.components, out, torch.float16)  # loss.png: the last checkpoint drew it
+        settings = {key: value for key, value in asdict(config).items() if key not in ("data", "out")}
+        if settings["init"] and Path(settings["init"]).exists():
+            settings["init"] = Path(settings["init"]).name  # a folder name, not a path of this machine
+        # A fine-tuned model keeps its base's scheduler, so its base's step count too.
+        steps = RECOMMENDED_STEPS if config.init is None else recommended_steps(config.init)
+        about = {
+            "num_inference_steps": steps,
+            "made_by": "riff train",
+            "training_clips": len(run.train_records),
+            "held_out_clips": len(run.held_records),
+            "settings": settings,
+        }
+        (out / "riff.json").write_text(json.dumps(about, indent=2) + "\n")
+    run.accelerator.wait_for_everyone()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One step's pieces
+
+
+def _generator(run: Run, step: int, salt: int) -> torch.Generator:
+    """Batches depend on (seed, step, process) only, so a resumed run sees the same data."""
+    seed = hash((run.config.seed, salt, step, run.accelerator.process_index)) % 2**63
+    return torch.Generator().manual_seed(seed)
+
+
+def _steps(run: Run, stage: str, start: int, total: int) -> tqdm:
+    """Steps `start` to `total` - 1 of a stage, with a progress bar on each machine's main process."""
+    disable = not run.accelerator.is_local_main_process
+    return tqdm(range(start, total), desc=stage, initial=start, total=total, disable=disable)
+
+
+def _denoiser_batch(
+    latents: torch.Tensor, ids: torch.Tensor, timesteps: int, config: TrainConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(latent crops along time, caption token ids, timesteps, noise) of one step.
+
+    `ids` holds one row per clip and the empty caption last, which replaces dropped captions.
+    """
+    count, width = config.batch_size, min(config.crop, latents.shape[-1])
+    rows = torch.randint(0, len(latents), (count,), generator=generator)
+    offsets = torch.randint(0, latents.shape[-1] - width + 1, (count,), generator=generator)
+    z = torch.stack([latents[r, :, :, o : o + width] for r, o in zip(rows.tolist(), offsets.tolist())])
+    drop = torch.rand(count, generator=generator) < config.caption_dropout
+    tokens = ids[torch.where(drop, len(ids) - 1, rows)]
+    t = torch.randint(0, timesteps, (count,), generator=generator)
+    noise = torch.randn(z.shape, generator=generator)
+    return z, tokens, t, noise
+
+
+def _record(run: Run, stage: str, loss: torch.Tensor, losses: list[float], bar: tqdm) -> None:
+    """Append the loss, averaged over processes, and show the recent mean on the bar."""
+    value = float(run.accelerator.gather(loss.detach()[None]).mean())
+    if not math.isfinite(value):
+        raise ValueError(f"{stage} loss became {value}: lower the learning rate")
+    losses.append(value)
+    recent = losses[-50:]
+    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
 
 
 class _AutoencoderLoss(torch.nn.Module):
@@ -579,19 +517,26 @@ class _AutoencoderLoss(torch.nn.Module):
         super().__init__()
         self.vae, self.kl_weight = vae, kl_weight
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         posterior = self.vae.encode(x).latent_dist
-        z = posterior.sample()
+        z = posterior.sample(generator)  # the step's generator: a resumed run draws the same noise
         reconstruction = self.vae.decode(z).sample
         return F.l1_loss(reconstruction, x) + self.kl_weight * posterior.kl().mean() / z[0].numel()
 
 
 def _token_ids(tokenizer: object, texts: list[str]) -> torch.Tensor:
-    return tokenizer(texts, padding="max_length", truncation=True, max_length=tokenizer.model_max_length,
-                     return_tensors="pt").input_ids
+    return tokenizer(
+        texts,
+        padding="max_length",
+        truncation=True,
+        max_length=tokenizer.model_max_length,
+        return_tensors="pt",
+    ).input_ids
 
 
-def _random_crops(pixels: torch.Tensor, count: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+def _random_crops(
+    pixels: torch.Tensor, count: int, height: int, width: int, generator: torch.Generator
+) -> torch.Tensor:
     rows = torch.randint(0, len(pixels), (count,), generator=generator).tolist()
     tops = torch.randint(0, pixels.shape[-2] - height + 1, (count,), generator=generator).tolist()
     lefts = torch.randint(0, pixels.shape[-1] - width + 1, (count,), generator=generator).tolist()
@@ -608,57 +553,3 @@ def _set_lr(optimizer: torch.optim.Optimizer, peak: float, step: int, total: int
         lr = peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def _smooth(values: list[float], width: int) -> Iterator[float]:
-    total = 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= width:
-            total -= values[i - width]
-        yield total / min(i + 1, width)
-
-
-def _place(frame: tuple, i: int, v: float) -> tuple[float, float]:
-    """Pixel position of step `i`, log-loss `v` in a panel (left, top, width, height, n, low, high)."""
-    left, top, width, height, n, low, high = frame
-    return left + width * i / max(1, n - 1), top + height * (1 - (v - low) / (high - low))
-
-
-def plot_losses(curves: dict[str, list[float]], path: str | Path, size: tuple[int, int] = (720, 300)) -> Path:
-    """A PNG with one panel per stage: the loss per step (light) and its running mean (dark)."""
-    from PIL import ImageDraw, ImageFont
-
-    curves = {name: values for name, values in curves.items() if values}
-    width, height = size
-    image = Image.new("RGB", (width, height * max(1, len(curves))), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    left, right, top, bottom = 60, 12, 22, 28
-    for panel, (name, values) in enumerate(curves.items()):
-        y0 = panel * height
-        logs = [math.log10(max(v, 1e-8)) for v in values]
-        low, high = min(logs), max(logs)
-        high = high if high > low else low + 1
-        plot_w, plot_h = width - left - right, height - top - bottom
-
-        frame = (left, y0 + top, plot_w, plot_h, len(logs), low, high)
-        draw.rectangle([left, y0 + top, width - right, y0 + top + plot_h], outline="black")
-        draw.text((left, y0 + 4), f"{name} loss (log scale), {len(values)} steps", fill="black", font=font)
-        for tick in (low, high):
-            draw.text((4, _place(frame, 0, tick)[1] - 6), f"{10**tick:.3g}", fill="black", font=font)
-        draw.text((left, y0 + top + plot_h + 6), "0", fill="black", font=font)
-        draw.text((width - right - 40, y0 + top + plot_h + 6), f"{len(values)}", fill="black", font=font)
-        if len(logs) > 1:
-            draw.line([_place(frame, i, v) for i, v in enumerate(logs)], fill=(190, 200, 230), width=1)
-            smooth = list(_smooth(logs, max(1, len(logs) // 50)))
-            draw.line([_place(frame, i, v) for i, v in enumerate(smooth)], fill=(20, 60, 160), width=2)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
-
-
-def train(config: TrainConfig) -> Path:
-    """Run (or resume) training; returns the model folder."""
-    return Trainer(config).run()

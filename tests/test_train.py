@@ -10,8 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
+import riff.train
 from riff.cli import main
-from riff.train import TrainConfig, Trainer, learn_tokenizer, read_dataset, split, train
+from riff.dataset.readers import load_pixels, read_dataset, split
+from riff.train import (
+    Resume,
+    TrainConfig,
+    learn_tokenizer,
+    load_checkpoint,
+    prepare,
+    train,
+    train_autoencoder,
+)
 
 KINDS = {
     # caption -> labels; drums draw vertical stripes (onsets), keys horizontal lines (pitches)
@@ -55,8 +65,17 @@ def dataset(tmp_path_factory):
 
 def tiny_config(dataset, out, **changes) -> TrainConfig:
     settings = dict(
-        data=str(dataset), out=str(out), preset="tiny", vae_steps=4, unet_steps=6, batch_size=4,
-        vae_batch_size=4, vae_crop=32, crop=4, checkpoint_every=3, holdout=0.25,
+        data=str(dataset),
+        out=str(out),
+        preset="tiny",
+        vae_steps=4,
+        unet_steps=6,
+        batch_size=4,
+        vae_batch_size=4,
+        vae_crop=32,
+        crop=4,
+        checkpoint_every=3,
+        holdout=0.25,
     )
     return TrainConfig(**{**settings, **changes})
 
@@ -125,40 +144,45 @@ def test_checkpoint_records_both_stages_and_a_finished_run_is_not_trained_again(
     assert (trained / "vae" / "config.json").read_text() == vae_config  # the latent scale survives
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch):
-    straight = Trainer(tiny_config(dataset, tmp_path / "straight"))
-    straight.run()
+@pytest.mark.parametrize("stage", ["autoencoder", "denoiser"])
+def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch, stage):
+    straight = train(tiny_config(dataset, tmp_path / "straight"))
+    save = riff.train.save_checkpoint
 
-    record = Trainer._record
-
-    def interrupt(self, stage, loss, bar):
-        record(self, stage, loss, bar)
-        if stage == "denoiser" and self.state["step"] == 3:  # after the step-3 checkpoint is due
+    def save_then_crash(run, resume):
+        save(run, resume)
+        if (resume.stage, resume.step) == (stage, 3):  # the mid-stage checkpoint (every 3 steps)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(Trainer, "_record", interrupt)
+    monkeypatch.setattr(riff.train, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(tiny_config(dataset, tmp_path / "resumed")).run()
-    monkeypatch.setattr(Trainer, "_record", record)
-    resumed = Trainer(tiny_config(dataset, tmp_path / "resumed"))
-    assert resumed.resume() and resumed.state == {"stage": "denoiser", "step": 3}
-    resumed = Trainer(tiny_config(dataset, tmp_path / "resumed"))
-    resumed.run()
-    for name in ("unet", "text_encoder", "vae"):
-        a = straight.components[name].state_dict()
-        b = resumed.components[name].state_dict()
-        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), name
+        train(tiny_config(dataset, tmp_path / "resumed"))
+    monkeypatch.undo()
+    resume = load_checkpoint(prepare(tiny_config(dataset, tmp_path / "resumed")))
+    assert (resume.stage, resume.step, len(resume.losses[stage])) == (stage, 3, 3)
+    assert resume.optimizer is not None
+    assert (resume.ema is not None) == (stage == "denoiser")
+
+    resumed = train(tiny_config(dataset, tmp_path / "resumed"))
+    a = torch.load(straight / "training" / "checkpoint.pt", weights_only=False)
+    b = torch.load(resumed / "training" / "checkpoint.pt", weights_only=False)
+    assert a["state"] == b["state"] == {"stage": "done", "step": 0}
+    for name in ("autoencoder", "denoiser"):
+        np.testing.assert_allclose(a["losses"][name], b["losses"][name], rtol=1e-5, err_msg=name)
+    for name, weights in a["weights"].items():
+        assert all(torch.allclose(weights[k], b["weights"][name][k], atol=1e-6) for k in weights), name
+    assert a["scaling_factor"] == pytest.approx(b["scaling_factor"], rel=1e-6)
 
 
 def test_resume_refuses_a_checkpoint_made_with_other_settings_or_clips(dataset, trained, tmp_path):
     import shutil
 
     with pytest.raises(ValueError, match="other seed"):
-        Trainer(tiny_config(dataset, trained, seed=1)).resume()
+        load_checkpoint(prepare(tiny_config(dataset, trained, seed=1)))
     with pytest.raises(ValueError, match="other train text encoder"):
-        Trainer(tiny_config(dataset, trained, train_text_encoder=False)).resume()
+        load_checkpoint(prepare(tiny_config(dataset, trained, train_text_encoder=False)))
     # The same folder named another way is the same run.
-    assert Trainer(tiny_config(dataset.parent / "." / dataset.name, trained)).resume()
+    assert load_checkpoint(prepare(tiny_config(dataset.parent / "." / dataset.name, trained))).stage == "done"
     # An extended dataset is another one: its tokenizer and latents would differ.
     extended = write_dataset(tmp_path / "extended", clips_per_kind=7)
     shutil.copytree(trained, tmp_path / "out")
@@ -167,15 +191,13 @@ def test_resume_refuses_a_checkpoint_made_with_other_settings_or_clips(dataset, 
     saved["identity"]["data"] = str(extended.resolve())
     torch.save(saved, tmp_path / "out" / "training" / "checkpoint.pt")
     with pytest.raises(ValueError, match="other clips"):
-        Trainer(config).resume()
+        load_checkpoint(prepare(config))
 
 
 def test_autoencoder_loss_falls(dataset, tmp_path):
-    trainer = Trainer(tiny_config(dataset, tmp_path, vae_steps=60, vae_batch_size=8))
-    from riff.train import load_pixels
-
-    trainer.train_autoencoder(load_pixels(dataset, trainer.train_records))
-    losses = trainer.losses["autoencoder"]
+    run = prepare(tiny_config(dataset, tmp_path, vae_steps=60, vae_batch_size=8))
+    losses = train_autoencoder(run, load_pixels(dataset, run.train_records), Resume("autoencoder"))
+    assert len(losses) == 60
     assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:3])
 
 
@@ -194,7 +216,9 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
     assert after.tokenizer.get_vocab() == before.tokenizer.get_vocab()
     assert type(after.scheduler) is type(before.scheduler)
     assert recommended_steps(str(folder)) == 7  # the base's, as its scheduler is kept
-    moved = max(float((v - after.unet.state_dict()[k]).abs().max()) for k, v in before.unet.state_dict().items())
+    moved = max(
+        float((v - after.unet.state_dict()[k]).abs().max()) for k, v in before.unet.state_dict().items()
+    )
     assert moved > 0.02
     # The text encoder is frozen when fine-tuning unless asked for.
     for key, value in before.text_encoder.state_dict().items():
@@ -225,6 +249,64 @@ def test_read_dataset_rejects_a_broken_journal(tmp_path):
         read_dataset(tmp_path)
 
 
+# --- networks ---------------------------------------------------------------------------------
+
+
+def saved_config(path) -> dict:
+    """A saved config.json, less the versions of the library that wrote it."""
+    versions = ("_diffusers_version", "transformers_version")
+    return {k: v for k, v in json.loads(path.read_text()).items() if k not in versions}
+
+
+def test_the_small_preset_is_the_bundled_models_architecture(tmp_path):
+    from transformers import CLIPTokenizer
+
+    from riff.models import BUNDLED_MODEL, load_model, save_model
+    from riff.networks import PRESETS, build_components
+
+    bundled = load_model(str(BUNDLED_MODEL), device="cpu", dtype=torch.float32)
+    fresh = build_components(PRESETS["small"], CLIPTokenizer.from_pretrained(BUNDLED_MODEL / "tokenizer"))
+    fresh["vae"].register_to_config(scaling_factor=bundled.vae.config.scaling_factor)  # training sets it
+    save_model(fresh, tmp_path, torch.float16)
+    for name in ("unet", "vae", "text_encoder", "scheduler"):
+        (ours,) = (tmp_path / name).glob("*config.json")
+        assert saved_config(ours) == saved_config(BUNDLED_MODEL / name / ours.name), name
+    for name in ("unet", "vae", "text_encoder"):
+        fresh[name].load_state_dict(getattr(bundled, name).state_dict())  # strict: every weight fits
+
+
+def test_the_sd15_preset_is_stable_diffusion_15s_architecture():
+    from riff.networks import PRESETS, build_components
+    from riff.tiny import tiny_tokenizer
+
+    with torch.device("meta"):  # sizes without the memory
+        components = build_components(PRESETS["sd15"], tiny_tokenizer())
+    counts = {
+        name: sum(p.numel() for p in components[name].parameters())
+        for name in ("unet", "vae", "text_encoder")
+    }
+    assert counts == {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480}
+    unet, text = components["unet"].config, components["text_encoder"].config  # what counts miss
+    assert (unet.attention_head_dim, unet.cross_attention_dim, text.num_attention_heads) == (8, 768, 12)
+    assert (text.vocab_size, text.projection_dim, components["vae"].config.sample_size) == (49408, 768, 512)
+    assert type(components["scheduler"]).__name__ == "PNDMScheduler"
+
+
+def test_the_tiny_fixture_is_the_tiny_test_preset_and_seeded():
+    from riff.networks import PRESETS, Architecture, build_components
+    from riff.tiny import tiny_components, tiny_tokenizer
+
+    a, b = tiny_components(seed=0), build_components(PRESETS["tiny-test"], tiny_tokenizer(), seed=0)
+    other = tiny_components(seed=1)
+    for name in ("unet", "vae", "text_encoder"):
+        weights = a[name].state_dict()
+        assert all(torch.equal(weights[k], b[name].state_dict()[k]) for k in weights), name
+        assert not all(torch.equal(weights[k], other[name].state_dict()[k]) for k in weights), name
+    assert a["text_encoder"].config.vocab_size == len(a["tokenizer"].get_vocab())
+    with pytest.raises(ValueError, match="one entry per UNet level"):
+        Architecture(unet_channels=(8, 16), attention=(True,))
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -252,7 +334,6 @@ def test_rhythm_features_peak_at_the_beat_period():
 def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, trained):
     from riff.evaluate import evaluate, predict, train_classifier
     from riff.models import load_model
-    from riff.train import load_pixels
 
     data = write_dataset(tmp_path / "data", clips_per_kind=12, width=256, seed=1, numbered=True)
     records = read_dataset(data)
@@ -262,8 +343,9 @@ def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, 
     assert predicted["has_drums"] == [r["labels"]["has_drums"] for r in held]
     assert predicted["family"] == [r["labels"]["family"] for r in held]
 
-    report = evaluate(load_model(str(trained), device="cpu"), data, clips=2, steps=2, holdout=0.25,
-                      checks_per_prompt=1)
+    report = evaluate(
+        load_model(str(trained), device="cpu"), data, clips=2, steps=2, holdout=0.25, checks_per_prompt=1
+    )
     figures = report.figures
     assert figures["generated_clips"] == 2
     assert 0 <= figures["accuracy"]["generated"]["family"] <= 1
@@ -293,4 +375,6 @@ def test_evaluation_holds_out_what_training_held_out(trained):
 
 def test_config_is_saved_with_the_run(trained):
     config = json.loads((trained / "training" / "config.json").read_text())
-    assert config["preset"] == "tiny" and config == dataclasses.asdict(tiny_config(config["data"], config["out"]))
+    assert config["preset"] == "tiny" and config == dataclasses.asdict(
+        tiny_config(config["data"], config["out"])
+    )

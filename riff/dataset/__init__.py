@@ -2,5 +2,5 @@
 
 midi (note events -> Standard MIDI File), drums (GM drum styles), music (instruments, keys,
 bass/chords/melody), generated and corpus (pieces with captions), build (FluidSynth render,
-cut, image, metadata.jsonl).
+cut, image, metadata.jsonl), readers (a built folder read back: records, splits, pixels).
 """
