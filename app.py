@@ -110,12 +110,11 @@ def _session(request: gr.Request | None) -> str | None:
 
 
 def _progress(progress: gr.Progress):
-    """Adapt riff's (clips done, clips, step, steps) reports to a Gradio progress bar."""
+    """Adapt riff's progress reports (`riff.render.Progress`) to a Gradio progress bar."""
 
-    def report(done: int, clips: int, step: int, steps: int) -> None:
-        fraction = (done + (step / steps if steps else 0)) / clips
-        label = f"clip {min(done + 1, clips)}/{clips}" + (f", step {step}/{steps}" if steps else "")
-        progress(fraction, desc=label)
+    def report(done: float, clips: int, step: int, steps: int) -> None:
+        label = f"clip {min(int(done) + 1, clips)}/{clips}" + (f", step {step}/{steps}" if steps else "")
+        progress(done / clips, desc=label)
 
     return report
 
@@ -352,6 +351,11 @@ class Studio:
             rate = chunk.clip.params.sample_rate
             yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status()
 
+    def cancel(self, request: gr.Request = None) -> str:
+        """Stop this page's render at its next step (Cancel, Stop)."""
+        self.engine.cancel(_session(request))
+        return "Stopped: the render ended at its next step; what it had made stays above"
+
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:
         """Queue the prompt an endless riff moves to at its next seed."""
         self._up_next[_session(request)] = _prompt(up_next, "write the prompt to move to")
@@ -580,8 +584,9 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         outputs,
         api_name="interpolate",
         concurrency_id="gpu",
+        show_progress_on=[panel.track],  # one bar, not one per output
     )
-    stop.click(None, None, None, cancels=[event])
+    stop.click(studio.cancel, None, panel.note, cancels=[event], api_visibility="private", queue=False)
     # The status line also says when the model failed to load on this first use.
     event.then(studio.engine.status, None, status, api_visibility="private", show_progress="hidden")
     reused = list(walk_fields(Walk(PromptEnd("x"), PromptEnd("x")), Settings()))
@@ -607,14 +612,23 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
 
 
 def _render_button(
-    label: str, handler, fields: dict, track_label: str, columns: int, loop: bool = False
+    studio: Studio, label: str, handler, fields: dict, track_label: str, columns: int, loop: bool = False
 ) -> Panel:
     """A render button over a tab's fields, its results panel below; the API is named after
     the handler."""
-    go = gr.Button(label, variant="primary")
+    with gr.Row():
+        go = gr.Button(label, variant="primary")
+        stop = gr.Button("Cancel", variant="stop")
     panel = results_panel(track_label, columns, loop=loop)
-    api_name = handler.__name__
-    go.click(handler, _inputs(handler, fields), panel.outputs(), api_name=api_name, concurrency_id="gpu")
+    event = go.click(
+        handler,
+        _inputs(handler, fields),
+        panel.outputs(),
+        api_name=handler.__name__,
+        concurrency_id="gpu",
+        show_progress_on=[panel.track],
+    )
+    stop.click(studio.cancel, None, panel.note, cancels=[event], api_visibility="private", queue=False)
     return panel
 
 
@@ -660,7 +674,7 @@ def text_tab(studio: Studio) -> None:
         )
         fields["guidance"] = _guidance()
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
-    _render_button("Generate", studio.generate, fields, "All clips, one after another", columns=8)
+    _render_button(studio, "Generate", studio.generate, fields, "All clips, one after another", columns=8)
 
 
 def chain_tab(studio: Studio) -> None:
@@ -689,7 +703,7 @@ def chain_tab(studio: Studio) -> None:
         fields["crossfade_ms"] = gr.Slider(0, 1000, value=Chain.crossfade_ms, step=10, label="Crossfade (ms)")
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
         fields["width"] = _clip_length()
-    _render_button("Render the chain", studio.chain, fields, "Chain", columns=6)
+    _render_button(studio, "Render the chain", studio.chain, fields, "Chain", columns=6)
 
 
 def loop_tab(studio: Studio) -> None:
@@ -710,7 +724,9 @@ def loop_tab(studio: Studio) -> None:
         )
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
         fields["width"] = _clip_length()
-    _render_button("Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True)
+    _render_button(
+        studio, "Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True
+    )
 
 
 def endless_tab(studio: Studio) -> None:
@@ -753,7 +769,7 @@ def endless_tab(studio: Studio) -> None:
         concurrency_limit=2,
         show_progress="hidden",
     )
-    stop.click(None, None, None, cancels=[event])
+    stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
@@ -776,7 +792,7 @@ def restyle_tab(studio: Studio) -> None:
         )
         fields["guidance"] = _guidance()
         fields["num_inference_steps"] = _steps(studio.engine)
-    _render_button("Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
+    _render_button(studio, "Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
 
 def tools_tab(studio: Studio) -> None:
@@ -838,6 +854,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             engine.forget_session(_session(request))
 
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
+        # The status as it is when the page opens (the page is built once, before any load).
+        demo.load(engine.status, None, status, api_visibility="private", show_progress="hidden", queue=False)
     demo.queue(default_concurrency_limit=1, max_size=engine.limits.queue)
     return demo
 

@@ -20,8 +20,11 @@ from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
 from riff.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.stitch import stitch_clips, stitch_overlapping
 
-# Called with (clips done, clips in all, UNet step in the current batch, steps in that batch).
-Progress = Callable[[int, int, int, int], None]
+# Called with (clips done, clips in all, step, steps). Clips done grows smoothly through a batch
+# (2.5: two clips done and half of the next batch of one); step counts the schedule the user
+# set (img2img starts part way in: at 15 steps and strength 0.75, steps 5 to 15 run), 0 of 0
+# once a batch is audio.
+Progress = Callable[[float, int, int, int], None]
 
 
 @dataclass
@@ -147,7 +150,7 @@ def render_seeds(
             torch.full((size,), end.guidance),
             batch,
             mask,
-            _step_reporter(progress, done, count),
+            _step_reporter(progress, done, count, batch, steps),
             [0.0] * count,
             phase_seed=seeds.seeds[0],
         )
@@ -283,7 +286,7 @@ def _walk_clips(
             guidance,
             batch,
             clip_mask,
-            _step_reporter(progress, done, len(stops)),
+            _step_reporter(progress, done, len(stops), batch, steps),
             alphas,
             phase_seed=ends[0].seed,
         ):
@@ -377,10 +380,15 @@ def _render_batch(
         yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params, latent=latents[k])
 
 
-def _step_reporter(progress: Progress | None, done: int, total: int) -> Callable[[int, int], None]:
-    def on_step(step: int, steps: int) -> None:
+def _step_reporter(
+    progress: Progress | None, done: int, total: int, batch: _Batch, steps: int
+) -> Callable[[int, int], None]:
+    """`pipeline.denoise`'s (step run, steps to run) as a `Progress` report."""
+
+    def on_step(ran: int, run: int) -> None:
         if progress is not None:
-            progress(done, total, step, steps)
+            scheduled = round(steps * (batch.start + ran) / (batch.start + run))
+            progress(done + len(batch.indices) * ran / run, total, scheduled, steps)
 
     return on_step
 

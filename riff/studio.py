@@ -93,6 +93,10 @@ class Gone(RuntimeError):
     """The page that asked for a render has closed."""
 
 
+class Stopped(RuntimeError):
+    """The listener stopped the render (Cancel, Stop)."""
+
+
 class Busy(RuntimeError):
     """Too many renders are waiting for the model."""
 
@@ -146,6 +150,7 @@ class Engine:
         self.queue = WorkQueue(self.limits.queue)
         self._swept = 0.0
         self._gone: set[str] = set()  # sessions whose page has closed
+        self._stopped: set[str] = set()  # sessions whose listener pressed Cancel or Stop
 
     @property
     def model(self) -> Model:
@@ -231,16 +236,25 @@ class Engine:
                 self._gone.add(session)  # its render, if one runs, stops at its next step
         shutil.rmtree(folder, ignore_errors=True)
 
+    def cancel(self, session: str | None) -> None:
+        """Stop the session's render at its next UNet step; the next render runs as usual."""
+        if session is not None:
+            with self._lock:
+                self._stopped.add(session)
+
     def _watch(self, session: str | None, progress: Progress | None) -> Progress:
         """A progress callback that also stops the render (within one UNet step) once the
-        session's page has gone: nobody is left to hear it."""
+        session's page has gone (nobody is left to hear it) or its listener cancelled."""
         if session is not None:
             with self._lock:
                 self._gone.discard(session)  # a new render from a page that came back
+                self._stopped.discard(session)
 
-        def report(done: int, clips: int, step: int, steps: int) -> None:
+        def report(done: float, clips: int, step: int, steps: int) -> None:
             if session is not None and session in self._gone:
                 raise Gone(f"session {session[:12]} left: render stopped")
+            if session is not None and session in self._stopped:
+                raise Stopped(f"session {session[:12]} cancelled: render stopped")
             if progress is not None:
                 progress(done, clips, step, steps)
 
@@ -360,6 +374,8 @@ class Engine:
         result = Result(self.session_folder(session))
         try:
             yield from self._fill(result, clips, music, settings)
+        except Stopped:
+            raise  # what was made stays: the page still shows and plays it
         except Exception:
             shutil.rmtree(result.folder, ignore_errors=True)  # a failed render leaves nothing
             raise

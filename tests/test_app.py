@@ -78,6 +78,8 @@ def test_the_app_names_every_endpoint(client):
         "/generate",
         "/chain",
         "/loop",
+        "/endless",
+        "/up_next",
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",

@@ -3,6 +3,7 @@ track and the clips fill in; closing the page deletes the session's files."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -160,3 +161,27 @@ def test_an_endless_riff_in_the_page(chromium, url, engine):
     assert status.inner_text() == stopped  # no more chunks after Stop
     assert script_errors == []
     context.close()
+
+
+def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, tmp_path):
+    from conftest import serve
+    from playwright.sync_api import expect
+
+    import app as studio
+    from riff.studio import Engine
+
+    for name, after_use in (
+        (tiny_model_dir, "Model: "),
+        (str(tmp_path / "missing"), "Model not available: "),
+    ):
+        engine = Engine(name, root=tmp_path / "results")
+        with serve(studio.build_app(engine)) as address:
+            page = chromium.new_page()
+            page.goto(address)
+            expect(page.locator("#model-status")).to_contain_text("loads on first use")
+            with contextlib.suppress(ValueError):
+                assert engine.model  # the first render loads it, or finds it cannot
+            page.reload()  # a fresh page, built long before, says what is true now
+            expect(page.locator("#model-status")).to_contain_text(after_use)
+            expect(page.locator("#model-status")).not_to_contain_text("loads on first use")
+            page.close()

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from riff import pipeline
+from riff import interp, pipeline
 from riff.image import pixels_from_image
 from riff.params import SpectrogramParams
 from riff.render import render_clip, render_walk, stitch_walk
@@ -130,10 +130,17 @@ def test_walk_with_a_bundled_mask_and_dpm_scheduler(tiny_model, walk_):
 
 def test_progress_reports_every_clip_and_step(tiny_model, walk_):
     seen = []
-    list(render_walk(tiny_model, walk_, FAST, lambda *a: seen.append(a)))
+    settings = dataclasses.replace(FAST, batch_size=2)
+    list(render_walk(tiny_model, walk_, settings, lambda *a: seen.append(a)))
     assert seen[-1] == (3, 3, 0, 0)
     steps = [s for s in seen if s[3]]
-    assert steps and max(s[2] for s in steps) == steps[0][3]
+    # Steps count the schedule the user set: img2img at strength 0.75 starts part way in.
+    assert {s[3] for s in steps} == {settings.num_inference_steps}
+    first = interp.start_step(settings.num_inference_steps, walk_.start.denoising)
+    assert steps[0][2] == first + 1 and max(s[2] for s in steps) == settings.num_inference_steps
+    # Clips done grows smoothly, through the batch of two clips too: never backwards.
+    done = [s[0] for s in seen]
+    assert done == sorted(done) and any(1 < d < 3 and d != 2 for d in done)
 
 
 def test_lerped_strength_groups_clips_by_start_step(tiny_model, walk_):

@@ -271,7 +271,9 @@ def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
 
 def test_cors_never_hands_out_credentials(site):
     headers = {"Origin": "https://elsewhere.example", "Host": "riff.example.org"}
-    preflight = httpx.options(site + "run_inference/", headers={**headers, "Access-Control-Request-Method": "POST"})
+    preflight = httpx.options(
+        site + "run_inference/", headers={**headers, "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.headers["access-control-allow-origin"] == "*"
     for response in (preflight, httpx.get(site + "config", headers=headers)):
         assert "access-control-allow-credentials" not in response.headers
@@ -284,7 +286,9 @@ def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
 
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
     steps: list[int] = []
-    render = engine.render(walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2]))
+    render = engine.render(
+        walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2])
+    )
     next(render)  # the first clip is out; the page closes now
     engine.forget_session("leaving")
     seen = len(steps)
@@ -295,4 +299,29 @@ def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
         pass
     # The same session id rendering again (a page that came back) works.
     again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
+    assert list(again)[-1].done
+
+
+def test_cancel_stops_a_render_within_a_step_and_keeps_what_it_made(engine, narrow_seed):
+    from riff.request import PromptEnd, Settings, Walk
+    from riff.studio import Stopped
+
+    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
+    reports: list[float] = []
+    after_cancel: list[float] = []
+
+    def report(done, clips, step, steps):
+        (after_cancel if reports and reports[-1] >= 1.5 else reports).append(done)
+        if done >= 1.5:  # half way through the second clip: Cancel
+            engine.cancel("listener")
+
+    results = []
+    with pytest.raises(Stopped):
+        results.extend(engine.render(walk, Settings(num_inference_steps=8, batch_size=1), "listener", report))
+    assert after_cancel == []  # the next UNet step did not run
+    assert len(results[-1].clips) == 1 and results[-1].clips[0].is_file()  # kept, playable
+    with engine.queue.slot():  # its turn is free again
+        pass
+    # The next render of the same page runs as usual.
+    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "listener")
     assert list(again)[-1].done
