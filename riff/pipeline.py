@@ -1,18 +1,134 @@
 """The batched img2img denoising loop over loaded diffusers components.
 
 Everything a walk shares (prompt embeddings, the seed image's latent) is computed once by the
-caller; `denoise` renders a batch of clips that start at the same step.
+caller; `denoise` renders a batch of clips that start at the same step. On a GPU, memory savers
+come on only for batches that would not fit (`memory_plan`), and running out of memory is one
+line (`OutOfGPUMemory`) that leaves the device ready for the next request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
 from riff.image import pixels_from_unit, unit_from_pixels
 from riff.models import Model
 from riff.prompts import apply_weights, is_weighted, parse_weights
+
+log = logging.getLogger(__name__)
+
+# Rough peak sizes, to decide when savers are needed; they only switch savers on, so an
+# overestimate costs speed, never a result. Attention: the full score matrix, which PyTorch's
+# fused attention kernels avoid but its fallback builds. VAE decode: this many buffers of the
+# decoder's last level (its widest activations, at full resolution) alive at once per image.
+VAE_DECODE_BUFFERS = 8
+MEMORY_HEADROOM = 0.8  # use at most this share of the free memory before switching savers on
+
+
+class OutOfGPUMemory(ValueError, torch.OutOfMemoryError):
+    """A batch did not fit on the GPU: one line saying what to lower. A ValueError (bad input,
+    shown as is) and still a torch.OutOfMemoryError for handlers that answer those."""
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Which memory savers a batch needs; all off unless it would not fit."""
+
+    slice_attention: bool = False  # UNet attention one head slice at a time
+    slice_vae: bool = False  # decode the batch one image at a time
+    tile_vae: bool = False  # decode each image in overlapping tiles
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes PyTorch can still allocate on a CUDA device (free plus cached); None elsewhere."""
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
+def memory_plan(
+    model: Model, batch: int, latent_height: int, latent_width: int, free_bytes: int | None = None
+) -> MemoryPlan:
+    """The savers a batch of `batch` clips with latents of (latent_height, latent_width) needs
+    to fit in `free_bytes`; None asks the device (`free_memory`), and the CPU never needs any.
+
+    Off by default because each costs speed (attention slicing on a GPU also forgoes the fused
+    kernels); they come on for wide clips or big batches on small GPUs.
+    """
+    free_bytes = free_memory(model.device) if free_bytes is None else free_bytes
+    if free_bytes is None:
+        return MemoryPlan()
+    budget = MEMORY_HEADROOM * free_bytes
+    itemsize = torch.empty((), dtype=model.dtype).element_size()
+    attention = 2 * batch * _attention_scores(model.unet.config, latent_height, latent_width) * itemsize
+    image = _vae_decode_elements(model, latent_height, latent_width) * itemsize
+    return MemoryPlan(
+        slice_attention=attention > budget,
+        slice_vae=batch > 1 and batch * image > budget,
+        tile_vae=image > budget,
+    )
+
+
+def _attention_scores(config: object, height: int, width: int) -> int:
+    """Elements of one image's attention scores at the UNet's finest level with attention."""
+    levels = [i for i, kind in enumerate(config.down_block_types) if "Attn" in kind]
+    if not levels:
+        return 0
+    level = levels[0]
+    heads = config.num_attention_heads or config.attention_head_dim
+    heads = heads[level] if isinstance(heads, (list, tuple)) else heads
+    tokens = -(-height // 2**level) * -(-width // 2**level)
+    return heads * tokens**2
+
+
+def _vae_decode_elements(model: Model, height: int, width: int) -> int:
+    """Elements one image's VAE decode holds at its peak (see VAE_DECODE_BUFFERS)."""
+    config = model.vae.config
+    pixels = height * width * model.vae_scale**2
+    elements = VAE_DECODE_BUFFERS * config.block_out_channels[0] * pixels
+    if getattr(config, "mid_block_add_attention", True):
+        elements += (height * width) ** 2  # the mid block's single-head attention scores
+    return elements
+
+
+@contextlib.contextmanager
+def _savers(model: Model, plan: MemoryPlan) -> Iterator[None]:
+    """Switch on the plan's savers for the block, and back to how they were after it."""
+    unet, vae = model.unet, model.vae
+    processors = unet.attn_processors if plan.slice_attention else None
+    slicing, tiling = getattr(vae, "use_slicing", False), getattr(vae, "use_tiling", False)
+    if plan != MemoryPlan():
+        log.info("memory savers on: %s", plan)
+    try:
+        if plan.slice_attention:
+            unet.set_attention_slice("max")
+        if plan.slice_vae:
+            vae.enable_slicing()
+        if plan.tile_vae:
+            vae.enable_tiling()
+        yield
+    finally:
+        if processors is not None:
+            unet.set_attn_processor(processors)
+        vae.use_slicing, vae.use_tiling = slicing, tiling
+
+
+def _is_out_of_memory(error: RuntimeError) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error)
+
+
+def _out_of_memory(model: Model, clips: int, latent_width: int) -> OutOfGPUMemory:
+    """The one-line error, once the device's cache is emptied for the next request."""
+    torch.cuda.empty_cache()  # a no-op where CUDA was never used
+    columns = latent_width * model.vae_scale
+    return OutOfGPUMemory(
+        f"out of GPU memory for {clips} clips of {columns} columns: lower the batch size or the width"
+    )
 
 
 @torch.no_grad()
@@ -49,7 +165,9 @@ def encode_prompts(model: Model, prompts: list[str]) -> torch.Tensor:
         for w in range(windows):
             chunk = token_ids[w * window : (w + 1) * window]
             rows.append([bos, *chunk, eos] + [pad] * (window - len(chunk)))
-            row_weights.append([1.0, *weights[w * window : (w + 1) * window]] + [1.0] * (window + 1 - len(chunk)))
+            row_weights.append(
+                [1.0, *weights[w * window : (w + 1) * window]] + [1.0] * (window + 1 - len(chunk))
+            )
     input_ids = torch.tensor(rows, device=model.device)
     hidden = model.text_encoder(input_ids).last_hidden_state
     hidden = hidden.reshape(len(prompts), windows * (window + 2), -1).to(model.dtype)
@@ -83,9 +201,19 @@ def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
 
     Returns:
         (batch, 3, H, W) float32 intensities in [0, 255], not yet quantised.
+    Raises:
+        OutOfGPUMemory: the batch did not fit, even with the savers `memory_plan` chose.
     """
-    images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
-    return pixels_from_unit(images.float())
+    batch, _, height, width = latents.shape
+    try:
+        with _savers(model, memory_plan(model, batch, height, width)):
+            images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
+        return pixels_from_unit(images.float())
+    except RuntimeError as error:
+        if not _is_out_of_memory(error):
+            raise
+    # Out of the handler, so the failed attempt's tensors are freed before the cache is emptied.
+    raise _out_of_memory(model, batch, width)
 
 
 def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -119,7 +247,45 @@ def denoise(
         on_step: called with (step, total) after each UNet call.
     Returns:
         (B, C, h, w) denoised latents.
+    Raises:
+        OutOfGPUMemory: the batch did not fit, even with the savers `memory_plan` chose.
     """
+    batch, _, height, width = noise.shape
+    try:
+        with _savers(model, memory_plan(model, batch, height, width)):
+            return _denoise(
+                model,
+                init_latent,
+                cond,
+                uncond,
+                noise,
+                guidance,
+                start,
+                num_inference_steps,
+                scheduler,
+                mask,
+                on_step,
+            )
+    except RuntimeError as error:
+        if not _is_out_of_memory(error):
+            raise
+    # Out of the handler, so the failed attempt's tensors are freed before the cache is emptied.
+    raise _out_of_memory(model, batch, width)
+
+
+def _denoise(
+    model: Model,
+    init_latent: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    noise: torch.Tensor,
+    guidance: torch.Tensor,
+    start: int,
+    num_inference_steps: int,
+    scheduler: str,
+    mask: torch.Tensor | None,
+    on_step: Callable[[int, int], None] | None,
+) -> torch.Tensor:
     # 1. Timesteps from a fresh scheduler: schedulers keep state between steps.
     sched = model.make_scheduler(scheduler)
     sched.set_timesteps(num_inference_steps, device=model.device)
@@ -142,7 +308,7 @@ def denoise(
     # 3. Denoise with classifier-free guidance (one UNet call for both halves).
     for i, t in enumerate(timesteps):
         model_input = sched.scale_model_input(torch.cat([latents, latents]), t)
-        eps = model.unet(model_input, t, encoder_hidden_states=embeddings).sample
+        eps = model.denoiser(model_input, t, encoder_hidden_states=embeddings).sample
         eps_uncond, eps_cond = eps.float().chunk(2)
         eps = (eps_uncond + scale * (eps_cond - eps_uncond)).to(model.dtype)
         latents = sched.step(eps, t, latents).prev_sample
