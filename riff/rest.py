@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riff.audio import save_audio
 from riff.loudness import normalize_loudness
+from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Settings, Walk
 from riff.runtime import give_back_memory
 from riff.seeds import DEFAULT_SEED
@@ -125,6 +126,9 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
             return _error("the request body must be a JSON object", 400)
         try:
             return JSONResponse(await run_in_threadpool(work, payload))
+        except OutOfGPUMemory as error:  # a ValueError too, but the server's, not the caller's
+            give_back_memory()
+            return _error(str(error), 503, {"Retry-After": "30"})
         except ValueError as error:
             return _error(public_message(str(error)), 400)
         except Busy as error:

@@ -12,20 +12,17 @@ import types
 import pytest
 import torch
 
-from riff import models, pipeline
+from riff import gpu, pipeline
+from riff.gpu import GPU_SECONDS, compile_mode, gpu_duration, gpu_seconds, gpu_space
 from riff.models import (
     BUNDLED_MODEL,
     DEFAULT_MODEL,
-    GPU_SECONDS,
     REFERENCE_MODEL,
-    compile_mode,
     default_model,
     default_model_reason,
-    gpu_duration,
-    gpu_seconds,
-    gpu_space,
     load_model,
     model_name,
+    recommended_steps,
 )
 from riff.pipeline import MemoryPlan, OutOfGPUMemory, memory_plan
 
@@ -114,7 +111,7 @@ def test_gpu_seconds_grows_with_the_request_and_is_clamped(monkeypatch):
     assert gpu_seconds(1000, 1000, 4096) == high
     assert gpu_seconds(0, 0, 0) >= low  # nonsense sizes still give a usable duration
     assert isinstance(base, int)
-    monkeypatch.setattr(models, "GPU_SETUP_S", 0.0)
+    monkeypatch.setattr(gpu, "GPU_SETUP_S", 0.0)
     assert gpu_seconds(1, 1, 8) == low
 
 
@@ -143,8 +140,8 @@ def test_gpu_duration_reads_the_handlers_arguments():
     hops = gpu_duration(Handlers.chain, lambda a: a["clips_per_hop"] * (len(a["prompts"]) - 1), width=None)
     assert hops(studio, [["a", 1], ["b", 2], ["c", 3]], 4, 20) == gpu_seconds(8, 20, 512)
     # A request that cannot be read gets spaces.GPU's default; the handler refuses it itself.
-    assert walk(studio, "a", "many") == models.GPU_FALLBACK_S
-    assert walk(studio) == models.GPU_FALLBACK_S
+    assert walk(studio, "a", "many") == gpu.GPU_FALLBACK_S
+    assert walk(studio) == gpu.GPU_FALLBACK_S
 
 
 def test_gpu_duration_default_steps_follow_the_model(space):
@@ -153,7 +150,7 @@ def test_gpu_duration_default_steps_follow_the_model(space):
     def generate(prompt: str, num_seeds: int = 4, num_inference_steps=None):
         pass
 
-    steps = models.recommended_steps()
+    steps = recommended_steps()
     assert gpu_duration(generate, "num_seeds", width=None)("x") == gpu_seconds(4, steps)
 
 
@@ -230,7 +227,7 @@ def test_compiled_denoise_matches_eager(tiny_model_dir, caplog):
     compiled = load_model(str(tiny_model_dir), device="cpu", compile=True)
     args = _denoise_args(eager)
     expected = pipeline.denoise(eager, *args)
-    with caplog.at_level("INFO", logger="riff.models"):
+    with caplog.at_level("INFO", logger="riff"):
         got = pipeline.denoise(compiled, *args)
     torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-4)
     warmup = [r.getMessage() for r in caplog.records if "warm-up" in r.getMessage()]
@@ -326,3 +323,26 @@ def test_other_errors_pass_through(tiny_model, monkeypatch):
     monkeypatch.setattr(tiny_model, "unet", broken)
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
         pipeline.denoise(tiny_model, *args)
+
+
+def test_an_unreachable_hub_is_not_retried(monkeypatch):
+    import diffusers
+
+    from riff import models
+
+    seen: dict = {}
+
+    def from_pretrained(source, **options):
+        seen.update(options)
+        raise OSError("not in the cache")
+
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(diffusers.UNet2DConditionModel, "from_pretrained", from_pretrained)
+    with pytest.raises(ValueError, match="the hub is unreachable from here"):
+        load_model("someone/some-model", device="cpu")
+    assert seen["local_files_only"] is True  # the cache only: no minutes of retries
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(ValueError, match="from the hub or the cache"):
+        load_model("someone/some-model", device="cpu")
+    assert seen["local_files_only"] is False

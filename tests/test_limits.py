@@ -29,6 +29,7 @@ from riff.audio import load_audio
 from riff.image import level_from_image, params_from_image
 from riff.limits import Limits
 from riff.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
+from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.rest import InferenceInput, walk_request
 from riff.seeds import image_size, open_image
@@ -298,6 +299,14 @@ def test_a_failure_inside_a_render_is_answered_and_the_next_request_works(site, 
     monkeypatch.setattr(engine, "clip", no_memory)
     response = post(site, json.dumps(request()))
     assert response.status_code == 503 and "out of memory" in response.json()["error"]
+
+    def no_gpu_memory(*_):
+        raise OutOfGPUMemory("out of GPU memory for 1 clips of 64 columns: lower the batch size or the width")
+
+    monkeypatch.setattr(engine, "clip", no_gpu_memory)
+    response = post(site, json.dumps(request()))
+    assert response.status_code == 503 and response.json()["error"].startswith("out of GPU memory")
+    assert response.headers["retry-after"] == "30"
     monkeypatch.undo()
     # The engine is unharmed: the next bad request still gets its own clear answer.
     assert post(site, json.dumps(request(alpha=2))).status_code == 400
