@@ -11,6 +11,7 @@ import argparse
 import functools
 import inspect
 import logging
+import math
 import os
 import random
 import threading
@@ -22,6 +23,7 @@ from gradio.utils import get_upload_folder
 
 from riff.audio import wav_bytes
 from riff.endless import Endless
+from riff.gpu import gpu_duration
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
 from riff.params import CLIP_SECONDS, CLIP_WIDTH
@@ -44,16 +46,20 @@ from riff.request import (
 from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.studio import Busy, Engine, Result
+from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
-try:  # On ZeroGPU Spaces this borrows a GPU per call; elsewhere it is a no-op.
+try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its request needs.
     import spaces
 
-    gpu = spaces.GPU(duration=120)
+    def gpu(clips, width: str | None = "width"):
+        """`spaces.GPU` with a duration read from the request (`riff.gpu.gpu_duration`)."""
+        return lambda fn: spaces.GPU(duration=gpu_duration(fn, clips, width=width))(fn)
+
 except ImportError:
 
-    def gpu(fn):
-        return fn
+    def gpu(clips, width: str | None = "width"):
+        return lambda fn: fn
 
 
 EXAMPLES = [
@@ -179,7 +185,7 @@ class Studio:
         self.engine = engine
         self._up_next: dict[str | None, str] = {}  # the prompt each endless riff moves to next
 
-    @gpu
+    @gpu("num_clips")
     @ui_errors
     def interpolate(
         self,
@@ -233,7 +239,7 @@ class Studio:
         for result in self.engine.render(walk, settings, _session(request), _progress(progress)):
             yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
 
-    @gpu
+    @gpu("num_seeds", width=None)
     @ui_errors
     def generate(
         self,
@@ -256,7 +262,7 @@ class Studio:
         for result in self.engine.render(seeds, settings, _session(request), _progress(progress)):
             yield _outputs(result, note)
 
-    @gpu
+    @gpu(lambda a: a["clips_per_hop"] * max(len(a["prompts"] or []) - 1, 1) + 1)
     @ui_errors
     def chain(
         self,
@@ -287,7 +293,7 @@ class Studio:
         for result in self.engine.render(chain, settings, _session(request), _progress(progress)):
             yield _outputs(result, note)
 
-    @gpu
+    @gpu("clips")
     @ui_errors
     def loop(
         self,
@@ -351,6 +357,30 @@ class Studio:
             rate = chunk.clip.params.sample_rate
             yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status()
 
+    @gpu(lambda _: 1, width=None)
+    @ui_errors
+    def teach(
+        self,
+        prompt: str,
+        seed: int = 0,
+        denoising: float = PromptEnd.denoising,
+        guidance: float = PromptEnd.guidance,
+        num_inference_steps: int | None = None,
+        seed_image: str = DEFAULT_SEED,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ):
+        """The teaching view: one clip's journey from seed image to sound, the numbers behind it,
+        and why a walk slerps its noise."""
+        end = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
+        settings = _settings(num_inference_steps)
+        image = bundled_seed(seed_image or DEFAULT_SEED)
+        shown, wav = self.engine.teach(end, settings, image, _session(request), _progress(progress))
+        noise = slerp_vs_lerp(end.seed, (end.seed + 1) % (MAX_SEED + 1))
+        pictures = [(p.image, p.caption) for p in shown.pictures]
+        numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
+        return pictures, str(wav), shown.audio_caption, noise.image, noise.caption, numbers
+
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this page's render at its next step (Cancel, Stop)."""
         self.engine.cancel(_session(request))
@@ -361,7 +391,9 @@ class Studio:
         self._up_next[_session(request)] = _prompt(up_next, "write the prompt to move to")
         return f"Up next: {up_next.strip()!r}, from the next seed on"
 
-    @gpu
+    @gpu(
+        lambda a: math.ceil(float(a["duration_s"]) / (CLIP_SECONDS - Restyle.crossfade_ms / 1000)), width=None
+    )
     @ui_errors
     def audio_to_audio(
         self,
@@ -571,6 +603,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         fields |= _end_fields("End", "rock drum beat, 120 bpm", 1)
     examples_slot = gr.Column()  # filled below, once the outputs the examples need exist
     fields |= _walk_settings(studio.engine, seed_image_names())
+    _explain(fields)
     with gr.Row():
         go = gr.Button("Generate", variant="primary", elem_id="generate")
         stop = gr.Button("Cancel", variant="stop")
@@ -616,6 +649,7 @@ def _render_button(
 ) -> Panel:
     """A render button over a tab's fields, its results panel below; the API is named after
     the handler."""
+    _explain(fields)
     with gr.Row():
         go = gr.Button(label, variant="primary")
         stop = gr.Button("Cancel", variant="stop")
@@ -747,6 +781,7 @@ def endless_tab(studio: Studio) -> None:
         )
         fields["guidance"] = _guidance()
         fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+    _explain(fields)
     with gr.Row():
         play = gr.Button("Play", variant="primary", elem_id="endless-play")
         stop = gr.Button("Stop", variant="stop", elem_id="endless-stop")
@@ -771,6 +806,55 @@ def endless_tab(studio: Studio) -> None:
     )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
+
+
+def teach_tab(studio: Studio) -> None:
+    """One clip's journey, step by step, for a class."""
+    gr.Markdown(
+        "How one clip is made: the seed image, its latent, the noise the strength adds, the "
+        "model's guesses as it denoises, the spectrogram, its linear magnitudes, phase "
+        "retrieval, and the sound. Every control says what it does when you hover on it."
+    )
+    fields: dict = {}
+    with gr.Row():
+        fields["prompt"] = gr.Textbox(label="Prompt", value="jazz trio with upright bass", lines=2, scale=3)
+        fields["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        fields["denoising"] = gr.Slider(
+            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+        )
+        fields["guidance"] = _guidance()
+        fields["num_inference_steps"] = _steps(studio.engine)
+        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+    go = gr.Button("Show the journey", variant="primary", elem_id="teach-go")
+    pictures = gr.Gallery(
+        label="The journey (click a picture for its caption)", columns=4, height=420, elem_id="journey"
+    )
+    with gr.Row():
+        audio = gr.Audio(label="The sound", type="filepath", interactive=False)
+        said = gr.Markdown("")
+    with gr.Row():
+        with gr.Column():
+            noise = gr.Image(label="Why slerp: the noise's norm along a walk", type="pil", interactive=False)
+            why = gr.Markdown("")
+        numbers = gr.JSON(label="The numbers")
+    _explain(fields)
+    go.click(
+        studio.teach,
+        _inputs(studio.teach, fields),
+        [pictures, audio, said, noise, why, numbers],
+        api_name="teach",
+        concurrency_id="gpu",
+        show_progress_on=[pictures],
+    )
+
+
+def _explain(fields: dict) -> None:
+    """Every control's tooltip: what it does to the sound (`riff.teach.SLIDER_HELP`)."""
+    for name, component in fields.items():
+        key = name if name in SLIDER_HELP else name.removeprefix("start_").removeprefix("end_")
+        key = {"seed_upload": "seed_image"}.get(key, key)
+        if key in SLIDER_HELP and not getattr(component, "info", None):
+            component.info = SLIDER_HELP[key]
 
 
 def restyle_tab(studio: Studio) -> None:
@@ -845,6 +929,8 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             loop_tab(studio)
         with gr.Tab("Endless riff"):
             endless_tab(studio)
+        with gr.Tab("How it works"):
+            teach_tab(studio)
         with gr.Tab("Audio to audio"):
             restyle_tab(studio)
         with gr.Tab("Spectrogram tools"):
@@ -878,7 +964,7 @@ def build_app(engine: Engine, cache_examples: bool = False):
         allow_methods=["GET", "POST"],
         allow_headers=["*"],
     )
-    app.include_router(router(engine, gpu))
+    app.include_router(router(engine, gpu(lambda _: 1, width=None)))
     demo = build_demo(engine, cache_examples)
     app = gr.mount_gradio_app(
         app,

@@ -251,15 +251,21 @@ def join_report(tracks: list) -> dict:
 
 
 def _join_stats(clips: list, fade: float) -> dict[str, float]:
+    from riff.render import stitch_walk
+
+    return track_join_stats(stitch_walk(clips, fade), [i * 511 for i in range(1, len(clips))])
+
+
+def track_join_stats(track, joins: list[int]) -> dict[str, float]:
+    """Spectral flux and 400 ms loudness steps near the joins (frame indices, 10 ms each)
+    against everywhere else in the track."""
     import torch
 
     from riff.loudness import k_weight
     from riff.params import SpectrogramParams
-    from riff.render import stitch_walk
     from riff.spectrogram import mel_from_waveform
 
     params = SpectrogramParams()
-    track = stitch_walk(clips, fade)
     logmel = torch.log(mel_from_waveform(track, params)[0] + 1e-3 * float(track.abs().max()))
     flux = torch.relu(logmel.diff(dim=-1)).mean(dim=0)
     energy = (k_weight(track, params.sample_rate)[0] ** 2).unfold(
@@ -267,7 +273,6 @@ def _join_stats(clips: list, fade: float) -> dict[str, float]:
     )
     loud = 10 * torch.log10(energy.mean(dim=-1) + 1e-12)
     step = (loud[40:] - loud[:-40]).abs()
-    joins = [i * 511 for i in range(1, len(clips))]
     near_flux = torch.zeros_like(flux, dtype=torch.bool)
     near_step = torch.zeros_like(step, dtype=torch.bool)
     for j in joins:

@@ -27,13 +27,16 @@ from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
-from riff.train import TrainConfig
+from riff.train import TRAIN_PRESETS, TrainConfig
 
 log = logging.getLogger("riff")
 
 # `riff train`'s options default to TrainConfig's own values.
 TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in ("data", "out")}
-MODEL_HELP = f"default: $RIFF_MODEL, else riff-small (bundled); {REFERENCE_MODEL} for the reference's"
+MODEL_HELP = (
+    f"default: $RIFF_MODEL, else riff-small (bundled; {REFERENCE_MODEL} on a Space with a GPU); "
+    f"{REFERENCE_MODEL} for the reference's"
+)
 
 
 class UsageError(ValueError):
@@ -143,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--init", default=TRAIN_DEFAULTS["init"], metavar="MODEL", help="fine-tune this model instead"
     )
     d = TRAIN_DEFAULTS
-    p.add_argument("--preset", default=d["preset"], help="network sizes: small or tiny")
+    p.add_argument("--preset", default=d["preset"], help=f"network sizes: {' or '.join(TRAIN_PRESETS)}")
     p.add_argument(
         "--vae-steps", type=int, default=d["vae_steps"], help="autoencoder steps (from scratch only)"
     )

@@ -35,6 +35,22 @@ class OutOfGPUMemory(ValueError, torch.OutOfMemoryError):
 
 
 @dataclass(frozen=True)
+class Step:
+    """One denoising step, as `denoise` shows it to an observer."""
+
+    index: int  # 0-based, among the steps run
+    run: int  # steps run in all
+    t: torch.Tensor  # the timestep
+    scheduler: object
+    latents: torch.Tensor  # before the step
+    eps: torch.Tensor  # the guided model output
+    output: object  # the scheduler's step output (prev_sample, maybe pred_original_sample)
+
+
+Observer = Callable[[Step], None]
+
+
+@dataclass(frozen=True)
 class MemoryPlan:
     """Which memory savers a batch needs; all off unless it would not fit."""
 
@@ -234,6 +250,7 @@ def denoise(
     scheduler: str = "default",
     mask: torch.Tensor | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    observe: Observer | None = None,
 ) -> torch.Tensor:
     """img2img with classifier-free guidance for a batch of clips sharing a start step.
 
@@ -245,6 +262,8 @@ def denoise(
         start: index into the scheduler's timesteps to start from (see `interp.start_step`).
         mask: (1, 1, h, w) in [0, 1], 1 = repaint, 0 = keep the seed image there.
         on_step: called with (step, total) after each UNet call.
+        observe: called after each scheduler step with what it saw (the teaching view's
+            window into the loop).
     Returns:
         (B, C, h, w) denoised latents.
     Raises:
@@ -265,6 +284,7 @@ def denoise(
                 scheduler,
                 mask,
                 on_step,
+                observe,
             )
     except RuntimeError as error:
         if not _is_out_of_memory(error):
@@ -285,6 +305,7 @@ def _denoise(
     scheduler: str,
     mask: torch.Tensor | None,
     on_step: Callable[[int, int], None] | None,
+    observe: Observer | None,
 ) -> torch.Tensor:
     # 1. Timesteps from a fresh scheduler: schedulers keep state between steps.
     sched = model.make_scheduler(scheduler)
@@ -311,7 +332,10 @@ def _denoise(
         eps = model.denoiser(model_input, t, encoder_hidden_states=embeddings).sample
         eps_uncond, eps_cond = eps.float().chunk(2)
         eps = (eps_uncond + scale * (eps_cond - eps_uncond)).to(model.dtype)
-        latents = sched.step(eps, t, latents).prev_sample
+        output = sched.step(eps, t, latents)
+        if observe is not None:
+            observe(Step(i, len(timesteps), t, sched, latents, eps, output))
+        latents = output.prev_sample
         # 4. Keep the masked-out region on the seed image's own noisy trajectory.
         if mask is not None:
             if i + 1 < len(timesteps):

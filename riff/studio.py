@@ -31,9 +31,10 @@ from riff.models import Model, display_name, load_model, model_name, pick_device
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
-from riff.request import Chain, Loop, Music, Restyle, Seeds, Settings, Walk, to_dict
+from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk, to_dict
 from riff.runtime import give_back_memory
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
+from riff.teach import Journey, journey
 from riff.trust import session_dir
 
 log = logging.getLogger(__name__)
@@ -335,6 +336,26 @@ class Engine:
                     if made >= self.limits.endless_s:
                         return
             start = walk.end
+
+    def teach(
+        self,
+        end: PromptEnd,
+        settings: Settings,
+        seed_image_name: str,
+        session: str | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[Journey, Path]:
+        """One clip's journey for the teaching view (`riff.teach.journey`), in its turn on the
+        model; returns it and its audio as a WAV in the session's folder."""
+        music = Seeds(end, (end.seed,), seed_image=seed_image_name)
+        self.limits.check(music, settings.steps(self.default_steps), self._seed_width(seed_image_name))
+        watch = self._watch(session, progress)
+        with self.queue.slot():
+            shown = journey(
+                self.model, end, settings, seed_image_name, on_step=lambda i, n: watch(i / n, 1, i, n)
+            )
+        wav = save_audio(self.session_folder(session) / "journey.wav", shown.audio, shown.sample_rate)
+        return shown, wav
 
     def restyle(
         self,

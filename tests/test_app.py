@@ -80,6 +80,7 @@ def test_the_app_names_every_endpoint(client):
         "/loop",
         "/endless",
         "/up_next",
+        "/teach",
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",
@@ -201,6 +202,32 @@ def test_a_chain_with_continuation_and_wider_clips(client):
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
     assert settings["kind"] == "chain" and settings["music"]["width"] == 256
     assert [e["prompt"] for e in settings["music"]["ends"]] == ["solo piano", "rock drum beat"]
+
+
+def test_the_teaching_view_shows_one_clips_journey(client):
+    pictures, audio, said, noise, why, numbers = client.predict(
+        prompt="jazz trio", seed=2, denoising=0.5, num_inference_steps=8, api_name="/teach"
+    )
+    # Seed, latent, noised latent, the previews, spectrogram, linear magnitudes, phase retrieval.
+    assert numbers["preview_steps"] and len(pictures) == 6 + len(numbers["preview_steps"])
+    assert all(p["caption"] for p in pictures)
+    assert numbers["start_step"] == 4 and numbers["steps_run"] == len(numbers["timesteps"])  # strength 0.5
+    assert wav_frames(audio) == 511 * HOP and "phase retrieved" in said
+    walk = numbers["noise_walk"]
+    assert walk["slerp_norms"][10] == pytest.approx(walk["end_norm"], rel=0.02)
+    assert walk["lerp_norms"][10] == pytest.approx(walk["end_norm"] / 2**0.5, rel=0.05)
+    assert Path(noise).is_file() and "Lerp" in why
+
+
+def test_every_control_says_what_it_does_to_the_sound():
+    demo = studio.build_demo(Engine("riff-small"))
+    controls = [
+        c["props"]
+        for c in demo.get_config_file()["components"]
+        if c["type"] in ("slider", "number", "dropdown")
+    ]
+    assert len(controls) > 40
+    assert [c["label"] for c in controls if not c.get("info")] == ["Phase seed"]  # the tools' own
 
 
 def test_a_loop_is_whole_clips_with_the_wrap_crossfaded(client):

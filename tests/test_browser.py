@@ -49,7 +49,7 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     page.on("pageerror", lambda error: script_errors.append(str(error)))
     page.goto(url)
     page.wait_for_selector("#start-prompt textarea")
-    assert page.locator("#model-status").inner_text() == f"Model: {engine.model.describe()}"
+    expect(page.locator("#model-status")).to_have_text(f"Model: {engine.model.describe()}")
 
     # The examples table renders, and a row fills in both ends.
     page.get_by_text("church organ playing a bach chorale", exact=True).click()
