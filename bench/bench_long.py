@@ -20,7 +20,9 @@ plain crossfades, loop wraps, wider clips, and the endless riff's real-time fact
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -32,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codec import track_join_stats  # noqa: E402
 
 from riff.endless import Endless  # noqa: E402
+from riff.loudness import integrated_loudness, limit_peak, true_peak  # noqa: E402
 from riff.models import load_model  # noqa: E402
 from riff.render import render, stitch, stitch_walk  # noqa: E402
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
+from riff.stitch import stitch_clips  # noqa: E402
 from riff.studio import Engine  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
@@ -65,12 +69,29 @@ def joins(model, clips: int, settings: Settings) -> dict:
     for name, continuation in (("reference", False), ("continuation", True)):
         walk = Walk(START, END, num_clips=clips, continuation=continuation)
         rendered = list(render(model, walk, settings))
+        track = stitch(rendered, walk)
         out[name] = {
-            **track_join_stats(stitch(rendered, walk), join_frames(rendered)),
+            **track_join_stats(track, join_frames(rendered)),
             "neighbour_distance": neighbour_distance(rendered),
-            "seconds": sum(c.waveform.shape[-1] for c in rendered) / 44100,
+            "seconds": track.shape[-1] / 44100,
+            **loudness(rendered, walk, track),
         }
     return out
+
+
+def loudness(clips: list, walk: Walk, track: torch.Tensor) -> dict:
+    """The track's loudness and true peak as delivered, against a single gain capped by the
+    true peak (riff before its limiter)."""
+    raw = stitch_clips([c.waveform for c in clips], int(walk.crossfade_ms * 44.1), [
+        c.params.num_samples(c.kept) if c.kept else 0 for c in clips
+    ])  # fmt: skip
+    gain = 10 ** ((-14.0 - integrated_loudness(raw, 44100)) / 20)
+    capped, _ = limit_peak(raw * gain, 44100)
+    return {
+        "lufs": integrated_loudness(track, 44100),
+        "true_peak_dbfs": 20 * math.log10(true_peak(track, 44100)),
+        "lufs_peak_capped": integrated_loudness(capped, 44100),
+    }
 
 
 def loop_wrap(model, settings: Settings) -> dict:
@@ -152,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clips", type=int, default=6)
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None, help="default: the model's")
+    parser.add_argument("--endless-iters", type=int, default=None, help="phase retrieval in the endless riff")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -162,17 +184,21 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"joins": joins(model, args.clips, settings)}
     for name, stats in report["joins"].items():
         print(
-            f"walk of {args.clips}, {name:12s}: flux at joins {stats['flux_joins_max']:.2f} vs inside "
-            f"{stats['flux_inside_max']:.2f}; loudness step at joins {stats['loudness_step_joins_db_max']:.1f} dB "
-            f"vs inside {stats['loudness_step_inside_db_max']:.1f} dB; neighbours {stats['neighbour_distance']:.3f}; "
-            f"{stats['seconds']:.1f} s of clips"
+            f"walk of {args.clips}, {name:12s}: flux at joins max {stats['flux_joins_max']:.2f} mean "
+            f"{stats['flux_joins_mean']:.3f} vs inside max {stats['flux_inside_max']:.2f} mean "
+            f"{stats['flux_inside_mean']:.3f}; loudness step median at joins "
+            f"{stats['loudness_step_joins_db_median']:.1f} dB vs inside {stats['loudness_step_inside_db_median']:.1f} dB; "
+            f"neighbours {stats['neighbour_distance']:.3f}; {stats['seconds']:.1f} s; "
+            f"{stats['lufs']:.1f} LUFS (true peak {stats['true_peak_dbfs']:.1f} dBFS; "
+            f"{stats['lufs_peak_capped']:.1f} LUFS with a peak-capped gain)"
         )
     report["loop"] = loop_wrap(model, settings)
     for name, stats in report["loop"].items():
         print(
-            f"3-clip loop on repeat, {name:12s}: flux at the wrap {stats['flux_joins_max']:.2f} vs elsewhere "
-            f"{stats['flux_inside_max']:.2f}; loudness step {stats['loudness_step_joins_db_max']:.1f} dB vs "
-            f"{stats['loudness_step_inside_db_max']:.1f} dB; click at the wrap {stats['click']:.2f}"
+            f"3-clip loop on repeat, {name:12s}: flux at the wrap max {stats['flux_joins_max']:.2f} mean "
+            f"{stats['flux_joins_mean']:.3f} vs elsewhere {stats['flux_inside_max']:.2f} / "
+            f"{stats['flux_inside_mean']:.3f}; loudness step median {stats['loudness_step_joins_db_median']:.1f} dB "
+            f"vs {stats['loudness_step_inside_db_median']:.1f} dB; click at the wrap {stats['click']:.2f}"
         )
     report["width"] = widths(model, settings)
     for row in report["width"]:
@@ -180,10 +206,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"one clip {row['columns']:4d} columns ({row['audio_s']:5.2f} s): {row['seconds']:.2f} s, "
             f"peak RSS {row['peak_rss_mb']:.0f} MB (+{row['peak_rise_mb']:.0f} MB)"
         )
-    report["endless"] = endless(model, args.chunks, settings)
+    iters = args.endless_iters if args.endless_iters is not None else settings.griffin_lim_iters
+    report["endless"] = endless(model, args.chunks, dataclasses.replace(settings, griffin_lim_iters=iters))
     e = report["endless"]
     print(
-        f"endless riff, {args.chunks} chunks: {e['music_s']:.1f} s of music in {e['wall_s']:.1f} s "
+        f"endless riff, {args.chunks} chunks, {iters} phase iterations: {e['music_s']:.1f} s of music in {e['wall_s']:.1f} s "
         f"({e['real_time_factor']:.2f}x real time; below 1 keeps up)"
     )
     if args.json:

@@ -91,13 +91,70 @@ def limit_peak(
     return waveform * (limit / peak), 20 * math.log10(limit / peak)
 
 
+# Most gain reduction the limiter may apply, in dB: beyond this, limiting is heard (pumping,
+# dulled drums), so a track that would need more is delivered quieter than the target instead.
+MAX_LIMIT_DB = 6.0
+LOOKAHEAD_S = 0.005  # the limiter turns down this long before a peak ...
+HOLD_S = 0.05  # ... and stays down this long after it, then recovers over LOOKAHEAD_S
+
+
 def normalize_loudness(
-    waveform: torch.Tensor, sample_rate: int, target_lufs: float = -14.0, peak_db: float = PEAK_DB
+    waveform: torch.Tensor,
+    sample_rate: int,
+    target_lufs: float = -14.0,
+    peak_db: float = PEAK_DB,
+    max_limit_db: float = MAX_LIMIT_DB,
 ) -> torch.Tensor:
-    """Scale the whole waveform once to `target_lufs`, lowering the gain if that would push the
-    true peak over `peak_db` dBFS. Silence is returned unchanged."""
+    """Bring the whole waveform to `target_lufs` with one gain, its peaks held under `peak_db`
+    dBFS true peak by a look-ahead limiter (`limit`). If that would take more than
+    `max_limit_db` of limiting, the gain is lowered until it does not: such a track ends up
+    quieter than the target (see `loudness_report`). Silence is returned unchanged."""
     loudness = integrated_loudness(waveform, sample_rate)
     if not math.isfinite(loudness):
         return waveform
     gain = 10 ** ((target_lufs - loudness) / 20)
-    return limit_peak(waveform * gain, sample_rate, peak_db)[0]
+    most = 10 ** ((peak_db + max_limit_db) / 20)  # the highest peak the limiter may take down
+    peak = true_peak(waveform, sample_rate)
+    out = limit(waveform * min(gain, most / peak), sample_rate, peak_db)
+    # Limiting lowers the loudness a little: make it up, within the same budget.
+    for _ in range(4):
+        short = target_lufs - integrated_loudness(out, sample_rate)
+        if short < 0.1 or gain >= most / peak:
+            break
+        gain *= 10 ** (short / 20)
+        out = limit(waveform * min(gain, most / peak), sample_rate, peak_db)
+    return out
+
+
+def limit(waveform: torch.Tensor, sample_rate: int, peak_db: float = PEAK_DB) -> torch.Tensor:
+    """A look-ahead brickwall limiter on the true peak: the gain falls smoothly over
+    `LOOKAHEAD_S` before any sample (or point between samples, 4x oversampled) that would pass
+    `peak_db` dBFS, holds for `HOLD_S`, and recovers as smoothly; audio under the ceiling is
+    untouched. The gain is one curve for all channels, so the stereo image stays.
+
+    Gain = a trailing moving average, over the look-ahead, of the lowest gain any sample needs
+    within the look-ahead ahead and the hold behind: at each peak every averaged value is at
+    most the gain that peak needs, so nothing passes the ceiling.
+    """
+    ceiling = 10 ** (peak_db / 20)
+    if waveform.numel() == 0 or true_peak(waveform, sample_rate) <= ceiling:
+        return waveform
+    x = waveform.float()
+    up = resample(x, sample_rate, 4 * sample_rate, taps=12).abs().amax(dim=0)
+    envelope = torch.maximum(
+        torch.nn.functional.pad(up, (0, 4 * x.shape[-1] - up.shape[-1]))[: 4 * x.shape[-1]]
+        .reshape(-1, 4)
+        .amax(dim=-1),
+        x.abs().amax(dim=0),
+    )
+    needed = torch.clamp(ceiling / envelope.clamp(min=1e-12), max=1.0)
+    ahead, behind = max(1, int(LOOKAHEAD_S * sample_rate)), int(HOLD_S * sample_rate)
+    # Lowest need in [n - behind, n + ahead]: a max-pool of the negated curve.
+    padded = torch.nn.functional.pad(-needed[None, None], (behind, ahead), value=-1.0)
+    lowest = -torch.nn.functional.max_pool1d(padded, behind + ahead + 1, stride=1)[0, 0]
+    # Before the start, the gain is already where the first samples need it.
+    smooth = torch.nn.functional.pad(lowest[None, None], (ahead - 1, 0), mode="replicate")
+    gain = torch.nn.functional.avg_pool1d(smooth, ahead, stride=1)[0, 0]
+    out = x * gain
+    rest = true_peak(out, sample_rate)  # the oversampler's own ripple can leave a hair over
+    return (out * (ceiling / rest) if rest > ceiling else out).to(waveform.dtype)

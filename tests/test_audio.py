@@ -9,7 +9,7 @@ import torch
 from conftest import sine
 
 from riff.audio import load_audio, resample, save_audio
-from riff.loudness import integrated_loudness, normalize_loudness
+from riff.loudness import MAX_LIMIT_DB, integrated_loudness, limit, normalize_loudness, true_peak
 from riff.stitch import equal_power_fades, stitch_loops, stitch_overlapping
 
 
@@ -99,3 +99,45 @@ def test_normalize_loudness_never_clips():
     spiky[0, ::4410] = 1.0
     out = normalize_loudness(spiky, 44100, -6.0, peak_db=-1.0)
     assert float(out.abs().max()) <= 10 ** (-1 / 20) + 1e-6
+
+
+def peaky(seconds: float = 4.0, every: float = 0.5) -> torch.Tensor:
+    """Quiet tone with short loud hits, like drums over a pad: a high crest factor."""
+    rate = 44100
+    tone = sine(220.0, seconds, rate, amplitude=0.1)
+    hits = torch.zeros_like(tone)
+    t = torch.arange(int(0.02 * rate)) / rate
+    burst = 0.45 * torch.sin(2 * torch.pi * 1000 * t) * torch.exp(-t / 0.005)
+    for start in range(0, tone.shape[-1] - burst.numel(), int(every * rate)):
+        hits[0, start : start + burst.numel()] += burst
+    return tone + hits
+
+
+def test_the_limiter_meets_the_target_and_holds_the_true_peak():
+    track = peaky()
+    out = normalize_loudness(track, 44100, -14.0)
+    assert integrated_loudness(out, 44100) == pytest.approx(-14.0, abs=0.3)
+    assert true_peak(out, 44100) <= 10 ** (-1 / 20) * 1.0001
+    # A peak-capped gain, as before the limiter, stays far below the target.
+    capped = track * (10 ** (-1 / 20) / true_peak(track, 44100))
+    assert integrated_loudness(capped, 44100) < -17.0
+
+
+def test_the_limiter_leaves_quiet_audio_alone_and_keeps_the_stereo_image():
+    quiet = sine(440.0, 1.0, amplitude=0.5)
+    assert torch.equal(limit(quiet, 44100), quiet)
+    stereo = torch.cat([peaky(2.0), 0.5 * peaky(2.0)]) * 3
+    out = limit(stereo, 44100)
+    assert true_peak(out, 44100) <= 10 ** (-1 / 20) * 1.0001
+    loud = stereo[0].abs() > 0.01
+    torch.testing.assert_close(out[1][loud] / out[0][loud], torch.full_like(out[0][loud], 0.5))
+
+
+def test_a_track_that_needs_too_much_limiting_is_delivered_quieter():
+    track = peaky(every=0.25)
+    track[0, 1000] = 1.0  # one peak far above everything: 6 dB of limiting is not enough
+    out = normalize_loudness(track * 0.05, 44100, -14.0)
+    assert true_peak(out, 44100) <= 10 ** (-1 / 20) * 1.0001
+    gain_at_the_spike = float(out[0, 1000] / (track[0, 1000] * 0.05))
+    gain_elsewhere = float(out[0, 30000] / (track[0, 30000] * 0.05))
+    assert 20 * math.log10(gain_elsewhere / gain_at_the_spike) <= MAX_LIMIT_DB + 0.1
