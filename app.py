@@ -1009,7 +1009,7 @@ def main() -> None:
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
     try:
         uvicorn.run(
-            build_app(engine, cache_examples=on_spaces), host=args.host, port=args.port, log_level="warning"
+            build_app(engine, cache_examples=True), host=args.host, port=args.port, log_level="warning"
         )
     finally:
         engine.close()  # no results outlive the server

@@ -185,3 +185,29 @@ def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, t
             expect(page.locator("#model-status")).to_contain_text(after_use)
             expect(page.locator("#model-status")).not_to_contain_text("loads on first use")
             page.close()
+
+
+def test_an_example_plays(chromium, tiny_model, tmp_path):
+    """Examples render once, on the first click (Gradio's lazy caching), then play at once."""
+    from conftest import serve
+    from playwright.sync_api import expect
+
+    import app as studio
+    from riff.studio import Engine
+
+    engine = Engine(tiny_model, root=tmp_path / "results")
+    with serve(studio.build_app(engine, cache_examples=True)) as address:
+        page = chromium.new_page()
+        page.goto(address)
+        page.get_by_text("jazz trio with upright bass", exact=True).click()
+        page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=300_000)
+        expect(page.locator("#clips img")).to_have_count(5, timeout=60_000)
+        page.close()
+        # A second visitor hears it at once: no render this time.
+        page = chromium.new_page()
+        page.goto(address)
+        renders = len(list(engine.root.rglob("track_005.wav")))
+        page.get_by_text("jazz trio with upright bass", exact=True).click()
+        page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=30_000)
+        assert len(list(engine.root.rglob("track_005.wav"))) == renders
+        page.close()
