@@ -433,6 +433,15 @@ class Studio:
         return str(path), info, str(path)
 
     @ui_errors
+    def decode_encoded(self, png: str | None, seed: int = 0, request: gr.Request = None):
+        """Decode the image just encoded, without downloading and uploading it."""
+        if not png:
+            raise ValueError("encode an audio file first")
+        own = self.engine.own_file(png, _session(request))
+        path, info = self.engine.image_to_audio(own, int(seed), _session(request))
+        return str(path), info
+
+    @ui_errors
     def image_to_audio(self, image: str, seed: int = 0, request: gr.Request = None):
         """Decode a spectrogram image to audio, honouring its metadata."""
         if not image:
@@ -890,6 +899,7 @@ def tools_tab(studio: Studio) -> None:
             image = gr.Image(label="Spectrogram", type="filepath", interactive=False)
             meta = gr.JSON(label="Metadata")
             png = gr.File(label="PNG with metadata")
+            again = gr.Button("Decode this image →", elem_id="decode-encoded")
             go.click(studio.audio_to_image, [audio, stereo], [image, meta, png], api_name="audio_to_image")
         with gr.Column(variant="panel"):
             gr.Markdown("### Image → audio")
@@ -907,6 +917,9 @@ def tools_tab(studio: Studio) -> None:
                 api_name="image_to_audio",
                 concurrency_id="gpu",
             )
+    again.click(
+        studio.decode_encoded, [png, seed], [decoded, used], api_visibility="private", concurrency_id="gpu"
+    )
 
 
 def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:

@@ -454,6 +454,18 @@ class Engine:
         path = save_image(image, self.session_folder(session) / (Path(audio).stem + ".png"))
         return path, metadata(image)
 
+    def own_file(self, path: str | Path, session: str | None) -> Path:
+        """`path`, if it is a file the session's own renders wrote.
+
+        Raises:
+            ValueError: anything else (another session's file, a server path).
+        """
+        base = session_dir(self.root, session).resolve()
+        resolved = Path(path).resolve()
+        if base not in resolved.parents or not resolved.is_file():
+            raise ValueError("that file is not one this page made")
+        return resolved
+
     def image_to_audio(
         self, image_path: str | Path, seed: int = 0, session: str | None = None
     ) -> tuple[Path, dict]:

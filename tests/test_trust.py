@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from conftest import serve
@@ -325,3 +326,22 @@ def test_cancel_stops_a_render_within_a_step_and_keeps_what_it_made(engine, narr
     # The next render of the same page runs as usual.
     again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "listener")
     assert list(again)[-1].done
+
+
+def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path):
+    import types
+
+    from conftest import sine
+
+    import app as studio
+    from riff.audio import save_audio
+
+    song = save_audio(tmp_path / "tone.wav", sine(440.0, 1.0), 44100)
+    png, _ = engine.audio_to_image(song, session="mine")
+    page = studio.Studio(engine)
+    mine, other = types.SimpleNamespace(session_hash="mine"), types.SimpleNamespace(session_hash="other")
+    wav, info = page.decode_encoded(str(png), 0, mine)
+    assert Path(wav).is_file() and info["note"] is None  # its own level, nothing to say
+    for path, request in ((str(png), other), (str(song), mine), ("/etc/passwd", mine)):
+        with pytest.raises(gr.Error, match="not one this page made"):
+            page.decode_encoded(path, 0, request)
