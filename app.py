@@ -174,7 +174,7 @@ def _outputs(result: Result, note: str):
         str(result.picture) if result.picture else None,
         [str(p) for p in downloads] or None,
         note if result.done else f"{note} · rendering: {len(result.clips)} clip(s) ready",
-        {"clips": [str(p) for p in result.clips]},
+        {"clips": [str(p) for p in result.clips], "track": str(result.track), "name": result.name},
     )
 
 
@@ -381,6 +381,14 @@ class Studio:
         numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
         return pictures, str(wav), shown.audio_caption, noise.image, noise.caption, numbers
 
+    @ui_errors
+    def export(self, saved: dict | None, audio_format: str = "wav", request: gr.Request = None) -> str:
+        """The finished track as a file named after its prompts, in the chosen format."""
+        if not saved or not saved.get("track"):
+            raise ValueError("render something first")
+        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", _session(request))
+        return str(path)
+
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this page's render at its next step (Cancel, Stop)."""
         self.engine.cancel(_session(request))
@@ -500,9 +508,12 @@ class Panel:
         return [self.track, self.gallery, self.picture, self.downloads, self.note, self.state]
 
 
-def results_panel(track_label: str, columns: int, elem_ids: bool = False, loop: bool = False) -> Panel:
+def results_panel(
+    studio: Studio, track_label: str, columns: int, elem_ids: bool = False, loop: bool = False
+) -> Panel:
     """The note, the track (with a loop switch if `loop`) and a player for the clicked clip,
-    the clips' spectrograms, the whole track's picture and the downloads."""
+    the clips' spectrograms, the whole track's picture, the downloads, and the track kept in
+    the format the listener picks."""
     note = gr.Markdown("")
     with gr.Row():
         track = gr.Audio(
@@ -523,6 +534,18 @@ def results_panel(track_label: str, columns: int, elem_ids: bool = False, loop: 
         label="Downloads: settings (JSON), spectrogram PNGs with metadata, picture", file_count="multiple"
     )
     state = gr.State(None)
+
+    with gr.Row():
+        audio_format = gr.Dropdown(
+            ["wav", "flac", "mp3", "ogg"],
+            value="wav",
+            label="Keep the track as",
+            info="WAV and FLAC are lossless; MP3 and OGG are small",
+            scale=1,
+        )
+        keep = gr.Button("Save the track", scale=1)
+        kept = gr.File(label="The track, named after its prompts", scale=3)
+    keep.click(studio.export, [state, audio_format], kept, api_visibility="private")
 
     def play(clips: dict | None, selected: gr.SelectData):
         paths = (clips or {}).get("clips", [])
@@ -617,7 +640,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         go = gr.Button("Generate", variant="primary", elem_id="generate")
         stop = gr.Button("Cancel", variant="stop")
         reuse = gr.Button("Reuse these settings")
-    panel = results_panel("Stitched track", columns=6, elem_ids=True, loop=True)
+    panel = results_panel(studio, "Stitched track", columns=6, elem_ids=True, loop=True)
     settings = gr.State(None)
     outputs = [*panel.outputs(), settings, status]
     event = go.click(
@@ -662,7 +685,7 @@ def _render_button(
     with gr.Row():
         go = gr.Button(label, variant="primary")
         stop = gr.Button("Cancel", variant="stop")
-    panel = results_panel(track_label, columns, loop=loop)
+    panel = results_panel(studio, track_label, columns, loop=loop)
     event = go.click(
         handler,
         _inputs(handler, fields),

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -18,10 +19,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import soundfile as sf
 import torch
 from PIL import Image
 
-from riff.audio import READABLE, audio_seconds, load_audio, save_audio
+from riff.audio import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
 from riff.endless import Endless, StreamLevel, TrackStream
 from riff.image import save_image
@@ -52,6 +54,16 @@ class Result:
     settings: Path | None = None  # the request as JSON
     archive: Path | None = None  # every PNG (with metadata) in one zip
     done: bool = False
+    name: str = "track"  # for files a listener keeps: from the prompts (`track_name`)
+
+
+def track_name(music: Music) -> str:
+    """A file name for a render, from its prompts: "solo-piano-to-rock-drums"."""
+    ends = music.prompt_ends()
+    words = [ends[0].prompt] if len({e.prompt for e in ends}) == 1 else [ends[0].prompt, ends[-1].prompt]
+    slug = "-to-".join("-".join(re.findall(r"[a-z0-9]+", w.lower())[:5]) for w in words)
+    suffix = {Loop: "-loop", Restyle: "-restyle"}.get(type(music), "")
+    return (slug[:80].strip("-") or "riff") + suffix
 
 
 def caption(music: Music, clip: Clip) -> str:
@@ -392,7 +404,7 @@ class Engine:
     def _collect(
         self, clips: Iterator[Clip], music: Music, settings: Settings, session: str | None
     ) -> Iterator[Result]:
-        result = Result(self.session_folder(session))
+        result = Result(self.session_folder(session), name=track_name(music))
         try:
             yield from self._fill(result, clips, music, settings)
         except Stopped:
@@ -453,6 +465,15 @@ class Engine:
         image = image_from_waveform(waveform, params)
         path = save_image(image, self.session_folder(session) / (Path(audio).stem + ".png"))
         return path, metadata(image)
+
+    def export(self, track: str | Path, name: str, suffix: str, session: str | None) -> Path:
+        """The session's finished track as `<name><suffix>` (.wav, .flac, .mp3, .ogg), beside it."""
+        if suffix not in WRITABLE:
+            raise ValueError(f"cannot write {suffix!r}: choose one of {', '.join(WRITABLE)}")
+        source = self.own_file(track, session)
+        safe = "-".join(re.findall(r"[A-Za-z0-9]+", name))[:80] or "riff"
+        data, rate = sf.read(str(source), dtype="float32", always_2d=True)
+        return save_audio(source.parent / f"{safe}{suffix}", torch.from_numpy(data.T.copy()), rate)
 
     def own_file(self, path: str | Path, session: str | None) -> Path:
         """`path`, if it is a file the session's own renders wrote.

@@ -345,3 +345,30 @@ def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path):
     for path, request in ((str(png), other), (str(song), mine), ("/etc/passwd", mine)):
         with pytest.raises(gr.Error, match="not one this page made"):
             page.decode_encoded(path, 0, request)
+
+
+def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, narrow_seed):
+    import soundfile as sf
+
+    from riff.request import Loop, PromptEnd, Settings, Walk
+    from riff.studio import track_name
+
+    walk = Walk(
+        PromptEnd("Solo piano, slow!"),
+        PromptEnd("rock drum beat (120 bpm)"),
+        num_clips=2,
+        seed_image=narrow_seed,
+    )
+    assert track_name(walk) == "solo-piano-slow-to-rock-drum-beat-120-bpm"
+    assert track_name(Loop(PromptEnd("lofi"))) == "lofi-loop"
+    result = list(engine.render(walk, Settings(num_inference_steps=4), "keeper"))[-1]
+    frames = sf.info(str(result.track)).frames
+    for suffix in (".flac", ".mp3", ".ogg", ".wav"):
+        kept = engine.export(result.track, result.name, suffix, "keeper")
+        assert kept.name == f"solo-piano-slow-to-rock-drum-beat-120-bpm{suffix}"
+        assert abs(sf.info(str(kept)).frames - frames) < 2000  # mp3 pads a little
+    with pytest.raises(ValueError, match="cannot write"):
+        engine.export(result.track, result.name, ".exe", "keeper")
+    with pytest.raises(ValueError, match="not one this page made"):
+        engine.export(result.track, result.name, ".flac", "someone-else")
+    assert engine.export(result.track, "../../etc/x", ".wav", "keeper").parent == result.track.parent
