@@ -70,6 +70,16 @@ EXAMPLES = [
     ["solo piano, slow, minor", 100, "hip hop drums", 101],
 ]
 NO_MASK = "none"
+# Phones: the examples table wraps its words instead of running off the screen, and the seed
+# thumbnails wrap onto two rows instead of scrolling out of sight.
+CSS = """
+@media (max-width: 640px) {
+  #walk-examples table { table-layout: fixed; width: 100%; }
+  #walk-examples th, #walk-examples td { white-space: normal; overflow-wrap: anywhere; }
+  #seed-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
+  #seed-gallery .grid-wrap { height: auto !important; max-height: none !important; }
+}
+"""
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
 
@@ -608,6 +618,7 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
                     columns=7,
                     height=160,
                     allow_preview=False,
+                    elem_id="seed-gallery",
                 )
             with gr.Column(scale=2):
                 fields["seed_image"] = gr.Dropdown(seeds, value=DEFAULT_SEED, label="Seed image")
@@ -633,7 +644,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
     with gr.Row():
         fields |= _end_fields("Start", "solo piano, slow, minor", 0)
         fields |= _end_fields("End", "rock drum beat, 120 bpm", 1)
-    examples_slot = gr.Column()  # filled below, once the outputs the examples need exist
+    examples_slot = gr.Column(elem_id="walk-examples")  # filled once the outputs it needs exist
     fields |= _walk_settings(studio.engine, seed_image_names())
     _explain(fields)
     with gr.Row():
@@ -893,7 +904,12 @@ def restyle_tab(studio: Studio) -> None:
     """A song's region restyled segment by segment."""
     fields: dict = {}
     with gr.Row():
-        fields["audio"] = gr.Audio(label="Song (any common format)", type="filepath", sources=["upload"])
+        fields["audio"] = gr.Audio(
+            label="Song (any common format): trim it on its waveform to pick the region",
+            type="filepath",
+            sources=["upload"],
+            editable=True,
+        )
         with gr.Column():
             fields["prompt"] = gr.Textbox(label="Restyle as", value="solo piano, slow", lines=2)
             fields["end_prompt"] = gr.Textbox(
@@ -1008,6 +1024,7 @@ def build_app(engine: Engine, cache_examples: bool = False):
         path="/",
         allowed_paths=[str(engine.root)],
         max_file_size=int(engine.limits.upload_mb * 1e6),
+        css=CSS,
     )
     # Gradio refuses file inputs that were not uploaded only in a Blocks marked launched, which
     # mount_gradio_app never does: without this, {"path": "/etc/passwd"} would be copied into

@@ -211,3 +211,18 @@ def test_an_example_plays(chromium, tiny_model, tmp_path):
         page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=30_000)
         assert len(list(engine.root.rglob("track_005.wav"))) == renders
         page.close()
+
+
+def test_the_page_fits_a_phone(chromium, url):
+    page = chromium.new_page(viewport={"width": 400, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("#walk-examples table")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    table = page.locator("#walk-examples table").bounding_box()
+    assert table["x"] >= 0 and table["x"] + table["width"] <= 400
+    thumbnails = page.locator("#seed-gallery img")
+    assert thumbnails.count() == len(seed_image_names())
+    for i in range(thumbnails.count()):
+        box = thumbnails.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 400, f"thumbnail {i} is cut"
+    page.close()
