@@ -283,6 +283,10 @@ def track_join_stats(track, joins: list[int]) -> dict[str, float]:
         "flux_inside_max": float(flux[~near_flux].max()),
         "loudness_step_joins_db_max": float(step[near_step].max()),
         "loudness_step_inside_db_max": float(step[~near_step].max()),
+        "flux_joins_mean": float(flux[near_flux].mean()),
+        "flux_inside_mean": float(flux[~near_flux].mean()),
+        "loudness_step_joins_db_median": float(step[near_step].median()),
+        "loudness_step_inside_db_median": float(step[~near_step].median()),
     }
 
 
