@@ -9,6 +9,8 @@ line (`OutOfGPUMemory`) that leaves the device ready for the next request.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -134,6 +136,31 @@ def _savers(model: Model, plan: MemoryPlan) -> Iterator[None]:
         vae.use_slicing, vae.use_tiling = slicing, tiling
 
 
+def fits_in_memory(latents: str) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """Run a function of (model, ...) on a batch, whose latents are its argument `latents`,
+    with the memory savers that batch needs (`memory_plan`); running out anyway raises one
+    line (`OutOfGPUMemory`) once the failed attempt's memory is given back."""
+
+    def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(model: Model, *args: object, **kwargs: object) -> torch.Tensor:
+            batch, _, height, width = signature.bind(model, *args, **kwargs).arguments[latents].shape
+            try:
+                with _savers(model, memory_plan(model, batch, height, width)):
+                    return fn(model, *args, **kwargs)
+            except RuntimeError as error:
+                if not _is_out_of_memory(error):
+                    raise
+            # Out of the handler, so the failed attempt's tensors are freed before the cache is emptied.
+            raise _out_of_memory(model, batch, width)
+
+        return run
+
+    return decorate
+
+
 def _is_out_of_memory(error: RuntimeError) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error)
 
@@ -212,6 +239,7 @@ def encode_image(model: Model, pixels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+@fits_in_memory("latents")
 def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
     """Images of latents.
 
@@ -220,16 +248,8 @@ def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
     Raises:
         OutOfGPUMemory: the batch did not fit, even with the savers `memory_plan` chose.
     """
-    batch, _, height, width = latents.shape
-    try:
-        with _savers(model, memory_plan(model, batch, height, width)):
-            images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
-        return pixels_from_unit(images.float())
-    except RuntimeError as error:
-        if not _is_out_of_memory(error):
-            raise
-    # Out of the handler, so the failed attempt's tensors are freed before the cache is emptied.
-    raise _out_of_memory(model, batch, width)
+    images = model.vae.decode(latents / model.vae.config.scaling_factor).sample
+    return pixels_from_unit(images.float())
 
 
 def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -238,6 +258,7 @@ def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 @torch.no_grad()
+@fits_in_memory("noise")
 def denoise(
     model: Model,
     init_latent: torch.Tensor,
@@ -269,44 +290,6 @@ def denoise(
     Raises:
         OutOfGPUMemory: the batch did not fit, even with the savers `memory_plan` chose.
     """
-    batch, _, height, width = noise.shape
-    try:
-        with _savers(model, memory_plan(model, batch, height, width)):
-            return _denoise(
-                model,
-                init_latent,
-                cond,
-                uncond,
-                noise,
-                guidance,
-                start,
-                num_inference_steps,
-                scheduler,
-                mask,
-                on_step,
-                observe,
-            )
-    except RuntimeError as error:
-        if not _is_out_of_memory(error):
-            raise
-    # Out of the handler, so the failed attempt's tensors are freed before the cache is emptied.
-    raise _out_of_memory(model, batch, width)
-
-
-def _denoise(
-    model: Model,
-    init_latent: torch.Tensor,
-    cond: torch.Tensor,
-    uncond: torch.Tensor,
-    noise: torch.Tensor,
-    guidance: torch.Tensor,
-    start: int,
-    num_inference_steps: int,
-    scheduler: str,
-    mask: torch.Tensor | None,
-    on_step: Callable[[int, int], None] | None,
-    observe: Observer | None,
-) -> torch.Tensor:
     # 1. Timesteps from a fresh scheduler: schedulers keep state between steps.
     sched = model.make_scheduler(scheduler)
     sched.set_timesteps(num_inference_steps, device=model.device)

@@ -43,12 +43,7 @@ def chromium():
 def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_path):
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    script_errors: list[str] = []
-    page.on("pageerror", lambda error: script_errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector("#start-prompt textarea")
+    context, page, script_errors = _open(chromium, url)
     expect(page.locator("#model-status")).to_have_text(f"Model: {engine.model.describe()}")
 
     # The examples table renders, and a row fills in both ends.
