@@ -3,6 +3,8 @@ track. Every kind of music renders through one walk loop (`_walk_clips`)."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -153,7 +155,7 @@ def render_seeds(
             _step_reporter(progress, done, count, batch, steps),
             [0.0] * count,
             phase_seed=seeds.seeds[0],
-        )
+        ).clips()
         done += size
         if progress is not None:
             progress(done, count, 0, 0)
@@ -253,10 +255,15 @@ def _walk_clips(
     offset = model.scheduler.config.get("steps_offset", 0)
     starts = [interp.start_step(steps, between(h, a, "denoising"), offset) for h, a in stops]
 
-    # 3. Batches of consecutive clips that share a start step, rendered in order.
+    # 3. Batches of consecutive clips that share a start step, rendered in order; with
+    #    overlap, a batch's phase retrieval runs while the next batch denoises.
     kept = continued_columns(init_latents.shape[-1]) if continuation else 0
-    done = 0
-    for batch in _batches(starts, 1 if continuation else settings.batch_size):
+    batches = _batches(starts, 1 if continuation else settings.batch_size)
+    overlap = settings.overlaps(model.device)
+    if overlap and progress is not None:
+        progress = _never_back(progress)  # a held-back batch is counted when it is audio
+    done, waiting = 0, None
+    for n, batch in enumerate(batches):
         hops = [stops[i][0] for i in batch.indices]
         ts = [torch.tensor([stops[i][1]], device=model.device) for i in batch.indices]
         cond = torch.cat([interp.lerp(cond_ends[h], cond_ends[h + 1], t) for h, t in zip(hops, ts)])
@@ -275,7 +282,7 @@ def _walk_clips(
             clip_mask = torch.ones_like(init[:1, :1]) if mask is None else mask.clone()
             clip_mask[..., :kept] = 0
             clip_kept = kept * model.vae_scale
-        for clip in _render_batch(
+        rendered = _render_batch(
             model,
             settings,
             steps,
@@ -286,16 +293,21 @@ def _walk_clips(
             guidance,
             batch,
             clip_mask,
-            _step_reporter(progress, done, len(stops), batch, steps),
+            _step_reporter(progress, batch.indices[0], len(stops), batch, steps),
             alphas,
             phase_seed=ends[0].seed,
-        ):
-            clip.kept = clip_kept
-            previous = clip.latent if continuation else None
-            yield clip
-        done += len(batch.indices)
-        if progress is not None:
-            progress(done, len(stops), 0, 0)
+            kept=clip_kept,
+            later=overlap and 0 < n < len(batches) - 1,  # the first clip plays at once
+        )
+        previous = rendered.latents[-1] if continuation else None
+        for ready in (waiting, rendered):
+            if ready is None or (ready is rendered and ready.later):
+                continue
+            yield from ready.clips()
+            done += len(ready.clips())
+            if progress is not None:
+                progress(done, len(stops), 0, 0)
+        waiting = rendered if rendered.later else None
 
 
 def stitch_restyle(clips: list[Clip], crossfade_ms: float, target_lufs: float = -14.0) -> torch.Tensor:
@@ -343,6 +355,19 @@ def stitch_walk(
     return normalize_loudness(track, sample_rate, target_lufs)
 
 
+@dataclass
+class _Rendered:
+    """A denoised batch: its latents at once, its clips once phase retrieval is done (now, or
+    on the worker thread while the next batch denoises, when `later`)."""
+
+    latents: torch.Tensor
+    later: bool
+    _clips: Callable[[], list[Clip]]
+
+    def clips(self) -> list[Clip]:
+        return self._clips()
+
+
 def _render_batch(
     model: Model,
     settings: Settings,
@@ -357,7 +382,9 @@ def _render_batch(
     on_step: Callable[[int, int], None],
     alphas: list[float],
     phase_seed: int,
-) -> Iterator[Clip]:
+    kept: int = 0,
+    later: bool = False,
+) -> _Rendered:
     params = model.params
     latents = pipeline.denoise(
         model,
@@ -374,10 +401,45 @@ def _render_batch(
     )
     pixels = pipeline.decode_latents(model, latents)
     mel = mel_from_pixels(pixels, params)
-    # Phase retrieval is seeded by the start seed: same request, same samples (on one device).
-    waveforms = waveform_from_mel(mel, params, seed=phase_seed, griffin_lim_iters=settings.griffin_lim_iters)
-    for k, i in enumerate(batch.indices):
-        yield Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params, latent=latents[k])
+
+    def retrieve() -> list[Clip]:
+        # Seeded by the start seed: same request, same samples (on one device).
+        waveforms = waveform_from_mel(
+            mel, params, seed=phase_seed, griffin_lim_iters=settings.griffin_lim_iters
+        )
+        return [
+            Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params, kept, latents[k])
+            for k, i in enumerate(batch.indices)
+        ]
+
+    if not later:
+        clips = retrieve()
+        return _Rendered(latents, False, lambda: clips)
+    result = on_the_side(model.device, retrieve)
+    return _Rendered(latents, True, functools.cache(result.result))
+
+
+_SIDE = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="riff-phase")
+_SIDE_STREAMS: dict[torch.device, object] = {}
+
+
+def on_the_side(device: torch.device, work: Callable[[], list[Clip]]) -> concurrent.futures.Future:
+    """Run `work` on the worker thread, on a CUDA stream of its own where there is one (so its
+    kernels run beside the main stream's); it starts after everything queued so far."""
+    if device.type != "cuda":
+        return _SIDE.submit(work)
+    ready = torch.cuda.Event()
+    ready.record()
+    stream = _SIDE_STREAMS.setdefault(device, torch.cuda.Stream(device))
+
+    def on_stream() -> list[Clip]:
+        with torch.cuda.stream(stream):
+            stream.wait_event(ready)
+            out = work()
+        stream.synchronize()
+        return out
+
+    return _SIDE.submit(on_stream)
 
 
 def _step_reporter(
@@ -391,6 +453,18 @@ def _step_reporter(
             progress(done + len(batch.indices) * ran / run, total, scheduled, steps)
 
     return on_step
+
+
+def _never_back(progress: Progress) -> Progress:
+    """`progress`, its clips-done count held from going back."""
+    most = 0.0
+
+    def report(done: float, clips: int, step: int, steps: int) -> None:
+        nonlocal most
+        most = max(most, done)
+        progress(most, clips, step, steps)
+
+    return report
 
 
 def _batches(starts: list[int], batch_size: int) -> list[_Batch]:

@@ -243,6 +243,9 @@ class Settings:
     scheduler: str = "default"
     batch_size: int = 4  # clips per UNet batch (x2 for guidance)
     griffin_lim_iters: int = GRIFFIN_LIM_ITERS
+    # Phase retrieval of a batch while the next denoises (a worker thread and CUDA stream);
+    # None: on CUDA only, since on a CPU both share the same cores.
+    overlap: bool | None = None
 
     def __post_init__(self) -> None:
         steps = self.num_inference_steps
@@ -258,6 +261,10 @@ class Settings:
     def steps(self, recommended: int) -> int:
         """The steps to run, given the model's recommendation."""
         return recommended if self.num_inference_steps is None else self.num_inference_steps
+
+    def overlaps(self, device: object) -> bool:
+        """Whether phase retrieval overlaps denoising on `device` (a torch.device)."""
+        return getattr(device, "type", "cpu") == "cuda" if self.overlap is None else self.overlap
 
 
 DEFAULT_SETTINGS = Settings()
