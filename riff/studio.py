@@ -255,6 +255,13 @@ class Engine:
             with self._lock:
                 self._stopped.add(session)
 
+    def _check(self, session: str | None) -> None:
+        """Raise if the session's page has gone or its listener stopped the render."""
+        if session is not None and session in self._gone:
+            raise Gone(f"session {session[:12]} left: render stopped")
+        if session is not None and session in self._stopped:
+            raise Stopped(f"session {session[:12]} cancelled: render stopped")
+
     def _watch(self, session: str | None, progress: Progress | None) -> Progress:
         """A progress callback that also stops the render (within one UNet step) once the
         session's page has gone (nobody is left to hear it) or its listener cancelled."""
@@ -264,10 +271,7 @@ class Engine:
                 self._stopped.discard(session)
 
         def report(done: float, clips: int, step: int, steps: int) -> None:
-            if session is not None and session in self._gone:
-                raise Gone(f"session {session[:12]} left: render stopped")
-            if session is not None and session in self._stopped:
-                raise Stopped(f"session {session[:12]} cancelled: render stopped")
+            self._check(session)
             if progress is not None:
                 progress(done, clips, step, steps)
 
@@ -298,7 +302,9 @@ class Engine:
         progress: Progress | None,
     ) -> Iterator[Clip]:
         with self.queue.slot():
-            yield from render(self.model, music, settings, self._watch(session, progress))
+            for clip in render(self.model, music, settings, self._watch(session, progress)):
+                self._check(session)  # also between clips, not only at UNet steps
+                yield clip
 
     def render(
         self,
