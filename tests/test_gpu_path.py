@@ -346,3 +346,39 @@ def test_an_unreachable_hub_is_not_retried(monkeypatch):
     with pytest.raises(ValueError, match="from the hub or the cache"):
         load_model("someone/some-model", device="cpu")
     assert seen["local_files_only"] is False
+
+
+def test_the_studio_asks_zerogpu_for_each_requests_duration(monkeypatch):
+    """With a stand-in `spaces` package, every GPU handler of the page is wrapped in
+    spaces.GPU with a duration read from its own request; the handler still runs as it is."""
+    import importlib
+
+    asked: dict[str, object] = {}
+    module = types.ModuleType("spaces")
+
+    def GPU(duration):  # noqa: N802 (the package's name)
+        def wrap(fn):
+            asked[fn.__name__] = duration
+            return fn
+
+        return wrap
+
+    module.GPU = GPU
+    monkeypatch.setitem(sys.modules, "spaces", module)
+    import app
+
+    try:
+        importlib.reload(app)
+        assert {"interpolate", "generate", "chain", "loop", "audio_to_audio", "teach"} <= set(asked)
+        studio = app.Studio(None)
+        assert asked["interpolate"](studio, "a", 1, "b", 2, 8, 20) == gpu_seconds(8, 20, 512)
+        assert asked["loop"](studio, "a", 0, 3, 10, width=1024) == gpu_seconds(3, 10, 1024)
+        assert asked["chain"](
+            studio, [["a", 0], ["b", 1], ["c", 2]], 4, num_inference_steps=10
+        ) == gpu_seconds(9, 10, 512)
+        assert asked["interpolate"](studio, "a", 1, "b", 2, 64, 100) > asked["interpolate"](
+            studio, "a", 1, "b", 2
+        )
+    finally:
+        monkeypatch.delitem(sys.modules, "spaces")
+        importlib.reload(app)
