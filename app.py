@@ -20,14 +20,16 @@ from dataclasses import dataclass
 import gradio as gr
 import torch
 from gradio.utils import get_upload_folder
+from PIL import Image
 
 from riff.audio import wav_bytes
 from riff.endless import Endless
 from riff.gpu import gpu_duration
+from riff.image import params_from_image
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
 from riff.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.preview import ScrollingPicture
+from riff.preview import ScrollingPicture, spectrogram_picture
 from riff.request import (
     MAX_ENDS,
     MAX_GUIDANCE,
@@ -448,7 +450,9 @@ class Studio:
         if not audio:
             raise ValueError("upload an audio file first")
         path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
-        return str(path), info, str(path)
+        with Image.open(path) as image:  # shown with its axes; the PNG itself is the download
+            picture = spectrogram_picture([image.convert("RGB")], params_from_image(image)[0], joins=False)
+        return picture, info, str(path)
 
     @ui_errors
     def decode_encoded(self, png: str | None, seed: int = 0, request: gr.Request = None):
@@ -935,7 +939,7 @@ def tools_tab(studio: Studio) -> None:
             audio = gr.Audio(label="Audio", type="filepath", sources=["upload"])
             stereo = gr.Checkbox(label="Stereo (G = left, B = right)")
             go = gr.Button("Encode")
-            image = gr.Image(label="Spectrogram", type="filepath", interactive=False)
+            image = gr.Image(label="Spectrogram, with its axes", type="pil", interactive=False)
             meta = gr.JSON(label="Metadata")
             png = gr.File(label="PNG with metadata")
             again = gr.Button("Decode this image →", elem_id="decode-encoded")

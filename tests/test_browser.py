@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -221,3 +222,44 @@ def test_the_page_fits_a_phone(chromium, url):
         box = thumbnails.nth(i).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 400, f"thumbnail {i} is cut"
     page.close()
+
+
+def test_progress_cancel_format_and_the_teaching_view(chromium, url, engine, narrow_seed):
+    from playwright.sync_api import expect
+
+    context, page, script_errors = _open(chromium, url)
+    page.locator("#start-prompt textarea").fill("solo piano")
+    page.locator("#end-prompt textarea").fill("rock drums")
+    _set_number(page, "Clips", "12")
+    _set_number(page, "Inference steps", "40")
+    page.locator("input[type=file]").first.set_input_files(narrow_seed)
+    page.get_by_text("narrow.png").first.wait_for()
+    page.locator("#generate").click()
+    # One progress bar, over the track, counting the steps that were set.
+    label = page.get_by_text(re.compile(r"clip \d+/12, step \d+/40"))
+    expect(label).to_have_count(1, timeout=120_000)
+    page.get_by_role("button", name="Cancel").first.click()
+    expect(page.get_by_text("Stopped: the render ended at its next step")).to_be_visible(timeout=30_000)
+    deadline = time.monotonic() + 30
+    while engine.queue._count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.queue._count == 0  # the work stopped, not only the page
+    # The next render runs as usual, and its track is kept as FLAC, named after its prompts.
+    _set_number(page, "Clips", "1")
+    _set_number(page, "Inference steps", "5")
+    page.locator("#generate").click()
+    page.get_by_text("Seeds used: start 0, end 1", exact=True).wait_for(timeout=120_000)
+    page.get_by_label("Keep the track as").first.click()
+    page.get_by_role("option", name="flac").click()
+    page.get_by_role("button", name="Save the track").first.click()
+    expect(page.get_by_text("solo-piano-to-rock-drums", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.locator("a[href*='solo-piano-to-rock-drums.flac']").first).to_be_attached()
+
+    page.get_by_role("tab", name="How it works").click()
+    panel = page.get_by_role("tabpanel")
+    _set_number(panel, "Inference steps", "6")
+    page.locator("#teach-go").click()
+    expect(page.locator("#journey img").nth(6)).to_be_visible(timeout=120_000)
+    expect(panel.get_by_text("start_step")).to_be_visible()
+    assert script_errors == []
+    context.close()
