@@ -412,7 +412,11 @@ class Studio:
         return f"Up next: {up_next.strip()!r}, from the next seed on"
 
     @gpu(
-        lambda a: math.ceil(float(a["duration_s"]) / (CLIP_SECONDS - Restyle.crossfade_ms / 1000)), width=None
+        lambda a: (
+            math.ceil(float(a["duration_s"]) / (CLIP_SECONDS - Restyle.crossfade_ms / 1000))
+            * (2 if a["keep_stereo"] else 1)
+        ),
+        width=None,
     )
     @ui_errors
     def audio_to_audio(
@@ -426,6 +430,7 @@ class Studio:
         denoising: float = 0.5,
         guidance: float = PromptEnd.guidance,
         num_inference_steps: int | None = None,
+        keep_stereo: bool = False,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -438,7 +443,9 @@ class Studio:
             if (end_prompt or "").strip()
             else start
         )
-        restyle = Restyle(start, end, start_s=float(start_s), duration_s=float(duration_s))
+        restyle = Restyle(
+            start, end, start_s=float(start_s), duration_s=float(duration_s), stereo=bool(keep_stereo)
+        )
         settings = _settings(num_inference_steps)
         song = _uploaded(audio)
         for result in self.engine.restyle(song, restyle, settings, _session(request), _progress(progress)):
@@ -928,6 +935,9 @@ def restyle_tab(studio: Studio) -> None:
         )
         fields["guidance"] = _guidance()
         fields["num_inference_steps"] = _steps(studio.engine)
+        fields["keep_stereo"] = gr.Checkbox(
+            label="Keep stereo", value=False, info="left and right restyled side by side: twice the work"
+        )
     _render_button(studio, "Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
 

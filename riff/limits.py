@@ -78,6 +78,7 @@ class Limits:
                 )
             # Its segments are bounded by the audio and the work limits, not by `clips`.
             clips = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
+            clips *= 2 if music.stereo else 1
         else:
             clips = music.clip_count()
             if clips > self.clips:

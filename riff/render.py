@@ -4,6 +4,7 @@ track. Every kind of music renders through one walk loop (`_walk_clips`)."""
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator
@@ -189,13 +190,32 @@ def render_restyle(
         song: (channels, samples) at the format's sample rate.
     """
     params = model.params
-    segments = restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
+    segments = torch.stack(
+        restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
+    )
     alphas = interp.alpha_curve(len(segments), restyle.alpha_curve, restyle.alpha_power)
-    mel = mel_from_waveform(torch.stack(segments).mean(dim=1, keepdim=True), params)
+    sides = 2 if restyle.stereo and song.shape[0] == 2 else 1
+    # Mono: the channels' mean. Stereo: left and right as neighbouring clips with the same
+    # alpha, noise and start step, so they render in one batch and stay alike.
+    mel = mel_from_waveform(segments if sides == 2 else segments.mean(dim=1, keepdim=True), params)
+    mel = mel.reshape(-1, 1, *mel.shape[-2:])
     # Each segment scaled to its own peak, as the model saw its training images.
     init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
-    stops = [(0, a) for a in alphas]
-    yield from _walk_clips(model, restyle.prompt_ends(), stops, init, None, settings, progress)
+    stops = [(0, a) for a in alphas for _ in range(sides)]
+    clips = _walk_clips(model, restyle.prompt_ends(), stops, init, None, settings, progress)
+    if sides == 1:
+        yield from clips
+        return
+    for left in clips:
+        right = next(clips)
+        grey = [c.pixels.mean(dim=0, keepdim=True) for c in (left, right)]
+        yield Clip(
+            left.index // 2,
+            left.alpha,
+            torch.cat([torch.zeros_like(grey[0]), *grey]),  # riffusion's stereo layout: G left, B right
+            torch.cat([left.waveform, right.waveform]),
+            dataclasses.replace(params, stereo=True),
+        )
 
 
 def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramParams) -> torch.Tensor:

@@ -222,6 +222,7 @@ class Restyle:
     alpha_curve: str = "linear"
     alpha_power: float = 2.0
     crossfade_ms: float = 250.0  # segments overlap by this and fade across it
+    stereo: bool = False  # left and right restyled side by side (twice the work), else mono
 
     def __post_init__(self) -> None:
         if not (self.start_s >= 0 and self.duration_s > 0):

@@ -387,7 +387,7 @@ class Engine:
         self.limits.check(restyle, settings.steps(self.default_steps))
         self.limits.check_audio(audio_seconds(audio))
         end = restyle.start_s + restyle.duration_s
-        song = load_audio(audio, self.model.params.sample_rate, 1, max_seconds=end)
+        song = load_audio(audio, self.model.params.sample_rate, 2 if restyle.stereo else 1, max_seconds=end)
         with self.queue.slot():
             clips = render_restyle(self.model, song, restyle, settings, self._watch(session, progress))
             yield from self._collect(clips, restyle, settings, session)

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+import torch
 from conftest import serve, sine
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -265,6 +266,17 @@ def test_audio_to_audio_restyles_the_region(client, song):
     assert wav_frames(track) == 511 * HOP
     assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (512, 512)
     assert note == "Seed used: 2"
+
+
+def test_audio_to_audio_keeps_stereo_when_asked(client, tmp_path):
+    stereo = torch.cat([sine(220.0, 6.0), sine(1500.0, 6.0)])
+    song = save_audio(tmp_path / "stereo.wav", stereo, 44100)
+    track, gallery, *_ = client.predict(
+        audio=handle_file(str(song)), prompt="piano", seed=2, num_inference_steps=5, keep_stereo=True,
+        api_name="/audio_to_audio",
+    )  # fmt: skip
+    assert sf.info(track).channels == 2 and wav_frames(track) == 511 * HOP
+    assert len(gallery) == 1
 
 
 def test_audio_to_image_and_back(client, song):

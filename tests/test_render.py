@@ -252,6 +252,24 @@ def test_restyle_walks_over_segments_of_a_song(tiny_model, walk_):
         restyle_segments(song[:, :44100], 250, SpectrogramParams())
 
 
+def test_a_stereo_restyle_keeps_left_and_right(tiny_model, walk_):
+    from riff.render import render_restyle, stitch_restyle
+
+    t = torch.arange(44100 * 6) / 44100
+    song = torch.stack([torch.sin(2 * torch.pi * 220 * t), torch.sin(2 * torch.pi * 1500 * t)]) * 0.3
+    settings = dataclasses.replace(FAST, num_inference_steps=4)
+    restyle = Restyle(walk_.start, walk_.end, duration_s=6.0)
+    mono = list(render_restyle(tiny_model, song, restyle, settings))
+    stereo = list(render_restyle(tiny_model, song, dataclasses.replace(restyle, stereo=True), settings))
+    assert [c.index for c in stereo] == [c.index for c in mono] == [0]
+    clip = stereo[0]
+    assert clip.waveform.shape[0] == 2 and mono[0].waveform.shape[0] == 1
+    assert clip.params.stereo and clip.image().getexif() != mono[0].image().getexif()
+    assert torch.equal(clip.pixels[0], torch.zeros_like(clip.pixels[0]))  # G left, B right
+    assert not torch.allclose(clip.pixels[1], clip.pixels[2], atol=1.0)  # two sides, two songs
+    assert stitch_restyle(stereo, 250).shape[0] == 2
+
+
 def test_first_clip_renders_alone_then_full_batches():
     from riff.render import _batches
 
