@@ -43,8 +43,12 @@ class Clip:
     latent: torch.Tensor | None = None  # (C, h, w) the denoised latent, on the model's device
 
     def image(self) -> Image.Image:
-        """The 8-bit spectrogram image with its metadata."""
-        return image_from_pixels(self.pixels, self.params)
+        """The 8-bit spectrogram image with its metadata. A mono clip is grey: the VAE's three
+        colours differ a little (rings of colour round loud partials), and decoding reads only
+        their mean, which is what the grey shows."""
+        if self.params.stereo:
+            return image_from_pixels(self.pixels, self.params)
+        return image_from_pixels(self.pixels.mean(dim=0, keepdim=True).expand_as(self.pixels), self.params)
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,8 @@ def test_an_example_plays(chromium, tiny_model, tmp_path):
 
 
 def test_the_page_fits_a_phone(chromium, url):
+    from playwright.sync_api import expect
+
     page = chromium.new_page(viewport={"width": 400, "height": 900})
     page.goto(url)
     page.wait_for_selector("#walk-examples table")
@@ -217,7 +219,7 @@ def test_the_page_fits_a_phone(chromium, url):
     table = page.locator("#walk-examples table").bounding_box()
     assert table["x"] >= 0 and table["x"] + table["width"] <= 400
     thumbnails = page.locator("#seed-gallery img")
-    assert thumbnails.count() == len(seed_image_names())
+    expect(thumbnails).to_have_count(len(seed_image_names()), timeout=30_000)
     for i in range(thumbnails.count()):
         box = thumbnails.nth(i).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 400, f"thumbnail {i} is cut"

@@ -298,3 +298,15 @@ def test_a_model_declares_its_spectrogram_format(tiny_model_dir, tmp_path, narro
     card.write_text(json.dumps({"spectrogram": {"colour": "blue"}}))
     with pytest.raises(ValueError, match="bad spectrogram format"):
         load_model(str(folder), device="cpu")
+
+
+def test_a_mono_clip_image_is_grey_and_decodes_as_its_colours_do(tiny_model, walk_):
+    from riff.image import mel_from_image, mel_from_pixels, pixels_from_image
+
+    clip = next(render_walk(tiny_model, dataclasses.replace(walk_, num_clips=1), FAST))
+    assert not torch.equal(clip.pixels[0], clip.pixels[1])  # the VAE's colours differ
+    grey = pixels_from_image(clip.image())
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    mel, _, _ = mel_from_image(clip.image())
+    colour = mel_from_pixels(clip.pixels, clip.params)
+    torch.testing.assert_close(mel / mel.max(), colour / colour.max(), atol=0.01, rtol=0)
