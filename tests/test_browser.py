@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from riff.seeds import seed_image_names
 
@@ -263,5 +264,29 @@ def test_progress_cancel_format_and_the_teaching_view(chromium, url, engine, nar
     page.locator("#teach-go").click()
     expect(page.locator("#journey img").nth(6)).to_be_visible(timeout=120_000)
     expect(panel.get_by_text("start_step")).to_be_visible()
+    assert script_errors == []
+    context.close()
+
+
+def test_a_stereo_restyle_in_the_page(chromium, url, engine, tmp_path):
+    import soundfile as sf
+    from conftest import sine
+    from playwright.sync_api import expect
+
+    from riff.audio import save_audio
+
+    song = save_audio(tmp_path / "stereo song.wav", torch.cat([sine(220.0, 6.0), sine(1500.0, 6.0)]), 44100)
+    context, page, script_errors = _open(chromium, url)
+    page.get_by_role("tab", name="Audio to audio").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(song))
+    panel.get_by_label("Keep stereo").check()
+    _set_number(panel, "Inference steps", "5")
+    panel.get_by_role("button", name="Restyle").click()
+    expect(panel.get_by_text("Seed used: 0", exact=True)).to_be_visible(timeout=300_000)
+    expect(panel.locator("img").first).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "restyle.png"), full_page=True)
+    tracks = sorted(engine.root.rglob("track_*.wav"), key=lambda p: p.stat().st_mtime)
+    assert sf.info(str(tracks[-1])).channels == 2
     assert script_errors == []
     context.close()
