@@ -290,3 +290,28 @@ def test_a_stereo_restyle_in_the_page(chromium, url, engine, tmp_path):
     assert sf.info(str(tracks[-1])).channels == 2
     assert script_errors == []
     context.close()
+
+
+def test_the_song_is_trimmed_on_its_waveform(chromium, url, tmp_path):
+    """Gradio's waveform editor picks the region: what reaches the server is the trimmed song."""
+    from conftest import sine
+    from playwright.sync_api import expect
+
+    from riff.audio import save_audio
+
+    song = save_audio(tmp_path / "song.wav", sine(440.0, 6.0), 44100)
+    context, page, script_errors = _open(chromium, url)
+    page.get_by_role("tab", name="Audio to audio").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(song))
+    panel.get_by_role("button", name="Trim audio to selection").click()
+    panel.get_by_role("button", name="Trim", exact=True).click()
+    expect(panel.locator("time").nth(1)).to_have_text(re.compile(r"0:0[0-4]"))  # trimmed in the page
+    _set_number(panel, "Inference steps", "5")
+    panel.get_by_role("button", name="Restyle").click()
+    # 6 s trimmed to its default selection is too short to restyle: the server says so.
+    expect(
+        page.get_by_text(re.compile(r"the region is [0-4]\.\d\d s; restyling needs at least 5.11 s"))
+    ).to_be_visible(timeout=60_000)
+    assert script_errors == []
+    context.close()
