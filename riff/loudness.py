@@ -108,25 +108,42 @@ def normalize_loudness(
     """Bring the whole waveform to `target_lufs` with one gain, its peaks held under `peak_db`
     dBFS true peak by a look-ahead limiter (`limit`). If that would take more than
     `max_limit_db` of limiting, the gain is lowered until it does not: such a track ends up
-    quieter than the target (see `loudness_report`). Silence is returned unchanged."""
+    quieter than the target. Silence is returned unchanged."""
     loudness = integrated_loudness(waveform, sample_rate)
     if not math.isfinite(loudness):
         return waveform
     gain = 10 ** ((target_lufs - loudness) / 20)
     most = 10 ** ((peak_db + max_limit_db) / 20)  # the highest peak the limiter may take down
-    peak = true_peak(waveform, sample_rate)
-    out = limit(waveform * min(gain, most / peak), sample_rate, peak_db)
+    envelope = peak_envelope(waveform, sample_rate)  # scales with the gain: found once
+    peak = float(envelope.max())
+
+    def limited(g: float) -> torch.Tensor:
+        g = min(g, most / peak)
+        return limit(waveform * g, sample_rate, peak_db, envelope * g)
+
+    out = limited(gain)
     # Limiting lowers the loudness a little: make it up, within the same budget.
     for _ in range(4):
         short = target_lufs - integrated_loudness(out, sample_rate)
         if short < 0.1 or gain >= most / peak:
             break
         gain *= 10 ** (short / 20)
-        out = limit(waveform * min(gain, most / peak), sample_rate, peak_db)
+        out = limited(gain)
     return out
 
 
-def limit(waveform: torch.Tensor, sample_rate: int, peak_db: float = PEAK_DB) -> torch.Tensor:
+def peak_envelope(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """(samples,) the true peak at each sample, across channels: the largest absolute value at
+    it and up to the next sample, 4x oversampled (BS.1770-4 annex 2)."""
+    x = waveform.float()
+    up = resample(x, sample_rate, 4 * sample_rate, taps=12).abs().amax(dim=0)
+    up = torch.nn.functional.pad(up, (0, 4 * x.shape[-1] - up.shape[-1]))[: 4 * x.shape[-1]]
+    return torch.maximum(up.reshape(-1, 4).amax(dim=-1), x.abs().amax(dim=0))
+
+
+def limit(
+    waveform: torch.Tensor, sample_rate: int, peak_db: float = PEAK_DB, envelope: torch.Tensor | None = None
+) -> torch.Tensor:
     """A look-ahead brickwall limiter on the true peak: the gain falls smoothly over
     `LOOKAHEAD_S` before any sample (or point between samples, 4x oversampled) that would pass
     `peak_db` dBFS, holds for `HOLD_S`, and recovers as smoothly; audio under the ceiling is
@@ -135,18 +152,17 @@ def limit(waveform: torch.Tensor, sample_rate: int, peak_db: float = PEAK_DB) ->
     Gain = a trailing moving average, over the look-ahead, of the lowest gain any sample needs
     within the look-ahead ahead and the hold behind: at each peak every averaged value is at
     most the gain that peak needs, so nothing passes the ceiling.
+
+    Args:
+        envelope: `peak_envelope(waveform)`, if the caller has it already.
     """
     ceiling = 10 ** (peak_db / 20)
-    if waveform.numel() == 0 or true_peak(waveform, sample_rate) <= ceiling:
+    if waveform.numel() == 0:
+        return waveform
+    envelope = peak_envelope(waveform, sample_rate) if envelope is None else envelope
+    if float(envelope.max()) <= ceiling:
         return waveform
     x = waveform.float()
-    up = resample(x, sample_rate, 4 * sample_rate, taps=12).abs().amax(dim=0)
-    envelope = torch.maximum(
-        torch.nn.functional.pad(up, (0, 4 * x.shape[-1] - up.shape[-1]))[: 4 * x.shape[-1]]
-        .reshape(-1, 4)
-        .amax(dim=-1),
-        x.abs().amax(dim=0),
-    )
     needed = torch.clamp(ceiling / envelope.clamp(min=1e-12), max=1.0)
     ahead, behind = max(1, int(LOOKAHEAD_S * sample_rate)), int(HOLD_S * sample_rate)
     # Lowest need in [n - behind, n + ahead]: a max-pool of the negated curve.
