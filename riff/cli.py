@@ -351,10 +351,8 @@ def interpolate(args: argparse.Namespace) -> None:
         num_clips=args.steps,
         alpha_curve=args.alpha_curve,
         crossfade_ms=args.crossfade_ms,
-        seed_image=args.seed_image,
-        mask=args.mask,
-        width=args.width,
         continuation=args.continuation,
+        **_canvas(args),
     )
     _render(args, walk, _settings(args))
 
@@ -369,11 +367,9 @@ def chain(args: argparse.Namespace) -> None:
         ends,
         args.clips_per_hop,
         args.alpha_curve,
-        seed_image=args.seed_image,
-        mask=args.mask,
         crossfade_ms=args.crossfade_ms,
-        width=args.width,
         continuation=args.continuation,
+        **_canvas(args),
     )
     _render(args, music, _settings(args))
 
@@ -383,24 +379,21 @@ def loop(args: argparse.Namespace) -> None:
     music = Loop(
         _end(args, args.prompt, args.seed),
         args.clips,
-        seed_image=args.seed_image,
-        mask=args.mask,
         crossfade_ms=args.crossfade_ms,
-        width=args.width,
+        **_canvas(args),
     )
     _render(args, music, _settings(args))
 
 
 def generate(args: argparse.Namespace) -> None:
     check_writable(args.output)
-    seeds = Seeds(
-        _end(args, args.prompt, args.seed),
-        (args.seed,),
-        seed_image=args.seed_image,
-        mask=args.mask,
-        width=args.width,
-    )
+    seeds = Seeds(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
     _render(args, seeds, _settings(args))
+
+
+def _canvas(args: argparse.Namespace) -> dict:
+    """What every render starts from: the seed image, its mask, the clip width."""
+    return {"seed_image": args.seed_image, "mask": args.mask, "width": args.width}
 
 
 def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
