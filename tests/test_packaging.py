@@ -62,7 +62,7 @@ def test_the_wheel_carries_the_model_and_seed_images(installed, tmp_path):
         "import riff, riff.models, riff.seeds; print(riff.models.BUNDLED_MODEL); print(riff.seeds.SEED_DIR)"
     )
     model, seeds = map(Path, _run([python, "-c", code], tmp_path).stdout.split())
-    assert model.is_relative_to(installed) and seeds.is_relative_to(installed)
+    assert model.is_relative_to(installed.resolve()) and seeds.is_relative_to(installed.resolve())
     assert (model / "riff.json").is_file() and (model / "unet" / "config.json").is_file()
     assert {p.name for p in seeds.glob("*.png")} == {
         p.name for p in (ROOT / "assets/seed_images").glob("*.png")
