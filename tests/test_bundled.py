@@ -59,6 +59,7 @@ def test_it_loads_offline_and_renders_audio_from_a_seed_image(bundled, narrow_se
     assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 1e-3
 
 
+@pytest.mark.slow
 def test_prompts_steer_it_drums_have_onsets_piano_has_pitches(bundled):
     """A drum prompt gives sharper onsets (column energy jumps) and a piano prompt steadier
     pitched lines than each other, over a few seeds: the text conditioning works."""

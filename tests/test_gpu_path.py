@@ -221,6 +221,7 @@ def _denoise_args(model, width: int = 64):
     return init, cond, uncond, noise, torch.tensor([7.0, 7.0]), start_step(4, 0.75), 4
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _compiler() is None, reason="torch.compile on the CPU needs a C++ compiler (g++ or clang++)"
 )

@@ -144,6 +144,7 @@ def test_checkpoint_records_both_stages_and_a_finished_run_is_not_trained_again(
     assert (trained / "vae" / "config.json").read_text() == vae_config  # the latent scale survives
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["autoencoder", "denoiser"])
 def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch, stage):
     straight = train(tiny_config(dataset, tmp_path / "straight"))
@@ -194,6 +195,7 @@ def test_resume_refuses_a_checkpoint_made_with_other_settings_or_clips(dataset, 
         load_checkpoint(prepare(config))
 
 
+@pytest.mark.slow
 def test_autoencoder_loss_falls(dataset, tmp_path):
     run = prepare(tiny_config(dataset, tmp_path, vae_steps=60, vae_batch_size=8))
     losses = train_autoencoder(run, load_pixels(dataset, run.train_records), Resume("autoencoder"))
@@ -331,6 +333,7 @@ def test_rhythm_features_peak_at_the_beat_period():
     assert int(rhythm[0, :40].argmax()) + 1 == 16  # lag 1 is index 0
 
 
+@pytest.mark.slow
 def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, trained):
     from riff.models import load_model
     from riff.train.evaluate import evaluate, predict, train_classifier
