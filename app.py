@@ -24,7 +24,6 @@ from PIL import Image
 
 from riff.audio import wav_bytes
 from riff.endless import Endless
-from riff.gpu import gpu_duration
 from riff.image import params_from_image
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
@@ -47,6 +46,7 @@ from riff.request import (
 )
 from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
+from riff.spaces import gpu_duration
 from riff.studio import Busy, Engine, Result
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded

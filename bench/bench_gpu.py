@@ -4,7 +4,7 @@
                               [--batch-size 8] [--repeat 3] [--skip-reference] [--json OUT]
 
 The model is built in code with random weights (timing does not depend on weight values):
-``tiny`` is riff.tiny's, ``sd15`` has Stable Diffusion 1.5's architecture (riffusion-model-v1's),
+``tiny`` is riff.train.networks', ``sd15`` has Stable Diffusion 1.5's architecture (riffusion-model-v1's),
 fp16 on CUDA and fp32 on the CPU; a FOLDER in diffusers layout is loaded as it is. The
 components are saved to one folder that both sides load with ``from_pretrained``, so the weights
 are identical. Cases, at the reference's defaults (50 steps, strength 0.75, guidance 7, og_beat):
@@ -42,12 +42,12 @@ import torch
 # Runs as a script from a checkout: riff need not be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.models import Model, default_dtype, load_model, save_model
-from riff.networks import PRESETS, build_components
 from riff.params import CLIP_SECONDS
 from riff.render import Clip, render_clip, render_walk, stitch_walk
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED, seed_image
-from riff.tiny import save_tiny_model, tiny_tokenizer
+from riff.train.networks import PRESETS, build_components, save_tiny_model
+from riff.train.tokenizer import tiny_tokenizer
 
 log = logging.getLogger("bench_gpu")
 BENCH_DIR = Path(__file__).resolve().parent

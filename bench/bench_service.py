@@ -61,7 +61,7 @@ class Server:
     """`python app.py` with a tiny model, its temporary files in a folder of their own."""
 
     def __init__(self, work: Path) -> None:
-        from riff.tiny import save_tiny_model
+        from riff.train.networks import save_tiny_model
 
         self.model = save_tiny_model(work / "model")
         self.tmp = work / "tmp"

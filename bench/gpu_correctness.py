@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
             folder = save_sd15(Path(tmp) / "sd15", torch.float16)
         else:
-            from riff.tiny import save_tiny_model
+            from riff.train.networks import save_tiny_model
 
             folder = save_tiny_model(Path(tmp) / "tiny")
         settings = Settings(num_inference_steps=args.steps, batch_size=4)

@@ -27,7 +27,7 @@ from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
-from riff.train import TRAIN_PRESETS, TrainConfig
+from riff.train.train import TRAIN_PRESETS, TrainConfig
 
 log = logging.getLogger("riff")
 
@@ -296,8 +296,8 @@ def print_metadata(args: argparse.Namespace) -> None:
 
 
 def dataset(args: argparse.Namespace) -> None:
-    from riff.dataset.build import build_dataset
-    from riff.dataset.corpus import available
+    from riff.train.dataset.build import build_dataset
+    from riff.train.dataset.corpus import available
 
     if args.sources is None:
         sources = ["generated", "music21"] if available() else ["generated"]
@@ -311,7 +311,7 @@ def dataset(args: argparse.Namespace) -> None:
 
 
 def train(args: argparse.Namespace) -> None:
-    from riff.train import train as run_training
+    from riff.train.train import train as run_training
 
     chosen = {key: value for key, value in vars(args).items() if key in TRAIN_DEFAULTS}
     config = TrainConfig(data=str(args.data), out=str(args.out), **chosen)
@@ -320,9 +320,9 @@ def train(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from riff.evaluate import evaluate as run_evaluation
-    from riff.evaluate import trained_holdout, write_report
     from riff.models import load_model
+    from riff.train.evaluate import evaluate as run_evaluation
+    from riff.train.evaluate import trained_holdout, write_report
 
     if args.clips < 2 or args.steps < 1:
         raise UsageError("--clips must be at least 2 and --steps at least 1")

@@ -13,13 +13,14 @@ from urllib.parse import urlparse
 
 import torch
 
+from riff import ASSETS
 from riff.gpu import TRUE, CompiledUNet, compile_mode, gpu_space
 from riff.params import SpectrogramParams
 
 log = logging.getLogger(__name__)
 
 # riff's own small model, trained offline and shipped in the repository: runs on a CPU, no download.
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "riff-small"
+BUNDLED_MODEL = ASSETS / "riff-small"
 DEFAULT_MODEL = str(BUNDLED_MODEL)
 REFERENCE_MODEL = "riffusion/riffusion-model-v1"
 REFERENCE_STEPS = 50  # the reference's default, for models that do not say otherwise

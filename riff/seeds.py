@@ -7,12 +7,13 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from riff import ASSETS
 from riff.audio import READABLE, load_audio
 from riff.image import image_from_mel
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.spectrogram import mel_from_waveform
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "assets" / "seed_images"
+SEED_DIR = ASSETS / "seed_images"
 MASK_DIR = SEED_DIR / "masks"
 DEFAULT_SEED = "og_beat"
 

@@ -59,10 +59,11 @@ def test_it_loads_offline_and_renders_audio_from_a_seed_image(bundled, narrow_se
     assert torch.isfinite(clip.waveform).all() and clip.waveform.abs().max() > 1e-3
 
 
+@pytest.mark.slow
 def test_prompts_steer_it_drums_have_onsets_piano_has_pitches(bundled):
     """A drum prompt gives sharper onsets (column energy jumps) and a piano prompt steadier
     pitched lines than each other, over a few seeds: the text conditioning works."""
-    from riff.evaluate import generate_images
+    from riff.train.evaluate import generate_images
 
     prompts = ["rock drum beat, 120 bpm"] * 3 + ["solo piano, slow, minor"] * 3
     images = generate_images(bundled, prompts, list(range(6)), steps=12)

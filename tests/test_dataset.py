@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 
 from riff.cli import main
-from riff.dataset.build import CLIP_SAMPLES, build_dataset, find_soundfont
-from riff.dataset.drums import STYLES, drum_notes
-from riff.dataset.generated import generated_piece
-from riff.dataset.midi import PPQ, Note, midi_from_notes
 from riff.image import mel_from_image
 from riff.params import SpectrogramParams
+from riff.train.dataset.build import CLIP_SAMPLES, build_dataset, find_soundfont
+from riff.train.dataset.drums import STYLES, drum_notes
+from riff.train.dataset.generated import generated_piece
+from riff.train.dataset.midi import PPQ, Note, midi_from_notes
 
 
 def _fluidsynth_or_skip() -> None:
@@ -168,9 +168,9 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 
 def test_music21_is_optional(tmp_path, monkeypatch, capsys):
-    import riff.dataset.corpus
+    import riff.train.dataset.corpus
 
-    monkeypatch.setattr(riff.dataset.corpus, "available", lambda: False)
+    monkeypatch.setattr(riff.train.dataset.corpus, "available", lambda: False)
     assert main(["dataset", str(tmp_path / "out"), "--sources", "music21"]) == 2
     assert "pip install music21" in capsys.readouterr().err
 

@@ -12,8 +12,9 @@ import types
 import pytest
 import torch
 
-from riff import gpu, pipeline
-from riff.gpu import GPU_SECONDS, compile_mode, gpu_duration, gpu_seconds, gpu_space
+from riff import pipeline
+from riff import spaces as zero_gpu
+from riff.gpu import compile_mode, gpu_space
 from riff.models import (
     BUNDLED_MODEL,
     DEFAULT_MODEL,
@@ -25,6 +26,7 @@ from riff.models import (
     recommended_steps,
 )
 from riff.pipeline import MemoryPlan, OutOfGPUMemory, memory_plan
+from riff.spaces import GPU_SECONDS, gpu_duration, gpu_seconds
 
 SPACE_VARIABLES = ("SPACE_ID", "SPACES_ZERO_GPU", "RIFF_MODEL", "HF_HUB_OFFLINE", "RIFF_COMPILE")
 
@@ -111,7 +113,7 @@ def test_gpu_seconds_grows_with_the_request_and_is_clamped(monkeypatch):
     assert gpu_seconds(1000, 1000, 4096) == high
     assert gpu_seconds(0, 0, 0) >= low  # nonsense sizes still give a usable duration
     assert isinstance(base, int)
-    monkeypatch.setattr(gpu, "GPU_SETUP_S", 0.0)
+    monkeypatch.setattr(zero_gpu, "GPU_SETUP_S", 0.0)
     assert gpu_seconds(1, 1, 8) == low
 
 
@@ -140,8 +142,8 @@ def test_gpu_duration_reads_the_handlers_arguments():
     hops = gpu_duration(Handlers.chain, lambda a: a["clips_per_hop"] * (len(a["prompts"]) - 1), width=None)
     assert hops(studio, [["a", 1], ["b", 2], ["c", 3]], 4, 20) == gpu_seconds(8, 20, 512)
     # A request that cannot be read gets spaces.GPU's default; the handler refuses it itself.
-    assert walk(studio, "a", "many") == gpu.GPU_FALLBACK_S
-    assert walk(studio) == gpu.GPU_FALLBACK_S
+    assert walk(studio, "a", "many") == zero_gpu.GPU_FALLBACK_S
+    assert walk(studio) == zero_gpu.GPU_FALLBACK_S
 
 
 def test_gpu_duration_default_steps_follow_the_model(space):
@@ -219,6 +221,7 @@ def _denoise_args(model, width: int = 64):
     return init, cond, uncond, noise, torch.tensor([7.0, 7.0]), start_step(4, 0.75), 4
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _compiler() is None, reason="torch.compile on the CPU needs a C++ compiler (g++ or clang++)"
 )

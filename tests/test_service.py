@@ -6,9 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 
+@pytest.mark.slow
 def test_the_studio_holds_a_short_load_run():
     import bench_service
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-import riff.train
+import riff.train.train
 from riff.cli import main
-from riff.dataset.readers import load_pixels, read_dataset, split
-from riff.train import (
+from riff.train.dataset.readers import load_pixels, read_dataset, split
+from riff.train.tokenizer import learn_tokenizer
+from riff.train.train import (
     Resume,
     TrainConfig,
-    learn_tokenizer,
     load_checkpoint,
     prepare,
     train,
@@ -116,7 +116,7 @@ def test_trained_folder_loads_and_renders_a_clip(trained, narrow_seed):
     from riff.models import load_model, recommended_steps
     from riff.render import render_clip
     from riff.request import PromptEnd, Settings
-    from riff.train import RECOMMENDED_STEPS
+    from riff.train.train import RECOMMENDED_STEPS
 
     weights = load_file(trained / "unet" / "diffusion_pytorch_model.safetensors")
     assert {t.dtype for t in weights.values()} == {torch.float16}
@@ -144,17 +144,18 @@ def test_checkpoint_records_both_stages_and_a_finished_run_is_not_trained_again(
     assert (trained / "vae" / "config.json").read_text() == vae_config  # the latent scale survives
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["autoencoder", "denoiser"])
 def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path, monkeypatch, stage):
     straight = train(tiny_config(dataset, tmp_path / "straight"))
-    save = riff.train.save_checkpoint
+    save = riff.train.train.save_checkpoint
 
     def save_then_crash(run, resume):
         save(run, resume)
         if (resume.stage, resume.step) == (stage, 3):  # the mid-stage checkpoint (every 3 steps)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(riff.train, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(riff.train.train, "save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config(dataset, tmp_path / "resumed"))
     monkeypatch.undo()
@@ -194,6 +195,7 @@ def test_resume_refuses_a_checkpoint_made_with_other_settings_or_clips(dataset, 
         load_checkpoint(prepare(config))
 
 
+@pytest.mark.slow
 def test_autoencoder_loss_falls(dataset, tmp_path):
     run = prepare(tiny_config(dataset, tmp_path, vae_steps=60, vae_batch_size=8))
     losses = train_autoencoder(run, load_pixels(dataset, run.train_records), Resume("autoencoder"))
@@ -262,7 +264,7 @@ def test_the_small_preset_is_the_bundled_models_architecture(tmp_path):
     from transformers import CLIPTokenizer
 
     from riff.models import BUNDLED_MODEL, load_model, save_model
-    from riff.networks import PRESETS, build_components
+    from riff.train.networks import PRESETS, build_components
 
     bundled = load_model(str(BUNDLED_MODEL), device="cpu", dtype=torch.float32)
     fresh = build_components(PRESETS["small"], CLIPTokenizer.from_pretrained(BUNDLED_MODEL / "tokenizer"))
@@ -276,8 +278,8 @@ def test_the_small_preset_is_the_bundled_models_architecture(tmp_path):
 
 
 def test_the_sd15_preset_is_stable_diffusion_15s_architecture():
-    from riff.networks import PRESETS, build_components
-    from riff.tiny import tiny_tokenizer
+    from riff.train.networks import PRESETS, build_components
+    from riff.train.tokenizer import tiny_tokenizer
 
     with torch.device("meta"):  # sizes without the memory
         components = build_components(PRESETS["sd15"], tiny_tokenizer())
@@ -293,8 +295,8 @@ def test_the_sd15_preset_is_stable_diffusion_15s_architecture():
 
 
 def test_the_tiny_fixture_is_the_tiny_test_preset_and_seeded():
-    from riff.networks import PRESETS, Architecture, build_components
-    from riff.tiny import tiny_components, tiny_tokenizer
+    from riff.train.networks import PRESETS, Architecture, build_components, tiny_components
+    from riff.train.tokenizer import tiny_tokenizer
 
     a, b = tiny_components(seed=0), build_components(PRESETS["tiny-test"], tiny_tokenizer(), seed=0)
     other = tiny_components(seed=1)
@@ -311,7 +313,7 @@ def test_the_tiny_fixture_is_the_tiny_test_preset_and_seeded():
 
 
 def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
-    from riff.evaluate import frechet_distance
+    from riff.train.evaluate import frechet_distance
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(200, 6))
@@ -322,7 +324,7 @@ def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
 
 
 def test_rhythm_features_peak_at_the_beat_period():
-    from riff.evaluate import features
+    from riff.train.evaluate import features
 
     rng = np.random.default_rng(0)
     image = synthetic_image({"has_drums": True, "tempo_band": "medium"}, rng, 512)
@@ -331,9 +333,10 @@ def test_rhythm_features_peak_at_the_beat_period():
     assert int(rhythm[0, :40].argmax()) + 1 == 16  # lag 1 is index 0
 
 
+@pytest.mark.slow
 def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, trained):
-    from riff.evaluate import evaluate, predict, train_classifier
     from riff.models import load_model
+    from riff.train.evaluate import evaluate, predict, train_classifier
 
     data = write_dataset(tmp_path / "data", clips_per_kind=12, width=256, seed=1, numbered=True)
     records = read_dataset(data)
@@ -356,8 +359,8 @@ def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, 
 
 
 def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
-    from riff.evaluate import evaluate
     from riff.models import load_model
+    from riff.train.evaluate import evaluate
 
     data = write_dataset(tmp_path / "data", clips_per_kind=2)
     lines = [json.loads(line) for line in (data / "metadata.jsonl").read_text().splitlines()]
@@ -367,7 +370,7 @@ def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
 
 
 def test_evaluation_holds_out_what_training_held_out(trained):
-    from riff.evaluate import trained_holdout
+    from riff.train.evaluate import trained_holdout
 
     assert trained_holdout(str(trained)) == 0.25  # tiny_config's
     assert trained_holdout("riffusion/riffusion-model-v1") == 0.1

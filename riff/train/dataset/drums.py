@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riff.dataset.midi import DRUM_CHANNEL, Note
+from riff.train.dataset.midi import DRUM_CHANNEL, Note
 
 # General MIDI percussion key map (GM 1 sound set, keys 35..81).
 KICK, SIDE_STICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT = 36, 37, 38, 39, 42, 44, 46

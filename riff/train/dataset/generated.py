@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from riff.dataset.drums import STYLES, DrumStyle, drum_notes
-from riff.dataset.labels import Piece, labels, tempo_words
-from riff.dataset.music import BASSES, INSTRUMENTS, PROGRESSIONS, Key, bass_line, chord_part, melody
 from riff.params import CLIP_SECONDS
+from riff.train.dataset.drums import STYLES, DrumStyle, drum_notes
+from riff.train.dataset.labels import Piece, labels, tempo_words
+from riff.train.dataset.music import BASSES, INSTRUMENTS, PROGRESSIONS, Key, bass_line, chord_part, melody
 
 ARRANGEMENTS = ("drums", "drums and bass", "band", "band", "solo", "duo")
 # Comping rhythm per drum style.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riff.dataset.midi import Note
+from riff.train.dataset.midi import Note
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")

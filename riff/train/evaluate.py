@@ -27,8 +27,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from riff import pipeline
-from riff.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
 from riff.models import Model, display_name, model_card
+from riff.train.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
 
 log = logging.getLogger("riff")
 

@@ -1,15 +1,19 @@
 """The three networks of a Stable Diffusion model, built from named sizes with random weights.
 
-One builder for every model riff makes in code: the tiny test fixture, the networks
-`riff train` learns, and Stable Diffusion 1.5's for benchmarks. Same classes and folder layout
-as riffusion-model-v1 (`riff.models.save_model` writes them, `load_model` reads them back).
+One builder for every model riff makes in code: the tiny test fixture (`tiny_components`),
+the networks `riff train` learns, and Stable Diffusion 1.5's for benchmarks. Same classes and
+folder layout as riffusion-model-v1 (`riff.models.save_model` writes them, `load_model` reads
+them back).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from riff.train.tokenizer import tiny_tokenizer
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ PRESETS = {
         text_layers=1,
         norm_groups=4,
     ),
-    # The test fixture (riff.tiny): a few thousand random weights per network, riffusion's scheduler.
+    # The test fixture (`tiny_components`): a few thousand random weights per network, riffusion's scheduler.
     "tiny-test": Architecture(
         vae_channels=(8, 8, 16, 16),
         vae_attention=True,
@@ -168,3 +172,19 @@ def build_components(arch: Architecture, tokenizer: object, seed: int = 0) -> di
         "tokenizer": tokenizer,
         "scheduler": scheduler,
     }
+
+
+def tiny_components(seed: int = 0) -> dict[str, object]:
+    """unet, vae, text_encoder, tokenizer, scheduler with a few thousand random weights each.
+
+    The "tiny-test" preset, with riffusion-model-v1's PNDM scheduler; the VAE downsamples by 8
+    like Stable Diffusion's, so a 512 x 512 image has 64 x 64 latents.
+    """
+    return build_components(PRESETS["tiny-test"], tiny_tokenizer(), seed)
+
+
+def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
+    """Write tiny random components to `folder` in diffusers layout (loads with `load_model`)."""
+    from riff.models import save_model
+
+    return save_model(tiny_components(seed), folder)

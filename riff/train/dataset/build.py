@@ -23,10 +23,10 @@ import torch
 from tqdm import tqdm
 
 from riff.audio import READABLE, load_audio
-from riff.dataset.labels import LICENSES, Piece
-from riff.dataset.midi import midi_from_notes
 from riff.image import image_from_mel, save_image
 from riff.params import CLIP_WIDTH, SpectrogramParams
+from riff.train.dataset.labels import LICENSES, Piece
+from riff.train.dataset.midi import midi_from_notes
 
 log = logging.getLogger("riff")
 PARAMS = SpectrogramParams()
@@ -130,11 +130,11 @@ def make_clip(spec: ClipSpec, seed: int, out_dir: Path, soundfont: Path | None) 
         waveform = _fit(waveform[:, start : start + CLIP_SAMPLES])
     else:
         if spec.source == "generated":
-            from riff.dataset.generated import generated_piece
+            from riff.train.dataset.generated import generated_piece
 
             piece = generated_piece(rng)
         else:
-            from riff.dataset.corpus import corpus_piece
+            from riff.train.dataset.corpus import corpus_piece
 
             piece = corpus_piece(rng)
         waveform = render_piece(piece, soundfont)
@@ -192,7 +192,7 @@ def build_dataset(
     if num_clips < 1 or workers < 1:
         raise ValueError(f"--clips and --workers must be at least 1, got {num_clips} and {workers}")
     if "music21" in sources:
-        from riff.dataset.corpus import available
+        from riff.train.dataset.corpus import available
 
         if not available():
             raise ValueError("source music21 needs `pip install music21` (or leave it out of --sources)")

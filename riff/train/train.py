@@ -30,24 +30,23 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from riff.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
-from riff.evaluate import plot_losses
 from riff.image import unit_from_pixels
 from riff.models import load_model, recommended_steps, save_model
-from riff.networks import PRESETS, build_components
-from riff.tiny import tiny_tokenizer
+from riff.train.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
+from riff.train.evaluate import plot_losses
+from riff.train.networks import PRESETS, build_components
+from riff.train.tokenizer import learn_tokenizer
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
 log = logging.getLogger("riff")
 
-SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 # Settings a checkpoint or latent cache belongs to (see `run_identity`).
 RUN_KEYS = ("data", "init", "preset", "holdout", "seed")
 NETWORKS = ("unet", "vae", "text_encoder")  # what a checkpoint holds the weights of
 RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
-TRAIN_PRESETS = ("small", "tiny")  # the presets of riff.networks that ship with that scheduler
+TRAIN_PRESETS = ("small", "tiny")  # the presets of riff.train.networks that ship with that scheduler
 
 
 @dataclass
@@ -92,62 +91,6 @@ class TrainConfig:
             raise ValueError(f"holdout must be in [0, 0.5], got {self.holdout}")
         if self.vae_crop % 8 or self.vae_crop < 16:
             raise ValueError(f"vae crop must be a multiple of 8 of at least 16, got {self.vae_crop}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Captions
-
-
-def learn_tokenizer(captions: list[str], max_merges: int = 4000, min_count: int = 2) -> object:
-    """A CLIP tokenizer whose merges are learned from the captions (byte-pair encoding).
-
-    It keeps CLIP's byte-level alphabet, so any text tokenises; words the captions use often
-    become single tokens.
-    """
-    from transformers import CLIPTokenizer
-
-    characters = tiny_tokenizer()  # CLIP's byte alphabet, one token per character
-    base = [
-        t for t, _ in sorted(characters.get_vocab().items(), key=lambda item: item[1]) if t not in SPECIALS
-    ]
-    counts: dict[tuple[str, ...], int] = {}
-    for caption in captions:
-        word: list[str] = []
-        for token in characters.tokenize(caption):
-            word.append(token)
-            if token.endswith("</w>"):
-                counts[tuple(word)] = counts.get(tuple(word), 0) + 1
-                word = []
-    merges: list[tuple[str, str]] = []
-    vocab = list(base)
-    while len(merges) < max_merges:
-        pairs: dict[tuple[str, str], int] = {}
-        for word, count in counts.items():
-            for pair in zip(word, word[1:]):
-                pairs[pair] = pairs.get(pair, 0) + count
-        if not pairs:
-            break
-        best, count = max(pairs.items(), key=lambda item: (item[1], item[0]))
-        if count < min_count:
-            break
-        merges.append(best)
-        vocab.append(best[0] + best[1])
-        counts = {_merge(word, best): n for word, n in counts.items()}
-    return CLIPTokenizer(
-        vocab={t: i for i, t in enumerate([*vocab, *SPECIALS])}, merges=merges, model_max_length=77
-    )
-
-
-def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
-    out, i = [], 0
-    while i < len(word):
-        if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
-            out.append(word[i] + word[i + 1])
-            i += 2
-        else:
-            out.append(word[i])
-            i += 1
-    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from riff.dataset.midi import Note
+from riff.train.dataset.midi import Note
 
 LICENSES = {
     "generated": "MIT (riff's own generated patterns)",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from riff.dataset.labels import Piece, labels, tempo_words
-from riff.dataset.midi import Note
-from riff.dataset.music import INSTRUMENTS, KEY_NAMES
 from riff.params import CLIP_SECONDS
+from riff.train.dataset.labels import Piece, labels, tempo_words
+from riff.train.dataset.midi import Note
+from riff.train.dataset.music import INSTRUMENTS, KEY_NAMES
 
 # Ensembles for four-part harmony: (caption, GM programs soprano..bass, family).
 ENSEMBLES = (
