@@ -91,6 +91,8 @@ CSS = """
   .overflow-menu .overflow-dropdown button { width: auto !important; }
   #walk-top .info-text, #walk-go .info-text { display: none; }
   #walk-go #generate { order: -1; }
+  #walk-top, #walk-top > div { gap: 6px !important; }
+  #walk-top > div { padding: 6px !important; }
   #walk-examples table { table-layout: fixed; width: 100%; }
   #walk-examples th, #walk-examples td { white-space: normal; overflow-wrap: anywhere; }
   #seed-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
@@ -1026,21 +1028,32 @@ def endless_tab(studio: Studio) -> None:
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
-TEACH_STEPS = (  # the journey's pictures, by title, as steps a class follows in order
-    ("1. The seed image and its latent", ("seed image", "latent")),
-    ("2. Noise, as much as the strength asks", ("noised latent",)),
-    ("3. Denoising, step by step", ("after",)),
-    ("4. The spectrogram and its magnitudes", ("spectrogram", "mel to linear")),
-    ("5. Phase retrieval and the sound", ("phase retrieval",)),
+TEACH_STEPS = (  # the journey's pictures by title, as steps a class follows in order: the
+    # step's name, its pictures' titles, and how many pictures it shows side by side
+    ("1. Seed", ("seed image", "latent"), 2),
+    ("2. Noise", ("noised latent",), 1),
+    ("3. Denoising", ("after",), 4),
+    ("4. Spectrogram", ("spectrogram", "mel to linear"), 2),
+    ("5. Sound", ("phase retrieval",), 1),
+)
+TEACH_TITLES = (
+    "The seed image and its latent",
+    "Noise, as much as the strength asks",
+    "The model's guesses as it denoises, step by step",
+    "The spectrogram and its linear magnitudes",
+    "Phase retrieval and the sound",
 )
 
 
 def _journey_steps(pictures: list | None) -> list:
-    """The journey's pictures (from its gallery) per step: a gallery and the captions for each."""
+    """The journey's pictures (from its gallery) per step: its picture slots (the unused ones
+    hidden) and the captions."""
     shown: list = []
-    for _, titles in TEACH_STEPS:
+    for _, titles, slots in TEACH_STEPS:
         mine = [(p, c) for p, c in pictures or [] if any((c or "").startswith(t) for t in titles)]
-        shown.append([p for p, _ in mine] or None)
+        paths = [p for p, _ in mine][:slots]
+        paths += [None] * (slots - len(paths))
+        shown += [gr.Image(value=p, visible=p is not None) for p in paths]
         shown.append("\n".join(f"- {c}" for _, c in mine))
     return shown
 
@@ -1070,12 +1083,17 @@ def teach_tab(studio: Studio) -> None:
     pictures = gr.Gallery(label="The journey", type="filepath", visible=False)
     parts: list = []
     with gr.Walkthrough(selected=0, elem_id="journey") as walkthrough:
-        for n, (title, _) in enumerate(TEACH_STEPS):
-            with gr.Step(title, id=n, elem_id=f"journey-step-{n + 1}"):
-                step = gr.Gallery(
-                    label=title, columns=4, height="auto", object_fit="contain", allow_preview=True
-                )
-                parts += [step, gr.Markdown("", label=f"{title}: what it shows")]
+        for n, ((name, _, side_by_side), title) in enumerate(zip(TEACH_STEPS, TEACH_TITLES)):
+            with gr.Step(name, id=n, elem_id=f"journey-step-{n + 1}"):
+                gr.Markdown(f"### {title}")
+                with gr.Row():  # each picture whole, side by side
+                    parts += [
+                        gr.Image(
+                            label=f"{title} ({k + 1})", type="filepath", interactive=False, show_label=False
+                        )
+                        for k in range(side_by_side)
+                    ]
+                parts.append(gr.Markdown("", label=f"{title}: what it shows"))
                 if n == len(TEACH_STEPS) - 1:
                     with gr.Row():
                         audio = gr.Audio(label="The sound", type="filepath", interactive=False)
@@ -1088,7 +1106,7 @@ def teach_tab(studio: Studio) -> None:
                     api_visibility="private",
                     queue=False,
                 )
-        with gr.Step(f"{len(TEACH_STEPS) + 1}. Why a walk slerps its noise", id=len(TEACH_STEPS)):
+        with gr.Step(f"{len(TEACH_STEPS) + 1}. Why slerp", id=len(TEACH_STEPS)):
             with gr.Row():
                 with gr.Column():
                     noise = gr.Image(
@@ -1103,7 +1121,7 @@ def teach_tab(studio: Studio) -> None:
         [pictures, audio, said, noise, why, numbers],
         api_name="teach",
         concurrency_id="gpu",
-        show_progress_on=[parts[0]],
+        show_progress_on=[audio],
     )
     event.then(_journey_steps, pictures, parts, api_visibility="private", show_progress="hidden")
 
