@@ -633,9 +633,14 @@ class Panel:
     downloads: gr.File
     note: gr.Markdown
     state: gr.State
+    kept: gr.File  # the track saved in a format: not an output of a render
 
     def outputs(self) -> list:
         return [self.track, self.gallery, self.picture, self.downloads, self.note, self.state]
+
+    def forget_kept(self, trigger) -> None:
+        """A new render's track is not the one saved before: offer nothing until it is saved."""
+        trigger(lambda: None, None, self.kept, api_visibility="private", queue=False, show_progress="hidden")
 
 
 def results_panel(
@@ -682,15 +687,13 @@ def results_panel(
         keep = gr.Button("Save the track", scale=1)
         kept = gr.File(label="The track, named after its prompts", scale=3)
     keep.click(studio.export, [state, audio_format], kept, api_visibility="private")
-    # A new render's track is not the one kept before: offer nothing until it is saved.
-    state.change(lambda: None, None, kept, api_visibility="private", queue=False, show_progress="hidden")
 
     def play(clips: dict | None, selected: gr.SelectData):
         paths = (clips or {}).get("clips", [])
         return paths[selected.index] if 0 <= selected.index < len(paths) else None
 
     gallery.select(play, state, player, api_visibility="private")
-    return Panel(track, gallery, picture, downloads, note, state)
+    return Panel(track, gallery, picture, downloads, note, state, kept)
 
 
 def _end_fields(side: str, prompt: str, seed: int) -> dict:
@@ -776,6 +779,7 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
                     label="…or your own image or audio as the seed",
                     file_types=["image", "audio"],
                     type="filepath",
+                    elem_id="seed-upload",
                 )
                 fields["mask"] = gr.Dropdown(
                     [NO_MASK, *mask_names()], value=NO_MASK, label="Mask (white repaints, black keeps)"
@@ -819,6 +823,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
     panel = results_panel(studio, "Stitched track", columns=6, elem_ids=True, loop=True)
     settings = gr.State(None)
     outputs = [*panel.outputs(), settings, status]
+    panel.forget_kept(go.click)
     event = go.click(
         studio.interpolate,
         _inputs(studio.interpolate, fields),
@@ -842,6 +847,7 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         names = ("start_prompt", "start_seed", "end_prompt", "end_seed")
         examples = gr.Examples(EXAMPLES, [fields[n] for n in names], label="Prompt pairs that walk well")
     played = []
+    panel.forget_kept(examples.load_input_event.then)
     if cache_examples:  # a click fills the fields and plays the example (rendered once, then kept)
         played = [
             examples.load_input_event.then(
@@ -868,6 +874,7 @@ def _render_button(
         go = gr.Button(label, variant="primary")
         stop = gr.Button("Cancel", variant="stop")
     panel = results_panel(studio, track_label, columns, loop=loop)
+    panel.forget_kept(go.click)
     event = go.click(
         handler,
         _inputs(handler, fields),

@@ -66,8 +66,10 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
         box = page.get_by_label(f"number input for {label}", exact=True)
         box.fill(value)
         box.press("Enter")
-    page.locator("input[type=file]").set_input_files(narrow_seed)  # the upload wins over the pick
-    page.get_by_text("narrow.png").first.wait_for()
+    page.locator("#seed-upload input[type=file]").set_input_files(
+        narrow_seed
+    )  # the upload wins over the pick
+    page.locator("#seed-upload a[href$='/narrow.png']").wait_for(state="attached")
 
     page.locator("#generate").click()
     page.get_by_text("Seeds used: start 12, end 40", exact=True).wait_for(timeout=300_000)
@@ -346,8 +348,8 @@ def test_progress_cancel_format_and_the_teaching_view(chromium, url, engine, nar
     _walk_settings(page)
     _set_number(page, CLIPS, "12")
     _set_number(page, "Inference steps", "100")
-    page.locator("input[type=file]").first.set_input_files(narrow_seed)
-    page.get_by_text("narrow.png").first.wait_for()
+    page.locator("#seed-upload input[type=file]").set_input_files(narrow_seed)
+    page.locator("#seed-upload a[href$='/narrow.png']").wait_for(state="attached")
     page.locator("#generate").click()
     # One progress bar, over the track, counting the steps that were set; Cancel before the
     # first clip is done says that nothing was made.
