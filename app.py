@@ -741,9 +741,17 @@ def track_seconds(clips: int, width: int | None = None, continuation: bool = Fal
     return clips * clip_s - (clips - 1) * kept_s
 
 
-def _length_line(clips: float, width: float | None = None, continuation: bool = False) -> str:
-    seconds = track_seconds(int(clips), _width(width), bool(continuation))
-    return f"**{seconds:.1f} s** of music ({int(clips)} clip(s))"
+def _length_s(clips: float, width: float | None = None, continuation: bool = False) -> float:
+    """The seconds a walk's settings make, to one decimal (shown before rendering)."""
+    return round(track_seconds(int(clips), _width(width), bool(continuation)), 1)
+
+
+def _clips_for(seconds: float | None, width: float | None = None, continuation: bool = False) -> int:
+    """The fewest clips that make at least `seconds` of music (within the clips slider)."""
+    for clips in range(1, SLIDER_CLIPS + 1):
+        if _length_s(clips, width, continuation) >= (seconds or 0) - 0.05:
+            return clips
+    return SLIDER_CLIPS
 
 
 def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
@@ -809,7 +817,15 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
             label=f"Length in clips ({CLIP_SECONDS:.2f} s each)",
             scale=2,
         )
-        length = gr.Markdown(_length_line(Walk.num_clips), elem_id="walk-length", label="Length")
+        length = gr.Number(
+            _length_s(Walk.num_clips),
+            precision=1,
+            minimum=0,
+            label="Length (s)",
+            info="type the seconds you want: the walk takes the clips that make them",
+            elem_id="walk-length",
+            scale=1,
+        )
         go = gr.Button("Generate", variant="primary", elem_id="generate", scale=1)
         stop = gr.Button("Cancel", variant="stop", scale=1)
         reuse = gr.Button("Reuse these settings", scale=1)
@@ -817,9 +833,11 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
     examples_slot = gr.Column(elem_id="walk-examples")  # filled once the outputs it needs exist
     fields |= _walk_settings(studio.engine, seed_image_names())
     _explain(fields)
+    # Seconds in, clips out; the seconds shown are always what the clips make.
     sizing = [fields["num_clips"], fields["width"], fields["continuation"]]
     for widget in sizing:
-        widget.change(_length_line, sizing, length, api_visibility="private", show_progress="hidden")
+        widget.change(_length_s, sizing, length, api_visibility="private", show_progress="hidden")
+    length.submit(_clips_for, [length, *sizing[1:]], fields["num_clips"], api_visibility="private")
     panel = results_panel(studio, "Stitched track", columns=6, elem_ids=True, loop=True)
     settings = gr.State(None)
     outputs = [*panel.outputs(), settings, status]

@@ -547,7 +547,8 @@ def test_progress_names_the_clip_being_denoised():
 )
 def test_the_length_shown_before_rendering_is_the_tracks(clips, width, continuation, hops):
     assert studio.track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
-    assert studio._length_line(5) == "**25.6 s** of music (5 clip(s))"
+    assert studio._length_s(5) == 25.6
+    assert studio._clips_for(30) == 6 and studio._clips_for(25.6) == 5 and studio._clips_for(1) == 1
 
 
 def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):

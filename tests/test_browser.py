@@ -312,7 +312,12 @@ def test_generate_is_in_sight_and_every_tab_named(chromium, url, width, height):
         box = page.locator(element).bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, (element, box)
     expect(page.get_by_label(f"number input for {CLIPS}", exact=True)).to_be_visible()
-    expect(page.locator("#walk-length")).to_contain_text("25.6 s")  # 5 clips of 5.11 s
+    seconds = page.get_by_label("Length (s)", exact=True)
+    expect(seconds).to_have_value("25.6")  # 5 clips of 5.11 s
+    seconds.fill("30")  # seconds in: the clips that make them, and the seconds they make
+    seconds.press("Enter")
+    expect(page.get_by_label(f"number input for {CLIPS}", exact=True)).to_have_value("6")
+    expect(seconds).to_have_value("30.7")
     expect(page.get_by_label("number input for Inference steps", exact=True).first).to_be_hidden()
     for name in TABS:
         expect(page.locator(TAB_BUTTONS, has_text=name).first).to_be_visible()
