@@ -15,7 +15,9 @@ import math
 import os
 import random
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import torch
@@ -29,6 +31,7 @@ from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
 from riff.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.preview import ScrollingPicture, spectrogram_picture
+from riff.render import continued_columns
 from riff.request import (
     MAX_ENDS,
     MAX_GUIDANCE,
@@ -47,6 +50,7 @@ from riff.request import (
 from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.spaces import gpu_duration
+from riff.studio import EXAMPLES as EXAMPLES_SESSION
 from riff.studio import Busy, Engine, Result
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
@@ -72,10 +76,23 @@ EXAMPLES = [
     ["solo piano, slow, minor", 100, "hip hop drums", 101],
 ]
 NO_MASK = "none"
-# Phones: the examples table wraps its words instead of running off the screen, and the seed
-# thumbnails wrap onto two rows instead of scrolling out of sight.
+# Phones: the examples table wraps its words instead of running off the screen, the seed
+# thumbnails wrap onto two rows instead of scrolling out of sight, every tab's name shows (not
+# behind "..."), and the explorer's prompts and Generate come first, without their help lines.
 CSS = """
 @media (max-width: 640px) {
+  .overflow-menu > button { display: none !important; }
+  .tab-wrapper { flex-wrap: wrap; height: auto !important; }
+  .overflow-menu .overflow-dropdown {
+    display: flex !important; flex-wrap: wrap; position: static !important; width: auto !important;
+    min-width: 0 !important; box-shadow: none !important; border: none !important; padding: 0 !important;
+  }
+  .overflow-menu { flex-basis: 100%; }
+  .overflow-menu .overflow-dropdown button { width: auto !important; }
+  #walk-top .info-text, #walk-go .info-text { display: none; }
+  #walk-go #generate { order: -1; }
+  #walk-top, #walk-top > div { gap: 6px !important; }
+  #walk-top > div { padding: 6px !important; }
   #walk-examples table { table-layout: fixed; width: 100%; }
   #walk-examples th, #walk-examples td { white-space: normal; overflow-wrap: anywhere; }
   #seed-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
@@ -131,7 +148,9 @@ def _progress(progress: gr.Progress):
     """Adapt riff's progress reports (`riff.render.Progress`) to a Gradio progress bar."""
 
     def report(done: float, clips: int, step: int, steps: int) -> None:
-        label = f"clip {min(int(done) + 1, clips)}/{clips}" + (f", step {step}/{steps}" if steps else "")
+        # The clip being denoised: at its last step it is still that clip, not the next one.
+        working = min(max(math.ceil(done), 1) if steps else int(done) + 1, clips)
+        label = f"clip {working}/{clips}" + (f", step {step}/{steps}" if steps else "")
         progress(done / clips, desc=label)
 
     return report
@@ -181,7 +200,7 @@ def _outputs(result: Result, note: str):
     """The results panel's values for a render so far (see `Panel`)."""
     downloads = [p for p in (result.settings, result.archive, result.picture) if p is not None]
     return (
-        str(result.track),
+        str(result.named_track() or result.track),
         [(str(p), caption) for p, caption in result.images],
         str(result.picture) if result.picture else None,
         [str(p) for p in downloads] or None,
@@ -190,12 +209,82 @@ def _outputs(result: Result, note: str):
     )
 
 
+def _walk_request(
+    start_prompt: str,
+    start_seed: int,
+    end_prompt: str,
+    end_seed: int,
+    num_clips: int = Walk.num_clips,
+    num_inference_steps: int | None = None,
+    denoising: float = PromptEnd.denoising,
+    guidance: float = PromptEnd.guidance,
+    seed_image: str = DEFAULT_SEED,
+    start_negative_prompt: str = "",
+    end_negative_prompt: str = "",
+    end_denoising: float | None = None,
+    end_guidance: float | None = None,
+    alpha_curve: str = Walk.alpha_curve,
+    crossfade_ms: float = Walk.crossfade_ms,
+    mask: str = NO_MASK,
+    scheduler: str = Settings.scheduler,
+    seed_upload: str | None = None,
+    continuation: bool = Walk.continuation,
+    width: int = CLIP_WIDTH,
+) -> tuple[Walk, Settings]:
+    """The walk and settings the explorer's fields ask for (`Studio.interpolate`'s parameters)."""
+    both = "both prompts are needed: write what the start and the end should sound like"
+    walk = Walk(
+        start=PromptEnd(
+            _prompt(start_prompt, both), int(start_seed), start_negative_prompt or "", denoising, guidance
+        ),
+        end=PromptEnd(
+            _prompt(end_prompt, both),
+            int(end_seed),
+            end_negative_prompt or "",
+            denoising if end_denoising is None else end_denoising,
+            guidance if end_guidance is None else end_guidance,
+        ),
+        num_clips=int(num_clips),
+        alpha_curve=alpha_curve,
+        crossfade_ms=float(crossfade_ms),
+        # An upload wins over the picked bundled seed.
+        seed_image=_uploaded(seed_upload) if seed_upload else bundled_seed(seed_image or DEFAULT_SEED),
+        mask=_mask(mask),
+        width=_width(width),
+        continuation=bool(continuation),
+    )
+    settings = _settings(num_inference_steps, scheduler=scheduler)
+    return walk, settings
+
+
+_WALK_FIELDS = tuple(inspect.signature(_walk_request).parameters)
+
+
 class Studio:
     """The page's handlers over one engine. Parameter names are the named API's."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._up_next: dict[str | None, str] = {}  # the prompt each endless riff moves to next
+        self._made: dict[str | None, int] = {}  # clips the session's latest render has made
+        self._encoded: dict[str | None, str] = {}  # the image each page's tools tab encoded last
+        self._examples: dict[tuple, tuple] = {}  # an example's finished outputs, by its request
+
+    def _results(self, music, settings: Settings, session: str | None, progress) -> Iterator[Result]:
+        """The engine's results of a render (`Engine.render`)."""
+        return self._counted(self.engine.render(music, settings, session, _progress(progress)), session)
+
+    def _counted(self, results: Iterator[Result], session: str | None) -> Iterator[Result]:
+        """`results`, counting the clips made so far (Cancel says whether anything was)."""
+        self._made[session] = 0
+        for result in results:
+            self._made[session] = len(result.clips)
+            yield result
+
+    def forget(self, session: str | None) -> None:
+        """Drop what the page kept for a session that closed."""
+        for kept in (self._up_next, self._made, self._encoded):
+            kept.pop(session, None)
 
     @gpu("num_clips")
     @ui_errors
@@ -225,31 +314,40 @@ class Studio:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """Render a walk from the start prompt and seed to the end ones; yields the track so far."""
-        both = "both prompts are needed: write what the start and the end should sound like"
-        walk = Walk(
-            start=PromptEnd(
-                _prompt(start_prompt, both), int(start_seed), start_negative_prompt or "", denoising, guidance
-            ),
-            end=PromptEnd(
-                _prompt(end_prompt, both),
-                int(end_seed),
-                end_negative_prompt or "",
-                denoising if end_denoising is None else end_denoising,
-                guidance if end_guidance is None else end_guidance,
-            ),
-            num_clips=int(num_clips),
-            alpha_curve=alpha_curve,
-            crossfade_ms=float(crossfade_ms),
-            # An upload wins over the picked bundled seed.
-            seed_image=_uploaded(seed_upload) if seed_upload else bundled_seed(seed_image or DEFAULT_SEED),
-            mask=_mask(mask),
-            width=_width(width),
-            continuation=bool(continuation),
-        )
-        settings = _settings(num_inference_steps, scheduler=scheduler)
+        given = dict(locals())
+        walk, settings = _walk_request(**{name: given[name] for name in _WALK_FIELDS})
+        session = _session(request)
         note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
-        for result in self.engine.render(walk, settings, _session(request), _progress(progress)):
+        for result in self._results(walk, settings, session, progress):
             yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
+
+    @gpu(lambda _: Walk.num_clips, width=None)
+    @ui_errors
+    def example(
+        self,
+        start_prompt: str,
+        start_seed: int,
+        end_prompt: str,
+        end_seed: int,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
+    ):
+        """An example walk: rendered on its first click, with progress, then kept for every
+        visitor; its files are the examples' own, which each page may play and keep."""
+        walk, settings = _walk_request(start_prompt, start_seed, end_prompt, end_seed)
+        session = _session(request)
+        kept = self._examples.get((walk, settings))
+        if kept is not None and Path(kept[0]).is_file():
+            self._made[session] = len(kept[5]["clips"])
+            yield *kept, self.engine.status()
+            return
+        # Not yet, or swept since: render it (rarely twice, if two pages click it at once).
+        note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
+        results = self.engine.render(walk, settings, EXAMPLES_SESSION, _progress(progress))
+        for result in self._counted(results, session):
+            kept = (*_outputs(result, note), to_dict(walk, settings))
+            yield *kept, self.engine.status()
+        self._examples[(walk, settings)] = kept
 
     @gpu("num_seeds", width=None)
     @ui_errors
@@ -271,7 +369,7 @@ class Studio:
         seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = _settings(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
-        for result in self.engine.render(seeds, settings, _session(request), _progress(progress)):
+        for result in self._results(seeds, settings, _session(request), progress):
             yield _outputs(result, note)
 
     @gpu(lambda a: a["clips_per_hop"] * max(len(a["prompts"] or []) - 1, 1) + 1)
@@ -302,7 +400,7 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         note = "Seeds used: " + ", ".join(str(e.seed) for e in ends)
-        for result in self.engine.render(chain, settings, _session(request), _progress(progress)):
+        for result in self._results(chain, settings, _session(request), progress):
             yield _outputs(result, note)
 
     @gpu("clips")
@@ -335,9 +433,7 @@ class Studio:
             if music.clips > 1
             else f"Seed used: {end.seed}"
         )
-        for result in self.engine.render(
-            music, _settings(num_inference_steps), _session(request), _progress(progress)
-        ):
+        for result in self._results(music, _settings(num_inference_steps), _session(request), progress):
             yield _outputs(result, note)
 
     @ui_errors
@@ -389,7 +485,10 @@ class Studio:
         image = bundled_seed(seed_image or DEFAULT_SEED)
         shown, wav = self.engine.teach(end, settings, image, _session(request), _progress(progress))
         noise = slerp_vs_lerp(end.seed, (end.seed + 1) % (MAX_SEED + 1))
-        pictures = [(p.image, p.caption) for p in shown.pictures]
+        pictures = [
+            (p.image, p.caption if p.caption.startswith(p.title) else f"{p.title}: {p.caption}")
+            for p in shown.pictures
+        ]
         numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
         return pictures, str(wav), shown.audio_caption, noise.image, noise.caption, numbers
 
@@ -403,8 +502,12 @@ class Studio:
 
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this page's render at its next step (Cancel, Stop)."""
-        self.engine.cancel(_session(request))
-        return "Stopped: the render ended at its next step; what it had made stays above"
+        session = _session(request)
+        self.engine.cancel(session)
+        made = self._made.get(session, 0)
+        if not made:
+            return "Stopped before the first clip was done: nothing was made"
+        return f"Stopped: the render ended at its next step; the {made} clip(s) it made stay above"
 
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:
         """Queue the prompt an endless riff moves to at its next seed."""
@@ -448,7 +551,9 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         song = _uploaded(audio)
-        for result in self.engine.restyle(song, restyle, settings, _session(request), _progress(progress)):
+        session = _session(request)
+        results = self.engine.restyle(song, restyle, settings, session, _progress(progress))
+        for result in self._counted(results, session):
             yield _outputs(result, f"Seed used: {start.seed}")
 
     @ui_errors
@@ -456,7 +561,10 @@ class Studio:
         """Encode audio as a riffusion-format spectrogram image."""
         if not audio:
             raise ValueError("upload an audio file first")
-        path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
+        session = _session(request)
+        path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), session)
+        self._encoded[session] = str(path)  # what "Decode this image" decodes: the page's copy
+        # of the PNG (the File output's value as an input) is Gradio's, not the studio's
         with Image.open(path) as image:  # shown with its axes; the PNG itself is the download
             picture = spectrogram_picture([image.convert("RGB")], params_from_image(image)[0], joins=False)
         return picture, info, str(path)
@@ -464,9 +572,10 @@ class Studio:
     @ui_errors
     def decode_encoded(self, png: str | None, seed: int = 0, request: gr.Request = None):
         """Decode the image just encoded, without downloading and uploading it."""
-        if not png:
+        session = _session(request)
+        if not png or session not in self._encoded:
             raise ValueError("encode an audio file first")
-        own = self.engine.own_file(png, _session(request))
+        own = self.engine.own_file(self._encoded[session], session)
         path, info = self.engine.image_to_audio(own, int(seed), _session(request))
         return str(path), info
 
@@ -524,9 +633,14 @@ class Panel:
     downloads: gr.File
     note: gr.Markdown
     state: gr.State
+    kept: gr.File  # the track saved in a format: not an output of a render
 
     def outputs(self) -> list:
         return [self.track, self.gallery, self.picture, self.downloads, self.note, self.state]
+
+    def forget_kept(self, trigger) -> None:
+        """A new render's track is not the one saved before: offer nothing until it is saved."""
+        trigger(lambda: None, None, self.kept, api_visibility="private", queue=False, show_progress="hidden")
 
 
 def results_panel(
@@ -535,12 +649,18 @@ def results_panel(
     """The note, the track (with a loop switch if `loop`) and a player for the clicked clip,
     the clips' spectrograms, the whole track's picture, the downloads, and the track kept in
     the format the listener picks."""
-    note = gr.Markdown("")
+    note = gr.Markdown("", label="Note")  # labels name the outputs on the API page
     with gr.Row():
         track = gr.Audio(
             label=track_label, type="filepath", interactive=False, elem_id="track" if elem_ids else None
         )
-        player = gr.Audio(label="Selected clip", type="filepath", interactive=False, autoplay=True)
+        player = gr.Audio(
+            label="Selected clip",
+            type="filepath",
+            interactive=False,
+            autoplay=True,
+            elem_id="clip-player" if elem_ids else None,
+        )
     if loop:
         looping = gr.Checkbox(label="Loop the track", value=False)
         looping.change(lambda on: gr.update(loop=on), looping, track, api_visibility="private")
@@ -573,17 +693,15 @@ def results_panel(
         return paths[selected.index] if 0 <= selected.index < len(paths) else None
 
     gallery.select(play, state, player, api_visibility="private")
-    return Panel(track, gallery, picture, downloads, note, state)
+    return Panel(track, gallery, picture, downloads, note, state, kept)
 
 
 def _end_fields(side: str, prompt: str, seed: int) -> dict:
-    """One end's widgets: prompt, negative prompt, seed with a dice, denoising, guidance."""
+    """One end's prompt and seed (with a dice), in sight."""
     key = side.lower()
-    with gr.Column(variant="panel"):
-        gr.Markdown(f"### {side}")
+    with gr.Column(variant="panel", min_width=240):
         fields = {
-            "prompt": gr.Textbox(label=f"{side} prompt", value=prompt, lines=2, elem_id=f"{key}-prompt"),
-            "negative_prompt": gr.Textbox(label="Negative prompt", value="", placeholder="what to avoid"),
+            "prompt": gr.Textbox(label=f"{side} prompt", value=prompt, lines=2, elem_id=f"{key}-prompt")
         }
         with gr.Row():
             # Distinct labels: they head the examples table, which breaks on duplicates.
@@ -591,25 +709,57 @@ def _end_fields(side: str, prompt: str, seed: int) -> dict:
                 label=f"{side} seed", value=seed, precision=0, minimum=0, maximum=MAX_SEED, scale=4
             )
             dice = gr.Button("Random", scale=1, min_width=60, elem_id=f"{key}-dice")
-        fields["denoising"] = gr.Slider(
-            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
-        )
-        fields["guidance"] = _guidance()
     dice.click(lambda: random.randint(0, MAX_SEED), None, fields["seed"], api_visibility="private")
-    start = side == "Start"
-    names = {
-        "denoising": "denoising" if start else "end_denoising",
-        "guidance": "guidance" if start else "end_guidance",
-    }
-    return {names.get(name, f"{key}_{name}"): widget for name, widget in fields.items()}
+    return {f"{key}_{name}": widget for name, widget in fields.items()}
+
+
+def _end_details() -> dict:
+    """Both ends' negative prompts, denoising and guidance, folded."""
+    fields: dict = {}
+    with gr.Accordion("Each end: negative prompt, strength, guidance", open=False), gr.Row():
+        for side, denoising, guidance in (
+            ("Start", "denoising", "guidance"),
+            ("End", "end_denoising", "end_guidance"),
+        ):
+            with gr.Column(variant="panel", min_width=240):
+                fields[f"{side.lower()}_negative_prompt"] = gr.Textbox(
+                    label=f"{side}: negative prompt", value="", placeholder="what to avoid"
+                )
+                fields[denoising] = gr.Slider(
+                    0.05, 1.0, value=PromptEnd.denoising, step=0.05, label=f"{side}: denoising strength"
+                )
+                fields[guidance] = _guidance(f"{side}: guidance")
+    return fields
+
+
+def track_seconds(clips: int, width: int | None = None, continuation: bool = False) -> float:
+    """How long a walk of `clips` clips plays: each clip lasts its width's seconds, a continued
+    clip adds only what it does not keep of the one before, crossfades are centred on the joins."""
+    clip_s = CLIP_SECONDS * (width or CLIP_WIDTH) / CLIP_WIDTH
+    latent = (width or CLIP_WIDTH) // 8
+    kept_s = clip_s * continued_columns(latent) / latent if continuation else 0.0
+    return clips * clip_s - (clips - 1) * kept_s
+
+
+def _length_s(clips: float, width: float | None = None, continuation: bool = False) -> float:
+    """The seconds a walk's settings make, to one decimal (shown before rendering)."""
+    return round(track_seconds(int(clips), _width(width), bool(continuation)), 1)
+
+
+def _clips_for(seconds: float | None, width: float | None = None, continuation: bool = False) -> int:
+    """The fewest clips that make at least `seconds` of music (within the clips slider)."""
+    for clips in range(1, SLIDER_CLIPS + 1):
+        if _length_s(clips, width, continuation) >= (seconds or 0) - 0.05:
+            return clips
+    return SLIDER_CLIPS
 
 
 def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
-    """The explorer's walk settings: clips, steps, curve, crossfade, scheduler, seed image, mask."""
+    """The explorer's walk settings, folded: steps, curve, crossfade, scheduler, clip length,
+    continuation, seed image, mask."""
     fields: dict = {}
-    with gr.Accordion("Walk settings", open=True):
+    with gr.Accordion("Walk settings: steps, curve, crossfade, clip length, seed image, mask", open=False):
         with gr.Row():
-            fields["num_clips"] = gr.Slider(1, SLIDER_CLIPS, value=Walk.num_clips, step=1, label="Clips")
             fields["num_inference_steps"] = _steps(engine)
             fields["alpha_curve"] = gr.Dropdown(
                 list(ALPHA_CURVES), value=Walk.alpha_curve, label="Alpha curve"
@@ -637,6 +787,7 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
                     label="…or your own image or audio as the seed",
                     file_types=["image", "audio"],
                     type="filepath",
+                    elem_id="seed-upload",
                 )
                 fields["mask"] = gr.Dropdown(
                     [NO_MASK, *mask_names()], value=NO_MASK, label="Mask (white repaints, black keeps)"
@@ -650,21 +801,47 @@ def _walk_settings(engine: Engine, seeds: list[str]) -> dict:
 
 
 def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> None:
-    """Two prompt ends, the walk settings, Generate / Cancel / Reuse, the results."""
+    """What a visitor meets first: the two prompts, the length and Generate; then the examples,
+    the folded settings, and the results."""
     fields: dict = {}
-    with gr.Row():
+    with gr.Row(elem_id="walk-top"):
         fields |= _end_fields("Start", "solo piano, slow, minor", 0)
         fields |= _end_fields("End", "rock drum beat, 120 bpm", 1)
+    with gr.Row(elem_id="walk-go"):
+        fields["num_clips"] = gr.Slider(
+            1,
+            SLIDER_CLIPS,
+            value=Walk.num_clips,
+            step=1,
+            precision=0,
+            label=f"Length in clips ({CLIP_SECONDS:.2f} s each)",
+            scale=2,
+        )
+        length = gr.Number(
+            _length_s(Walk.num_clips),
+            precision=1,
+            minimum=0,
+            label="Length (s)",
+            info="type the seconds you want: the walk takes the clips that make them",
+            elem_id="walk-length",
+            scale=1,
+        )
+        go = gr.Button("Generate", variant="primary", elem_id="generate", scale=1)
+        stop = gr.Button("Cancel", variant="stop", scale=1)
+        reuse = gr.Button("Reuse these settings", scale=1)
+    fields |= _end_details()
     examples_slot = gr.Column(elem_id="walk-examples")  # filled once the outputs it needs exist
     fields |= _walk_settings(studio.engine, seed_image_names())
     _explain(fields)
-    with gr.Row():
-        go = gr.Button("Generate", variant="primary", elem_id="generate")
-        stop = gr.Button("Cancel", variant="stop")
-        reuse = gr.Button("Reuse these settings")
+    # Seconds in, clips out; the seconds shown are always what the clips make.
+    sizing = [fields["num_clips"], fields["width"], fields["continuation"]]
+    for widget in sizing:
+        widget.change(_length_s, sizing, length, api_visibility="private", show_progress="hidden")
+    length.submit(_clips_for, [length, *sizing[1:]], fields["num_clips"], api_visibility="private")
     panel = results_panel(studio, "Stitched track", columns=6, elem_ids=True, loop=True)
     settings = gr.State(None)
     outputs = [*panel.outputs(), settings, status]
+    panel.forget_kept(go.click)
     event = go.click(
         studio.interpolate,
         _inputs(studio.interpolate, fields),
@@ -673,7 +850,6 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
         concurrency_id="gpu",
         show_progress_on=[panel.track],  # one bar, not one per output
     )
-    stop.click(studio.cancel, None, panel.note, cancels=[event], api_visibility="private", queue=False)
     # The status line also says when the model failed to load on this first use.
     event.then(studio.engine.status, None, status, api_visibility="private", show_progress="hidden")
     reused = list(walk_fields(Walk(PromptEnd("x"), PromptEnd("x")), Settings()))
@@ -687,15 +863,23 @@ def explorer_tab(studio: Studio, status: gr.Markdown, cache_examples: bool) -> N
     reuse.click(reuse_settings, settings, [fields[n] for n in reused], api_visibility="private")
     with examples_slot:
         names = ("start_prompt", "start_seed", "end_prompt", "end_seed")
-        gr.Examples(
-            EXAMPLES,
-            [fields[n] for n in names],
-            outputs,
-            fn=studio.interpolate,
-            cache_examples=cache_examples,
-            cache_mode="lazy",
-            label="Prompt pairs that walk well",
-        )
+        examples = gr.Examples(EXAMPLES, [fields[n] for n in names], label="Prompt pairs that walk well")
+    played = []
+    panel.forget_kept(examples.load_input_event.then)
+    if cache_examples:  # a click fills the fields and plays the example (rendered once, then kept)
+        played = [
+            examples.load_input_event.then(
+                studio.example,
+                [fields[n] for n in names],
+                outputs,
+                api_visibility="private",
+                concurrency_id="gpu",
+                show_progress_on=[panel.track],
+            )
+        ]
+    stop.click(
+        studio.cancel, None, panel.note, cancels=[event, *played], api_visibility="private", queue=False
+    )
 
 
 def _render_button(
@@ -708,6 +892,7 @@ def _render_button(
         go = gr.Button(label, variant="primary")
         stop = gr.Button("Cancel", variant="stop")
     panel = results_panel(studio, track_label, columns, loop=loop)
+    panel.forget_kept(go.click)
     event = go.click(
         handler,
         _inputs(handler, fields),
@@ -726,6 +911,7 @@ def _clip_length() -> gr.Slider:
         4 * CLIP_WIDTH,
         value=CLIP_WIDTH,
         step=64,
+        precision=0,
         label=f"Clip length (columns; {CLIP_WIDTH} = {CLIP_SECONDS:.2f} s)",
         info="wider clips are longer music from one seed image, tiled on its beat; work grows with width",
     )
@@ -739,12 +925,12 @@ def _continuation() -> gr.Checkbox:
     )
 
 
-def _guidance() -> gr.Slider:
-    return gr.Slider(0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label="Guidance")
+def _guidance(label: str = "Guidance") -> gr.Slider:
+    return gr.Slider(0.0, MAX_GUIDANCE, value=PromptEnd.guidance, step=0.5, label=label)
 
 
 def _steps(engine: Engine) -> gr.Slider:
-    return gr.Slider(*SLIDER_STEPS, value=engine.default_steps, step=1, label="Inference steps")
+    return gr.Slider(*SLIDER_STEPS, value=engine.default_steps, step=1, precision=0, label="Inference steps")
 
 
 def text_tab(studio: Studio) -> None:
@@ -755,7 +941,9 @@ def text_tab(studio: Studio) -> None:
         fields["negative_prompt"] = gr.Textbox(label="Negative prompt", value="", scale=2)
     with gr.Row():
         fields["seed"] = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-        fields["num_seeds"] = gr.Slider(1, MAX_SEEDS, value=4, step=1, label="Seeds (one clip each)")
+        fields["num_seeds"] = gr.Slider(
+            1, MAX_SEEDS, value=4, step=1, precision=0, label="Seeds (one clip each)"
+        )
         fields["num_inference_steps"] = _steps(studio.engine)
         fields["denoising"] = gr.Slider(
             0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
@@ -780,7 +968,9 @@ def chain_tab(studio: Studio) -> None:
         )
     }
     with gr.Row():
-        fields["clips_per_hop"] = gr.Slider(1, 16, value=Chain.clips_per_hop, step=1, label="Clips per hop")
+        fields["clips_per_hop"] = gr.Slider(
+            1, 16, value=Chain.clips_per_hop, step=1, precision=0, label="Clips per hop"
+        )
         fields["continuation"] = _continuation()
         fields["num_inference_steps"] = _steps(studio.engine)
         fields["denoising"] = gr.Slider(
@@ -800,7 +990,8 @@ def loop_tab(studio: Studio) -> None:
     with gr.Row():
         fields["prompt"] = gr.Textbox(label="Prompt", value="lofi hip hop beat, mellow", lines=2, scale=3)
         fields["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-        fields["clips"] = gr.Slider(1, 16, value=Loop.clips, step=1, label="Clips round the loop")
+        # Four clips: one 5 s clip is a short loop, and its picture one blurred banner.
+        fields["clips"] = gr.Slider(1, 16, value=4, step=1, precision=0, label="Clips round the loop")
     with gr.Row():
         fields["num_inference_steps"] = _steps(studio.engine)
         fields["denoising"] = gr.Slider(
@@ -826,7 +1017,7 @@ def endless_tab(studio: Studio) -> None:
         )
         fields["seed"] = gr.Number(label="First seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
         fields["clips_per_seed"] = gr.Slider(
-            1, 16, value=Endless.clips_per_seed, step=1, label="Clips from one seed to the next"
+            1, 16, value=Endless.clips_per_seed, step=1, precision=0, label="Clips from one seed to the next"
         )
     with gr.Row():
         fields["num_inference_steps"] = _steps(studio.engine)
@@ -844,7 +1035,7 @@ def endless_tab(studio: Studio) -> None:
             label="Up next", placeholder="a prompt to move to at the next seed", scale=4, elem_id="up-next"
         )
         queue = gr.Button("Queue it", scale=1, elem_id="queue-next")
-    status = gr.Markdown("", elem_id="endless-status")
+    status = gr.Markdown("", elem_id="endless-status", label="Status")
     audio = gr.Audio(
         label="Endless riff", streaming=True, autoplay=True, interactive=False, elem_id="endless-audio"
     )
@@ -862,44 +1053,102 @@ def endless_tab(studio: Studio) -> None:
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
+TEACH_STEPS = (  # the journey's pictures by title, as steps a class follows in order: the
+    # step's name, its pictures' titles, and how many pictures it shows side by side
+    ("1. Seed", ("seed image", "latent"), 2),
+    ("2. Noise", ("noised latent",), 1),
+    ("3. Denoising", ("after",), 4),
+    ("4. Spectrogram", ("spectrogram", "mel to linear"), 2),
+    ("5. Sound", ("phase retrieval",), 1),
+)
+TEACH_TITLES = (
+    "The seed image and its latent",
+    "Noise, as much as the strength asks",
+    "The model's guesses as it denoises, step by step",
+    "The spectrogram and its linear magnitudes",
+    "Phase retrieval and the sound",
+)
+
+
+def _journey_steps(pictures: list | None) -> list:
+    """The journey's pictures (from its gallery) per step: its picture slots (the unused ones
+    hidden) and the captions."""
+    shown: list = []
+    for _, titles, slots in TEACH_STEPS:
+        mine = [(p, c) for p, c in pictures or [] if any((c or "").startswith(t) for t in titles)]
+        paths = [p for p, _ in mine][:slots]
+        paths += [None] * (slots - len(paths))
+        shown += [gr.Image(value=p, visible=p is not None) for p in paths]
+        shown.append("\n".join(f"- {c}" for _, c in mine))
+    return shown
+
+
 def teach_tab(studio: Studio) -> None:
-    """One clip's journey, step by step, for a class."""
+    """One clip's journey as steps a class can follow: each step's pictures whole, its captions
+    beside them, a Next button to the following step."""
     gr.Markdown(
-        "How one clip is made: the seed image, its latent, the noise the strength adds, the "
-        "model's guesses as it denoises, the spectrogram, its linear magnitudes, phase "
-        "retrieval, and the sound. Every control says what it does when you hover on it."
+        "How one clip is made, in five steps: the seed image and its latent, the noise the strength "
+        "adds, the model's guesses as it denoises, the spectrogram and its linear magnitudes, and "
+        "phase retrieval to the sound. Under each control a line says what it does to the sound."
     )
     fields: dict = {}
     with gr.Row():
         fields["prompt"] = gr.Textbox(label="Prompt", value="jazz trio with upright bass", lines=2, scale=3)
         fields["seed"] = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-        fields["denoising"] = gr.Slider(
-            0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
-        )
-        fields["guidance"] = _guidance()
-        fields["num_inference_steps"] = _steps(studio.engine)
-        fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
-    go = gr.Button("Show the journey", variant="primary", elem_id="teach-go")
-    pictures = gr.Gallery(
-        label="The journey (click a picture for its caption)", columns=4, height=420, elem_id="journey"
-    )
-    with gr.Row():
-        audio = gr.Audio(label="The sound", type="filepath", interactive=False)
-        said = gr.Markdown("")
-    with gr.Row():
-        with gr.Column():
-            noise = gr.Image(label="Why slerp: the noise's norm along a walk", type="pil", interactive=False)
-            why = gr.Markdown("")
-        numbers = gr.JSON(label="The numbers")
+        go = gr.Button("Show the journey", variant="primary", elem_id="teach-go", scale=1)
+    with gr.Accordion("Strength, guidance, steps, seed image", open=False):
+        with gr.Row():
+            fields["denoising"] = gr.Slider(
+                0.05, 1.0, value=PromptEnd.denoising, step=0.05, label="Denoising strength"
+            )
+            fields["guidance"] = _guidance()
+            fields["num_inference_steps"] = _steps(studio.engine)
+            fields["seed_image"] = gr.Dropdown(seed_image_names(), value=DEFAULT_SEED, label="Seed image")
+    # Every picture in one gallery: what the API returns; the steps below show them whole.
+    pictures = gr.Gallery(label="The journey", type="filepath", visible=False)
+    parts: list = []
+    with gr.Walkthrough(selected=0, elem_id="journey") as walkthrough:
+        for n, ((name, _, side_by_side), title) in enumerate(zip(TEACH_STEPS, TEACH_TITLES)):
+            with gr.Step(name, id=n, elem_id=f"journey-step-{n + 1}"):
+                gr.Markdown(f"### {title}")
+                with gr.Row():  # each picture whole, side by side
+                    parts += [
+                        gr.Image(
+                            label=f"{title} ({k + 1})", type="filepath", interactive=False, show_label=False
+                        )
+                        for k in range(side_by_side)
+                    ]
+                parts.append(gr.Markdown("", label=f"{title}: what it shows"))
+                if n == len(TEACH_STEPS) - 1:
+                    with gr.Row():
+                        audio = gr.Audio(label="The sound", type="filepath", interactive=False)
+                        said = gr.Markdown("", label="The sound: what it is")
+                nxt = gr.Button("Next step →", size="sm")
+                nxt.click(
+                    lambda n=n: gr.Walkthrough(selected=n + 1),
+                    None,
+                    walkthrough,
+                    api_visibility="private",
+                    queue=False,
+                )
+        with gr.Step(f"{len(TEACH_STEPS) + 1}. Why slerp", id=len(TEACH_STEPS)):
+            with gr.Row():
+                with gr.Column():
+                    noise = gr.Image(
+                        label="Why slerp: the noise's norm along a walk", type="pil", interactive=False
+                    )
+                    why = gr.Markdown("", label="Why slerp")
+                numbers = gr.JSON(label="The numbers")
     _explain(fields)
-    go.click(
+    event = go.click(
         studio.teach,
         _inputs(studio.teach, fields),
         [pictures, audio, said, noise, why, numbers],
         api_name="teach",
         concurrency_id="gpu",
-        show_progress_on=[pictures],
+        show_progress_on=[audio],
     )
+    event.then(_journey_steps, pictures, parts, api_visibility="private", show_progress="hidden")
 
 
 def _explain(fields: dict) -> None:
@@ -936,7 +1185,10 @@ def restyle_tab(studio: Studio) -> None:
         fields["guidance"] = _guidance()
         fields["num_inference_steps"] = _steps(studio.engine)
         fields["keep_stereo"] = gr.Checkbox(
-            label="Keep stereo", value=False, info="left and right restyled side by side: twice the work"
+            label="Keep stereo",
+            value=False,
+            info="left and right restyled side by side: twice the work; pictures show left in green, "
+            "right in blue, cyan where both sound alike",
         )
     _render_button(studio, "Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
@@ -947,7 +1199,10 @@ def tools_tab(studio: Studio) -> None:
         with gr.Column(variant="panel"):
             gr.Markdown("### Audio → image")
             audio = gr.Audio(label="Audio", type="filepath", sources=["upload"])
-            stereo = gr.Checkbox(label="Stereo (G = left, B = right)")
+            stereo = gr.Checkbox(
+                label="Stereo (G = left, B = right)",
+                info="left in green, right in blue: where both sides sound alike the picture is cyan",
+            )
             go = gr.Button("Encode")
             image = gr.Image(label="Spectrogram, with its axes", type="pil", interactive=False)
             meta = gr.JSON(label="Metadata")
@@ -984,7 +1239,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
             "# riff studio\nMusic from text, through spectrogram diffusion. Two prompts, two seeds: "
             "riff walks between them and plays the walk as one track."
         )
-        status = gr.Markdown(engine.status(), elem_id="model-status")
+        status = gr.Markdown(engine.status(), elem_id="model-status", label="Model status")
         with gr.Tab("Interpolation explorer"):
             explorer_tab(studio, status, cache_examples)
         with gr.Tab("Text to audio"):
@@ -1004,6 +1259,7 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
 
         def forget(request: gr.Request) -> None:
             engine.forget_session(_session(request))
+            studio.forget(_session(request))
 
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
         # The status as it is when the page opens (the page is built once, before any load).

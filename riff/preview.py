@@ -62,6 +62,13 @@ def spectrogram_picture(
         draw.text((x, MARGIN + height + 7), f"{t:g}", fill="black", font=font, anchor="mt")
         t += step
     draw.text((MARGIN_LEFT + plot_w, MARGIN + height + 22), "s", fill="black", font=font, anchor="rt")
+    if params.stereo:  # say why the picture is coloured: the two sides share one image
+        legend = (("green", "#080"), (" = left, ", "black"), ("blue", "#00c"), (" = right: ", "black"))
+        legend += (("cyan", "#088"), (" where both sound alike", "black"))
+        x = 4
+        for text, colour in legend:
+            draw.text((x, MARGIN + height + 22), text, fill=colour, font=font)
+            x += draw.textlength(text, font=font)
     if joins and len(images) > 1:
         x = 0
         for image in images[:-1]:

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -40,6 +41,9 @@ from riff.teach import Journey, journey
 from riff.trust import session_dir
 
 log = logging.getLogger(__name__)
+# The session the page's examples render under: rendered once, shared by every visitor, who may
+# play and keep their files (`Engine.own_file`) but not change them.
+EXAMPLES = "examples"
 
 
 @dataclass
@@ -55,6 +59,20 @@ class Result:
     archive: Path | None = None  # every PNG (with metadata) in one zip
     done: bool = False
     name: str = "track"  # for files a listener keeps: from the prompts (`track_name`)
+
+    def named_track(self) -> Path | None:
+        """The finished track under its name ("solo-piano-to-rock-drums.wav"), so that the
+        player's own download is named after the prompts too; None until it is done."""
+        if not self.done or self.track is None:
+            return None
+        named = self.folder / "named" / f"{self.name}{self.track.suffix}"
+        if not named.exists():
+            named.parent.mkdir(exist_ok=True)
+            try:
+                os.link(self.track, named)
+            except OSError:
+                shutil.copyfile(self.track, named)
+        return named
 
 
 def track_name(music: Music) -> str:
@@ -479,19 +497,21 @@ class Engine:
         source = self.own_file(track, session)
         safe = "-".join(re.findall(r"[A-Za-z0-9]+", name))[:80] or "riff"
         data, rate = sf.read(str(source), dtype="float32", always_2d=True)
-        return save_audio(source.parent / f"{safe}{suffix}", torch.from_numpy(data.T.copy()), rate)
+        mine = session_dir(self.root, session).resolve() in source.parents
+        folder = source.parent if mine else self.session_folder(session)  # examples stay as they are
+        return save_audio(folder / f"{safe}{suffix}", torch.from_numpy(data.T.copy()), rate)
 
     def own_file(self, path: str | Path, session: str | None) -> Path:
-        """`path`, if it is a file the session's own renders wrote.
+        """`path`, if it is a file the session's own renders wrote, or one of the examples'.
 
         Raises:
             ValueError: anything else (another session's file, a server path).
         """
-        base = session_dir(self.root, session).resolve()
         resolved = Path(path).resolve()
-        if base not in resolved.parents or not resolved.is_file():
-            raise ValueError("that file is not one this page made")
-        return resolved
+        for owner in (session, EXAMPLES):
+            if session_dir(self.root, owner).resolve() in resolved.parents and resolved.is_file():
+                return resolved
+        raise ValueError("that file is not one this page made")
 
     def image_to_audio(
         self, image_path: str | Path, seed: int = 0, session: str | None = None

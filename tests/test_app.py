@@ -516,3 +516,70 @@ def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, 
     demo = studio.build_demo(broken_engine)
     shown = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-status"]
     assert shown == [status]
+
+
+# --- the page's pieces -----------------------------------------------------------------------
+
+
+def test_progress_names_the_clip_being_denoised():
+    labels: list[tuple[float, str]] = []
+    report = studio._progress(lambda fraction, desc: labels.append((fraction, desc)))
+    report(0.05, 5, 1, 20)  # clip 1, first step
+    report(1.0, 5, 20, 20)  # clip 1, last step: still clip 1, not clip 2
+    report(1.0, 5, 0, 0)  # clip 1 is audio; clip 2 is next
+    report(2.5, 5, 10, 20)  # a batch of clips 2-5 half way
+    assert [desc for _, desc in labels] == [
+        "clip 1/5, step 1/20",
+        "clip 1/5, step 20/20",
+        "clip 2/5",
+        "clip 3/5, step 10/20",
+    ]
+    assert [fraction for fraction, _ in labels] == [0.01, 0.2, 0.2, 0.5]
+
+
+@pytest.mark.parametrize(
+    "clips, width, continuation, hops",
+    [
+        (5, None, False, 5 * 511),
+        (2, 64, False, 2 * 63),  # as test_interpolate_with_an_uploaded_seed measures
+        (2, 256, True, 2 * 255 - 63),  # as test_a_chain_with_continuation_and_wider_clips does
+    ],
+)
+def test_the_length_shown_before_rendering_is_the_tracks(clips, width, continuation, hops):
+    assert studio.track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
+    assert studio._length_s(5) == 25.6
+    assert studio._clips_for(30) == 6 and studio._clips_for(25.6) == 5 and studio._clips_for(1) == 1
+
+
+def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
+    from riff.studio import EXAMPLES
+
+    engine = Engine(tiny_model, root=tmp_path)
+    seeds = Seeds.counting(PromptEnd("solo piano"), 1)
+    *_, result = engine.render(seeds, Settings(num_inference_steps=5), EXAMPLES)
+    # Any page may read an example's files; another page's files stay its own.
+    assert engine.own_file(result.clips[0], "visitor") == result.clips[0].resolve()
+    *_, theirs = engine.render(seeds, Settings(num_inference_steps=5), "someone")
+    with pytest.raises(ValueError, match="not one this page made"):
+        engine.own_file(theirs.track, "visitor")
+    # Keeping an example's track writes into the page's own folder, never the example's.
+    kept = engine.export(result.track, result.name, ".flac", "visitor")
+    assert (tmp_path / "visitor") in kept.parents and kept.name == "solo-piano.flac"
+    assert not list(result.folder.glob("*.flac"))
+    # The finished track also goes by its prompts' name (the player's own download).
+    named = result.named_track()
+    assert named.name == "solo-piano.wav" and named.read_bytes() == result.track.read_bytes()
+
+
+def test_a_stereo_picture_says_why_it_is_cyan():
+    from riff.params import SpectrogramParams
+    from riff.preview import spectrogram_picture
+
+    clip = Image.new("RGB", (512, 512), (0, 200, 200))
+    legends = []
+    for stereo in (False, True):
+        picture = spectrogram_picture([clip], SpectrogramParams(stereo=stereo))
+        band = torch.tensor(list(picture.crop((0, picture.height - 14, 300, picture.height)).getdata()))
+        legends.append({tuple(c) for c in band.tolist()} & {(0, 136, 0), (0, 0, 204), (0, 136, 136)})
+    assert legends[0] == set()  # a mono picture is grey: nothing to explain
+    assert legends[1] == {(0, 136, 0), (0, 0, 204), (0, 136, 136)}  # green, blue, cyan named

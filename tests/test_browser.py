@@ -54,6 +54,7 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     expect(page.get_by_label("End seed", exact=True)).to_have_value("40")
 
     # Clicking a seed thumbnail picks that seed in the dropdown.
+    _walk_settings(page)
     picked = seed_image_names()[0]
     assert picked != "og_beat"
     page.get_by_text(picked, exact=True).first.click()
@@ -61,12 +62,14 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
 
     page.locator("#start-prompt textarea").fill("solo piano, slow")
     page.locator("#end-prompt textarea").fill("rock drum beat")
-    for label, value in (("Clips", "2"), ("Inference steps", "5")):
+    for label, value in ((CLIPS, "2"), ("Inference steps", "5")):
         box = page.get_by_label(f"number input for {label}", exact=True)
         box.fill(value)
         box.press("Enter")
-    page.locator("input[type=file]").set_input_files(narrow_seed)  # the upload wins over the pick
-    page.get_by_text("narrow.png").first.wait_for()
+    page.locator("#seed-upload input[type=file]").set_input_files(
+        narrow_seed
+    )  # the upload wins over the pick
+    page.locator("#seed-upload a[href$='/narrow.png']").wait_for(state="attached")
 
     page.locator("#generate").click()
     page.get_by_text("Seeds used: start 12, end 40", exact=True).wait_for(timeout=300_000)
@@ -93,6 +96,20 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     while sessions[0].exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not sessions[0].exists()
+
+
+CLIPS = "Length in clips (5.11 s each)"
+
+
+def _walk_settings(page) -> None:
+    """Unfold the explorer's walk settings (steps, seed image, ...)."""
+    page.get_by_text("Walk settings:").click()
+    page.get_by_label("number input for Inference steps", exact=True).first.wait_for()
+
+
+def _no_errors(page, script_errors: list[str]) -> None:
+    assert script_errors == []
+    assert page.locator(".toast-body.error, [data-testid=toast-body]").count() == 0
 
 
 def _set_number(scope, label: str, value: str) -> None:
@@ -184,30 +201,129 @@ def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, t
             page.close()
 
 
-def test_an_example_plays(chromium, tiny_model, tmp_path):
-    """Examples render once, on the first click (Gradio's lazy caching), then play at once."""
+def test_an_example_plays_and_sets_the_page(chromium, tiny_model, tmp_path):
+    """An example renders on its first click, with progress, then plays at once for everyone;
+    what it made is the page's own: clips play, the track is kept, its settings reused."""
     from conftest import serve
     from playwright.sync_api import expect
 
     import app as studio
     from riff.studio import Engine
 
+    name = "jazz-trio-with-upright-bass-to-bossa-nova-drums"
     engine = Engine(tiny_model, root=tmp_path / "results")
     with serve(studio.build_app(engine, cache_examples=True)) as address:
-        page = chromium.new_page()
-        page.goto(address)
+        context, page, script_errors = _open(chromium, address)
         page.get_by_text("jazz trio with upright bass", exact=True).click()
-        page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=300_000)
+        expect(page.locator("#track").get_by_text(re.compile(r"clip \d/5, step"))).to_be_visible(
+            timeout=120_000
+        )
+        # The player's own download is named after the prompts.
+        page.locator(f"#track a[data-testid=download-link][download='{name}.wav']").wait_for(timeout=300_000)
         expect(page.locator("#clips img")).to_have_count(5, timeout=60_000)
-        page.close()
-        # A second visitor hears it at once: no render this time.
-        page = chromium.new_page()
-        page.goto(address)
+        _page_state_works(page, name)
+        _no_errors(page, script_errors)
+        context.close()
+
+        # A second visitor hears it at once (no render this time), and has it as their own too.
         renders = len(list(engine.root.rglob("track_005.wav")))
+        context, page, script_errors = _open(chromium, address)
         page.get_by_text("jazz trio with upright bass", exact=True).click()
-        page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=30_000)
+        page.locator(f"#track a[data-testid=download-link][download='{name}.wav']").wait_for(timeout=30_000)
         assert len(list(engine.root.rglob("track_005.wav"))) == renders
-        page.close()
+        _page_state_works(page, name)
+        # A new render: the file kept from the example is no longer offered as its track.
+        _walk_settings(page)
+        _set_number(page, CLIPS, "1")
+        _set_number(page, "Inference steps", "5")
+        page.locator("#generate").click()
+        page.get_by_text("Seeds used: start 7, end 8", exact=True).wait_for(timeout=120_000)
+        expect(page.locator("#track time#duration")).to_have_text("0:05", timeout=60_000)
+        expect(page.get_by_text(name, exact=True)).to_have_count(0)
+        _no_errors(page, script_errors)
+        context.close()
+
+
+def _page_state_works(page, name: str) -> None:
+    """Save, a clip's player and Reuse work on what the page shows."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Save the track").first.click()
+    expect(page.get_by_text(name, exact=True)).to_be_visible(timeout=60_000)
+    page.locator("#clips img").nth(1).click()
+    page.locator("#clip-player a[data-testid=download-link][download='clip_001.wav']").wait_for(
+        timeout=30_000
+    )
+    page.keyboard.press("Escape")  # close the gallery's preview
+    _set_number(page, CLIPS, "2")
+    page.get_by_role("button", name="Reuse these settings").click()
+    expect(page.get_by_label(f"number input for {CLIPS}", exact=True)).to_have_value("5", timeout=30_000)
+
+
+def test_decode_the_image_just_encoded(chromium, url, tmp_path):
+    from conftest import sine
+    from playwright.sync_api import expect
+
+    from riff.audio import save_audio
+
+    song = save_audio(tmp_path / "tone.wav", sine(440.0, 3.0), 44100)
+    context, page, script_errors = _open(chromium, url)
+    page.get_by_role("tab", name="Spectrogram tools").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(song))
+    expect(panel.locator("time").nth(1)).to_have_text("0:03", timeout=30_000)
+    panel.get_by_role("button", name="Encode").click()
+    expect(panel.locator("a[href$='/tone.png']")).to_be_attached(timeout=60_000)
+    for _ in range(2):  # at once, and again after a while: the same image decodes
+        panel.get_by_role("button", name="Decode this image →").click()
+        expect(panel.locator("a[data-testid=download-link][download='tone.wav']")).to_be_attached(
+            timeout=60_000
+        )
+        time.sleep(2)
+    _no_errors(page, script_errors)
+    context.close()
+
+
+TABS = (
+    "Interpolation explorer",
+    "Text to audio",
+    "Prompt chain",
+    "Loop",
+    "Endless riff",
+    "How it works",
+    "Audio to audio",
+    "Spectrogram tools",
+)
+
+
+# The tab bar's buttons and those of its "more" menu (not its hidden copies, kept for measuring).
+TAB_BUTTONS = "[role=tablist] button:visible, .overflow-dropdown button:visible"
+
+
+@pytest.mark.parametrize("width, height", [(1366, 900), (390, 844)])
+def test_generate_is_in_sight_and_every_tab_named(chromium, url, width, height):
+    """The prompts and Generate are the first screen, on a laptop and on a phone; the rest is
+    folded below; every tab's name shows, without a "more" menu."""
+    from playwright.sync_api import expect
+
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    for element in ("#start-prompt textarea", "#end-prompt textarea", "#generate"):
+        box = page.locator(element).bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, (element, box)
+    expect(page.get_by_label(f"number input for {CLIPS}", exact=True)).to_be_visible()
+    seconds = page.get_by_label("Length (s)", exact=True)
+    expect(seconds).to_have_value("25.6")  # 5 clips of 5.11 s
+    seconds.fill("30")  # seconds in: the clips that make them, and the seconds they make
+    seconds.press("Enter")
+    expect(page.get_by_label(f"number input for {CLIPS}", exact=True)).to_have_value("6")
+    expect(seconds).to_have_value("30.7")
+    expect(page.get_by_label("number input for Inference steps", exact=True).first).to_be_hidden()
+    for name in TABS:
+        expect(page.locator(TAB_BUTTONS, has_text=name).first).to_be_visible()
+    page.locator(TAB_BUTTONS, has_text="Spectrogram tools").first.click()
+    expect(page.get_by_text("Audio → image")).to_be_visible()
+    page.close()
 
 
 def test_the_page_fits_a_phone(chromium, url):
@@ -215,6 +331,7 @@ def test_the_page_fits_a_phone(chromium, url):
 
     page = chromium.new_page(viewport={"width": 400, "height": 900})
     page.goto(url)
+    page.get_by_text("Walk settings:").click()
     page.wait_for_selector("#walk-examples table")
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
     table = page.locator("#walk-examples table").bounding_box()
@@ -233,22 +350,33 @@ def test_progress_cancel_format_and_the_teaching_view(chromium, url, engine, nar
     context, page, script_errors = _open(chromium, url)
     page.locator("#start-prompt textarea").fill("solo piano")
     page.locator("#end-prompt textarea").fill("rock drums")
-    _set_number(page, "Clips", "12")
-    _set_number(page, "Inference steps", "40")
-    page.locator("input[type=file]").first.set_input_files(narrow_seed)
-    page.get_by_text("narrow.png").first.wait_for()
+    _walk_settings(page)
+    _set_number(page, CLIPS, "12")
+    _set_number(page, "Inference steps", "100")
+    page.locator("#seed-upload input[type=file]").set_input_files(narrow_seed)
+    page.locator("#seed-upload a[href$='/narrow.png']").wait_for(state="attached")
     page.locator("#generate").click()
-    # One progress bar, over the track, counting the steps that were set.
-    label = page.get_by_text(re.compile(r"clip \d+/12, step \d+/40"))
+    # One progress bar, over the track, counting the steps that were set; Cancel before the
+    # first clip is done says that nothing was made.
+    label = page.get_by_text(re.compile(r"clip 1/12, step ([1-9]|[1-7]\d)/100"))
     expect(label).to_have_count(1, timeout=120_000)
     page.get_by_role("button", name="Cancel").first.click()
-    expect(page.get_by_text("Stopped: the render ended at its next step")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("nothing was made")).to_be_visible(timeout=30_000)
     deadline = time.monotonic() + 30
     while engine.queue._count and time.monotonic() < deadline:
         time.sleep(0.1)
     assert engine.queue._count == 0  # the work stopped, not only the page
+    # After the first clip plays, the bar stays over the track while the rest denoise as one
+    # batch, and names the clips being made (not clip 2 while clip 1 finishes).
+    _set_number(page, CLIPS, "5")
+    _set_number(page, "Inference steps", "30")
+    page.locator("#generate").click()
+    page.get_by_text(re.compile(r"rendering: 1 clip\(s\) ready")).wait_for(timeout=120_000)
+    batch = page.locator("#track").get_by_text(re.compile(r"clip [2-5]/5, step \d+/30"))
+    expect(batch).to_be_visible(timeout=60_000)
+    page.get_by_text("Seeds used: start 0, end 1", exact=True).wait_for(timeout=120_000)
     # The next render runs as usual, and its track is kept as FLAC, named after its prompts.
-    _set_number(page, "Clips", "1")
+    _set_number(page, CLIPS, "1")
     _set_number(page, "Inference steps", "5")
     page.locator("#generate").click()
     page.get_by_text("Seeds used: start 0, end 1", exact=True).wait_for(timeout=120_000)
@@ -258,13 +386,47 @@ def test_progress_cancel_format_and_the_teaching_view(chromium, url, engine, nar
     expect(page.get_by_text("solo-piano-to-rock-drums", exact=True)).to_be_visible(timeout=60_000)
     expect(page.locator("a[href*='solo-piano-to-rock-drums.flac']").first).to_be_attached()
 
+    context.close()
+
+
+def test_the_teaching_view_is_steps_with_every_picture_whole(chromium, url, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page, script_errors = _open(chromium, url)
     page.get_by_role("tab", name="How it works").click()
     panel = page.get_by_role("tabpanel")
+    panel.get_by_text("Strength, guidance, steps, seed image").click()
     _set_number(panel, "Inference steps", "6")
     page.locator("#teach-go").click()
-    expect(page.locator("#journey img").nth(6)).to_be_visible(timeout=120_000)
-    expect(panel.get_by_text("start_step")).to_be_visible()
-    assert script_errors == []
+    # Five steps of pictures, in order, each step's pictures whole and captioned; Next goes on.
+    for n, count in enumerate((2, 1, None, 2, 1), start=1):
+        step = page.locator(f"#journey-step-{n}")
+        expect(step.locator("img").first).to_be_visible(timeout=120_000)
+        if count is not None:
+            expect(step.locator("img:visible")).to_have_count(count)
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('#journey-step-{n} img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        for box in (step.locator("img").nth(i).bounding_box() for i in range(step.locator("img").count())):
+            assert box["width"] > 50 and box["height"] > 50
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 1280
+        page.screenshot(path=str(tmp_path / f"step{n}.png"), full_page=True)
+        if SCREENSHOT:
+            shutil.copyfile(tmp_path / f"step{n}.png", SCREENSHOT.replace(".png", f"-step{n}.png"))
+        # No picture is cut: each is drawn whole, at its own aspect ratio, inside its frame.
+        assert step.evaluate(
+            """s => [...s.querySelectorAll('img')].filter(i => i.offsetParent).every(i => {
+                const r = i.getBoundingClientRect(), f = i.parentElement.getBoundingClientRect();
+                const whole = r.left >= f.left - 1 && r.right <= f.right + 1
+                    && r.top >= f.top - 1 && r.bottom <= f.bottom + 1;
+                return whole && Math.abs(r.width / r.height - i.naturalWidth / i.naturalHeight) < 0.03;
+            })"""
+        )
+        step.get_by_role("button", name="Next step →").click()
+    expect(page.get_by_text("start_step")).to_be_visible()
+    expect(page.get_by_text("Every control says what it does when you hover")).to_have_count(0)
+    _no_errors(page, script_errors)
     context.close()
 
 
