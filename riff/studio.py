@@ -501,6 +501,8 @@ class Engine:
         self.limits.check_image(*image_size(Path(image_path)))
         image = open_image(Path(image_path))
         spectrogram = Spectrogram.from_image(image)
+        # What it decodes to, bounded like audio read: a 1 s hop makes each column a second.
+        self.limits.check_audio(spectrogram.params.num_samples(image.width) / spectrogram.params.sample_rate)
         device = self.model.device if self._model is not None else pick_device(self._device)
         [(_, clip)] = decode([spectrogram], seed=seed, device=device)
         path = save_audio(

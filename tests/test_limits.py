@@ -345,6 +345,11 @@ def test_the_studio_refuses_oversized_inputs_in_one_line(tmp_path):
     bomb.write_bytes(png_claiming(9000, 9000))
     with pytest.raises(ValueError, match="too large"):
         engine.image_to_audio(bomb)
+    slow = tmp_path / "slow.png"  # 30 columns of a 1 s hop: 29 s of audio from 30 columns
+    image = tagged({11010: 1000, 11000: 8000, 11060: 4000}, (30, 512))
+    image.save(slow, exif=image.getexif())
+    with pytest.raises(ValueError, match="29 s of audio is too long here"):
+        engine.image_to_audio(slow)
     wide = tmp_path / "wide.png"
     Image.new("RGB", (8000, 512)).save(wide)
     with pytest.raises(ValueError, match="8000 columns wide"):
