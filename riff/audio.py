@@ -130,7 +130,8 @@ def load_audio(
     """
     try:
         with sf.SoundFile(str(path)) as file:
-            frames = -1 if max_seconds is None else math.ceil(max_seconds * file.samplerate)
+            wanted = math.inf if max_seconds is None else max_seconds * file.samplerate
+            frames = -1 if wanted >= file.frames else math.ceil(wanted)  # 1e308 s: all of it
             data, rate = file.read(frames, dtype="float32", always_2d=True), file.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         raise ValueError(f"cannot read audio from {str(path)!r}: {error}") from None
