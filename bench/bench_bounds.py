@@ -122,13 +122,14 @@ def run_restyle(folder: Path, seconds: float) -> dict:
     sf.write(song, np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], -1) * 0.3, 44100)
     studio = engine(folder)
     restyle = Restyle(PromptEnd("a"), PromptEnd("b"), duration_s=seconds, stereo=True)
-    written = 0
+    handed: dict[Path, int] = {}  # each distinct track file a page is handed (Gradio copies it)
     for result in studio.restyle(song, restyle, Settings(num_inference_steps=2), session="bench"):
-        written += result.track.stat().st_size if result.track is not None else 0
+        handed.setdefault(result.track, result.track.stat().st_size)
     return {
         "clips": len(result.clips),
         "results_mb": folder_mb(studio.root),
-        "handed_track_mb": written / 1e6,  # what a page is handed, and Gradio copies, all told
+        "track_files": len(handed),
+        "handed_track_mb": sum(handed.values()) / 1e6,
     }
 
 
