@@ -51,7 +51,7 @@ from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.spaces import gpu_duration
 from riff.studio import EXAMPLES as EXAMPLES_SESSION
-from riff.studio import Busy, Engine, Result
+from riff.studio import Busy, Engine, Gone, Result, Stopped
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
@@ -59,7 +59,7 @@ try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its r
     import spaces
 
     def gpu(clips, width: str | None = "width"):
-        """`spaces.GPU` with a duration read from the request (`riff.gpu.gpu_duration`)."""
+        """`spaces.GPU` with a duration read from the request (`riff.spaces.gpu_duration`)."""
         return lambda fn: spaces.GPU(duration=gpu_duration(fn, clips, width=width))(fn)
 
 except ImportError:
@@ -105,7 +105,8 @@ SLIDER_STEPS = (5, 100)
 
 def ui_errors(fn):
     """Show ValueError (bad input, model trouble) and a full queue as one line in the page,
-    without server paths, not as a traceback."""
+    without server paths, not as a traceback; a library's own error (RuntimeError) as one line
+    without its text, which goes to the log."""
 
     def shown(error: Exception) -> gr.Error:
         return gr.Error(public_message(str(error)))
@@ -114,6 +115,14 @@ def ui_errors(fn):
         logging.getLogger("riff").exception("out of memory")
         give_back_memory()
         return gr.Error("out of memory for this request: try fewer clips or steps")
+
+    def internal(error: RuntimeError) -> gr.Error:
+        # torch's and its libraries' own text (istft arguments, allocation sizes, "MKL FFT
+        # error: Not enough memory") is for the log, not for the caller.
+        if "memory" in str(error).lower():
+            return out_of_memory()
+        logging.getLogger("riff").exception("render failed")
+        return gr.Error("the render failed on the server; try again, or with a smaller request")
 
     if inspect.isgeneratorfunction(fn):
 
@@ -125,6 +134,10 @@ def ui_errors(fn):
                 raise shown(error) from None
             except torch.OutOfMemoryError:
                 raise out_of_memory() from None
+            except (Gone, Stopped):
+                raise
+            except RuntimeError as error:
+                raise internal(error) from None
 
         return generator
 
@@ -136,6 +149,10 @@ def ui_errors(fn):
             raise shown(error) from None
         except torch.OutOfMemoryError:
             raise out_of_memory() from None
+        except (Gone, Stopped):
+            raise
+        except RuntimeError as error:
+            raise internal(error) from None
 
     return plain
 

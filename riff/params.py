@@ -53,6 +53,12 @@ TAG_RANGES: dict[str, tuple[float, float]] = {
     "power_for_image": (0.05, 4.0),
 }
 
+# Mel bands x FFT bins (num_frequencies x (n_fft // 2 + 1)) a format may have: every matrix the
+# codec builds for a format scales with it, about 32 bytes a cell at its peak (the filterbank's
+# float64 slopes). Riffusion's format has 4.5 million (512 x 8,821); each tag in range, a format
+# can ask 2,048 x 96,001, which would take 6 GB before the first column is decoded.
+MAX_FORMAT_CELLS = 16_000_000
+
 
 @dataclass(frozen=True)
 class SpectrogramParams:
@@ -87,6 +93,13 @@ class SpectrogramParams:
             )
         if self.step_size_ms <= 0 or self.num_frequencies <= 0 or self.power_for_image <= 0:
             raise ValueError(f"step, frequencies and power must be positive: {self}")
+        cells = self.num_frequencies * (self.n_fft // 2 + 1)
+        if cells > MAX_FORMAT_CELLS:
+            raise ValueError(
+                f"a format of {self.num_frequencies} frequencies over a {self.padded_duration_ms} ms "
+                f"window at {self.sample_rate} Hz needs {cells * 32 / 1e9:.1f} GB for its filterbank: "
+                f"at most {MAX_FORMAT_CELLS:,} frequencies x FFT bins (riffusion's: 512 x 8,821)"
+            )
 
     @property
     def channels(self) -> int:

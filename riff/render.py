@@ -224,12 +224,12 @@ def render_restyle(
 
 def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramParams) -> torch.Tensor:
     """The part of the song a restyle asks for. Raises ValueError if it starts past the end."""
-    first = int(restyle.start_s * params.sample_rate)
-    if first >= song.shape[-1]:
+    if restyle.start_s * params.sample_rate >= song.shape[-1]:  # before int(): 1e308 s overflows
         raise ValueError(
             f"the song is {song.shape[-1] / params.sample_rate:.1f} s long; the region starts at {restyle.start_s} s"
         )
-    return song[:, first : first + int(restyle.duration_s * params.sample_rate)]
+    first = int(restyle.start_s * params.sample_rate)
+    return song[:, first : first + int(min(restyle.duration_s * params.sample_rate, song.shape[-1]))]
 
 
 def _walk_clips(

@@ -12,6 +12,7 @@ scheduler, batching, phase retrieval), as audiocraft keeps `set_generation_param
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,9 +226,10 @@ class Restyle:
     stereo: bool = False  # left and right restyled side by side (twice the work), else mono
 
     def __post_init__(self) -> None:
-        if not (self.start_s >= 0 and self.duration_s > 0):
+        if not (0 <= self.start_s < math.inf and 0 < self.duration_s < math.inf):
             raise ValueError(
-                f"the region must start at >= 0 s and last > 0 s, got {self.start_s} s for {self.duration_s} s"
+                f"the region must start at >= 0 s and last > 0 s (finite), got {self.start_s} s for "
+                f"{self.duration_s} s"
             )
         _check_crossfade(self.crossfade_ms)
         interp.alpha_curve(1, self.alpha_curve, self.alpha_power)

@@ -24,7 +24,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from riff.memo import byte_cache
 from riff.params import SpectrogramParams
+from riff.stitch import stitch_overlapping
+
+# What each cache of a format's matrices keeps at most: riffusion's format takes about 30 MB
+# in all, and an extreme one is rebuilt rather than kept.
+CACHE_BYTES = 64 << 20
 
 # Encoding: waveform -> mel amplitudes, as the reference.
 
@@ -127,6 +133,13 @@ class Decoding:
     # sparse on the CPU, where they are fast; dense elsewhere, where dense is fast and sparse
     # products may not exist.
     sparse: bool | None = None
+    # Bytes of complex spectrogram (batch x frames x bins at the original rate) one pass
+    # decodes; phase retrieval holds several times that. A larger batch is split (its clips do
+    # not depend on each other), and a longer image is decoded in overlapping pieces of
+    # columns, crossfaded: a 16,384-column image or a batch of 2,048-column clips fits, where it
+    # once ran out of memory. One riffusion clip takes 9 MB.
+    max_bytes: int = 64 << 20
+    overlap: int = 32  # columns shared by two pieces of a long image (0.32 s)
 
     def sparse_on(self, device: torch.device) -> bool:
         """Whether filterbank products on `device` use sparse matrices."""
@@ -162,8 +175,35 @@ def waveform_from_mel(
         decoding = replace(decoding, nnls_iters=nnls_iters)
     if griffin_lim_iters is not None:
         decoding = replace(decoding, griffin_lim_iters=griffin_lim_iters)
+    lead, (bands, frames) = mel.shape[:-2], mel.shape[-2:]
+    flat = mel.reshape(-1, bands, frames)
+    column = (params.win_length // 2 + 1) * 8  # bytes of one complex64 column
+    per_pass = max(1, decoding.max_bytes // (column * frames))
+    if flat.shape[0] > per_pass:
+        parts = [
+            waveform_from_mel(flat[i : i + per_pass], params, seed, decoding=decoding)
+            for i in range(0, flat.shape[0], per_pass)
+        ]
+        return torch.cat(parts).reshape(*lead, -1)
+    overlap = max(decoding.overlap, min_decodable_width(params))
+    pieces = _pieces(frames, decoding.max_bytes // (column * flat.shape[0]), overlap)
+    if len(pieces) > 1:
+        crossfade = (overlap - 1) * params.hop_length
+        waves = [waveform_from_mel(flat[..., a:b], params, seed, decoding=decoding) for a, b in pieces]
+        return stitch_overlapping(waves, crossfade).reshape(*lead, -1)
     magnitudes = magnitudes_from_mel(mel, params, decoding)
     return waveform_from_magnitudes(magnitudes, params, seed, mel=mel, decoding=decoding)
+
+
+def _pieces(frames: int, most: int, overlap: int) -> list[tuple[int, int]]:
+    """Column ranges [a, b) of about equal pieces of at most `most` columns (at least
+    2 * overlap + 1), each sharing `overlap` columns with the next; one piece if they all fit."""
+    size = max(most, 2 * overlap + 1)
+    if frames <= size:
+        return [(0, frames)]
+    count = math.ceil((frames - overlap) / (size - overlap))
+    step = math.ceil((frames - overlap) / count)
+    return [(a, min(frames, a + step + overlap)) for a in range(0, frames - overlap, step)]
 
 
 def min_decodable_width(params: SpectrogramParams) -> int:
@@ -213,7 +253,7 @@ def magnitudes_from_mel(
     return x.reshape(*lead, x.shape[-2], frames)
 
 
-@functools.lru_cache(maxsize=8)
+@byte_cache(CACHE_BYTES)
 def _inversion(params: SpectrogramParams, device: str, sparse: bool) -> tuple[torch.Tensor, ...]:
     """Matrices for solving mel = A @ s, s >= 0, on the window's own frequency grid, up to its
     last bin a mel band covers (the rest are zeros, about half of them for riffusion's 10 kHz):
@@ -233,7 +273,7 @@ def _inversion(params: SpectrogramParams, device: str, sparse: bool) -> tuple[to
     return (*_filterbank_matrices(device, sparse, a, a.T), to(pinv), to(step))
 
 
-@functools.lru_cache(maxsize=8)
+@byte_cache(CACHE_BYTES)
 def _window_filterbank(params: SpectrogramParams) -> torch.Tensor:
     """A in mel = A @ s for s on the window's own frequency grid, float64 on the CPU.
 
@@ -430,7 +470,7 @@ def _mel_gain(params: SpectrogramParams, mel: torch.Tensor, bins: int, sparse: b
     return gain
 
 
-@functools.lru_cache(maxsize=8)
+@byte_cache(CACHE_BYTES)
 def _projection_matrices(
     params: SpectrogramParams, bins: int, device: str, sparse: bool
 ) -> tuple[torch.Tensor, ...]:
@@ -450,7 +490,7 @@ def _projection_matrices(
 # None of these changes the algorithm, only how fast it runs (and, sparse or dense, rounding).
 
 
-@functools.lru_cache(maxsize=8)
+@byte_cache(CACHE_BYTES)
 def _filterbank(params: SpectrogramParams, n_freqs: int, device: str) -> torch.Tensor:
     """`mel_filterbank` in float32 on `device`, made once."""
     return mel_filterbank(params, n_freqs).float().to(device)

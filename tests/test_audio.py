@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import sine
 
+from riff import audio
 from riff.audio import load_audio, resample, save_audio
 from riff.loudness import MAX_LIMIT_DB, integrated_loudness, limit, normalize_loudness, true_peak
 from riff.stitch import equal_power_fades, stitch_loops, stitch_overlapping
@@ -26,6 +27,34 @@ def test_resample_removes_content_above_the_new_nyquist():
     t = torch.arange(96000, dtype=torch.float64) / 96000
     high = torch.sin(2 * math.pi * 30000 * t)[None]
     assert float(resample(high, 96000, 44100)[0, 500:-500].abs().max()) < 1e-3
+
+
+audio_sinc = audio._kaiser_sinc
+
+
+@pytest.mark.parametrize("rate", [44101, 22051, 16001, 11026])
+def test_coprime_rates_resample_per_sample_not_per_phase(tmp_path, rate, monkeypatch):
+    """A file at 44,101 Hz once asked the polyphase table for 15.6 GB: such rates now take the
+    per-sample way, whose table is the same few phases whatever the rates."""
+    built = []
+    monkeypatch.setattr(audio, "_kaiser_sinc", lambda t, taps: built.append(t.numel()) or audio_sinc(t, taps))
+    t = torch.arange(rate, dtype=torch.float64) / rate
+    path = save_audio(tmp_path / "odd.ogg", torch.sin(2 * math.pi * 440 * t).float()[None], rate)
+    out = load_audio(path, 44100)
+    assert abs(out.shape[-1] - 44100) < 600  # vorbis pads a little
+    assert max(built) <= (audio.DIRECT_PHASES + 1) * (2 * math.ceil(32 / 0.97) + 1)
+    expected = torch.sin(2 * math.pi * 440 * torch.arange(out.shape[-1]) / 44100)
+    assert float(torch.corrcoef(torch.stack([out[0, 2000:-2000], expected[2000:-2000]]))[0, 1]) > 0.999
+
+
+@pytest.mark.parametrize("rates", [(48000, 44100), (96000, 44100), (22050, 44100), (8000, 44100)])
+def test_per_sample_resampling_is_the_polyphase_filter(rates, monkeypatch):
+    """Both ways evaluate one filter: common rates keep their polyphase table (and the golden
+    values), and the per-sample way gives the same samples."""
+    x = torch.randn(2, 9000, generator=torch.Generator().manual_seed(0))
+    table = resample(x, *rates)
+    monkeypatch.setattr(audio, "MAX_TABLE_ENTRIES", 0)
+    assert float((resample(x, *rates) - table).abs().max()) < 1e-5
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])

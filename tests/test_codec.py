@@ -10,6 +10,7 @@ import torch
 from conftest import sine
 from PIL import Image
 
+from riff import spectrogram
 from riff.image import (
     image_from_mel,
     mel_from_image,
@@ -18,7 +19,8 @@ from riff.image import (
     pixels_from_mel,
     save_image,
 )
-from riff.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.memo import byte_cache, tensor_bytes
+from riff.params import EXIF_MAX_VALUE, MAX_FORMAT_CELLS, SpectrogramParams
 from riff.spectrogram import Decoding, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
 P = SpectrogramParams()
@@ -100,7 +102,11 @@ def test_image_without_metadata_uses_defaults():
 
 @pytest.mark.parametrize(
     "tag,value,match",
-    [(11000, "fast", "not a number"), (11050, 20000, "min_frequency"), (EXIF_MAX_VALUE, -1.0, "finite number >= 0")],
+    [
+        (11000, "fast", "not a number"),
+        (11050, 20000, "min_frequency"),
+        (EXIF_MAX_VALUE, -1.0, "finite number >= 0"),
+    ],
 )
 def test_malformed_metadata_is_a_clear_error(tag, value, match):
     image = Image.new("RGB", (64, 512))
@@ -284,3 +290,89 @@ def test_the_narrowest_decodable_image():
 def test_too_short_audio_is_a_clear_error():
     with pytest.raises(ValueError, match="too short"):
         mel_from_waveform(torch.zeros(1, 100), P)
+
+
+def _tagged_png(tags: dict[int, int], size: tuple[int, int]) -> Image.Image:
+    image = Image.new("RGB", size)
+    exif = image.getexif()
+    for tag, value in tags.items():
+        exif[tag] = value
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif.tobytes())
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def test_a_format_each_tag_in_range_but_too_big_together_is_refused_in_one_line():
+    """192 kHz and a 1 s window, each tag in range, once built 8 GB of filterbank: refused by
+    its size before anything is allocated."""
+    tags = {11000: 192000, 11020: 1000, 11030: 1000, 11040: 512, 11060: 96000}
+    image = _tagged_png(tags, (64, 512))
+    assert len(image.fp.getvalue()) < 1000  # a few hundred bytes ask for it
+    with pytest.raises(ValueError, match=r"^a format of 512 frequencies .* at most 16,000,000") as error:
+        mel_from_image(image)
+    assert "\n" not in str(error.value)
+    # The bound is a count of cells, by construction below what the codec's matrices can take.
+    assert P.num_frequencies * (P.n_fft // 2 + 1) <= MAX_FORMAT_CELLS
+
+
+def test_the_format_caches_hold_bytes_not_entries(monkeypatch):
+    """Eight formats once stayed in memory, whatever their size: each cache keeps at most its
+    budget in bytes, and what does not fit is rebuilt, not kept."""
+    budget = 8 << 20
+    cached = (spectrogram._window_filterbank, spectrogram._filterbank, spectrogram._inversion)
+    for function in cached:
+        monkeypatch.setattr(function, "max_bytes", budget)
+        function.cache_clear()
+    mel = mel_from_waveform(sine(330.0)[:, : N // 4], P)
+    built = 0
+    for rate in (16000, 22050, 32000, 44100, 48000):
+        params = SpectrogramParams(sample_rate=rate, max_frequency=min(10000, rate // 2))
+        waveform_from_mel(mel, params, griffin_lim_iters=2)
+        built += tensor_bytes(spectrogram._filterbank(params, params.n_fft // 2 + 1, "cpu"))
+    assert built > 2 * budget  # an entry count would have kept them all
+    for function in cached:
+        assert 0 < function.cache_bytes() <= budget
+        function.cache_clear()
+    assert spectrogram.CACHE_BYTES <= 64 << 20
+    assert tensor_bytes(torch.zeros(3, 5)) == 60
+
+
+def test_a_byte_cache_evicts_the_oldest_and_keeps_nothing_too_big():
+    calls = []
+
+    @byte_cache(1000)
+    def zeros(n: int) -> torch.Tensor:
+        calls.append(n)
+        return torch.zeros(n)  # 4 bytes each
+
+    zeros(100), zeros(100), zeros(100)
+    assert calls == [100] and zeros.cache_bytes() == 400
+    zeros(200), zeros(10)
+    assert zeros.cache_bytes() == 840  # 100 went first
+    zeros(300)
+    assert zeros.cache_bytes() == 840  # 1,200 bytes: returned, not kept
+    zeros(300), zeros(10)
+    assert calls == [100, 200, 10, 300, 300]
+
+
+def test_a_long_image_decodes_in_pieces_of_bounded_size():
+    """A wide image is decoded a bounded number of columns at a time and joined: same length,
+    same spectrogram, no seam a listener would see in it."""
+    mel = mel_from_waveform(sine(330.0)[:, : 3 * N], P)
+    frames = mel.shape[-1]
+    small = Decoding(griffin_lim_iters=16, max_bytes=400 * (P.win_length // 2 + 1) * 8)
+    whole = waveform_from_mel(mel, P, seed=1, griffin_lim_iters=16)
+    pieces = waveform_from_mel(mel, P, seed=1, decoding=small)
+    assert pieces.shape == whole.shape == (1, (frames - 1) * P.hop_length)
+    assert spectral_convergence(mel, mel_from_waveform(pieces, P)) < 1.5 * max(
+        spectral_convergence(mel, mel_from_waveform(whole, P)), 0.02
+    )
+
+
+def test_a_batch_too_big_for_one_pass_is_split_with_the_same_samples():
+    mel = torch.stack([mel_from_waveform(sine(f)[:, :N], P) for f in (220.0, 330.0, 440.0)])
+    one_pass = waveform_from_mel(mel, P, seed=3, griffin_lim_iters=8)
+    per_clip = Decoding(griffin_lim_iters=8, max_bytes=mel.shape[-1] * (P.win_length // 2 + 1) * 8)
+    torch.testing.assert_close(
+        waveform_from_mel(mel, P, seed=3, decoding=per_clip), one_pass, rtol=0, atol=1e-4
+    )

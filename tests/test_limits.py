@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -345,6 +346,11 @@ def test_the_studio_refuses_oversized_inputs_in_one_line(tmp_path):
     bomb.write_bytes(png_claiming(9000, 9000))
     with pytest.raises(ValueError, match="too large"):
         engine.image_to_audio(bomb)
+    slow = tmp_path / "slow.png"  # 30 columns of a 1 s hop: 29 s of audio from 30 columns
+    image = tagged({11010: 1000, 11000: 8000, 11060: 4000}, (30, 512))
+    image.save(slow, exif=image.getexif())
+    with pytest.raises(ValueError, match="29 s of audio is too long here"):
+        engine.image_to_audio(slow)
     wide = tmp_path / "wide.png"
     Image.new("RGB", (8000, 512)).save(wide)
     with pytest.raises(ValueError, match="8000 columns wide"):
@@ -373,3 +379,37 @@ def test_the_page_shows_out_of_memory_as_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "render", no_memory)
     with pytest.raises(gr.Error, match="out of memory for this request"):
         list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+
+
+@pytest.mark.parametrize(
+    "raised,match",
+    [
+        (RuntimeError("istft(CPUComplexFloatType[1, 2206, 513], n_fft=4410, hop_length=441) failed"), "failed on"),
+        (RuntimeError("MKL FFT error: Intel MKL DFTI ERROR: Not enough memory"), "out of memory for this"),
+        (RuntimeError("[enforce fail at alloc_cpu.cpp:118] you tried to allocate 15627389120 bytes"), "failed on"),
+    ],
+)
+def test_the_page_shows_library_errors_as_one_line_without_their_text(tmp_path, monkeypatch, raised, match):
+    import gradio as gr
+
+    engine = Engine("unused", root=tmp_path)
+
+    def failing(*_args, **_kwargs):
+        raise raised
+        yield
+
+    monkeypatch.setattr(engine, "render", failing)
+    with pytest.raises(gr.Error, match=match) as error:
+        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+    assert not any(word in error.value.message for word in ("istft", "MKL", "alloc", "bytes", "\n"))
+
+
+def test_a_region_starting_past_any_song_is_one_line(engine, tmp_path):
+    song = tmp_path / "song.wav"
+    sf.write(song, np.zeros((44100 * 6, 1), dtype=np.float32), 44100)
+    for start in (1e308, 60.0):
+        with pytest.raises(ValueError, match=re.escape(f"the song is 6.0 s long; the region starts at {start} s")):
+            list(engine.restyle(song, Restyle(PromptEnd("a"), PromptEnd("b"), start_s=start), Settings()))
+    for start, duration in ((float("inf"), 5.0), (0.0, float("inf")), (float("nan"), 5.0)):
+        with pytest.raises(ValueError, match="finite"):
+            Restyle(PromptEnd("a"), PromptEnd("b"), start_s=start, duration_s=duration)

@@ -7,6 +7,7 @@ import torch
 
 from riff import pipeline
 from riff.prompts import parse_weights
+from riff.request import PromptEnd
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,27 @@ def test_parse_matches_the_reference(prompt, expected):
 def test_bad_weights_are_a_clear_error(prompt):
     with pytest.raises(ValueError, match="prompt weight"):
         parse_weights(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt,match",
+    [
+        ("(" * 400 + "piano" + ")" * 400, "nested more than 16 deep"),  # once weighed 3.6e16
+        ("[" * 400 + "piano", "nested more than 16 deep"),
+        ("(" * 16 + "piano:3)", r"'piano' comes to 12\.5 as nested"),
+        ("((drums:10))", "comes to 11 as nested"),
+        ("(((drums:-9)))", "comes to -10.9 as nested"),
+    ],
+)
+def test_weights_are_bounded_as_nested_not_only_as_written(prompt, match):
+    with pytest.raises(ValueError, match=match) as error:
+        PromptEnd(prompt)  # refused with the request, before any work
+    assert "\n" not in str(error.value) and len(str(error.value)) < 120
+
+
+def test_nesting_within_the_bounds_still_weighs_as_the_reference():
+    assert parse_weights("(" * 16 + "x" + ")" * 16) == [("x", pytest.approx(1.1**16))]
+    assert parse_weights("((drums:8))") == [("drums", pytest.approx(8 * 1.1))]
 
 
 def plain_embeddings(model, text: str) -> torch.Tensor:

@@ -376,3 +376,30 @@ def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, nar
     with pytest.raises(ValueError, match="not one this page made"):
         engine.export(result.track, result.name, ".flac", "someone-else")
     assert engine.export(result.track, "../../etc/x", ".wav", "keeper").parent == result.track.parent
+
+
+def test_a_growing_track_is_rewritten_a_logarithmic_number_of_times(engine, narrow_seed, monkeypatch):
+    """The track so far was written after every clip, each a whole WAV that Gradio copied too:
+    disk and time grew with the square of the length. It is now written after clips 1, 2, 4,
+    8, ... and the last, each file in place of the one before."""
+    import soundfile as sf
+
+    from riff import studio as studio_module
+    from riff.request import PromptEnd, Settings, Walk
+
+    stitched = []
+    real = studio_module.stitch
+    monkeypatch.setattr(
+        studio_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
+    )
+    walk = Walk(PromptEnd("piano"), PromptEnd("drums"), num_clips=9, seed_image=narrow_seed)
+    handed = []
+    for result in engine.render(walk, Settings(num_inference_steps=2), "grower"):
+        handed.append(result.track)
+        assert result.track.is_file()  # what the page is handed is there
+    assert stitched == [1, 2, 4, 8, 9]
+    assert [p.name for p in dict.fromkeys(handed)] == [f"track_{n:03d}.wav" for n in stitched]
+    assert list(result.folder.glob("track_*.wav")) == [result.track]
+    clips = sum(sf.info(str(p)).frames for p in result.clips)
+    assert sf.info(str(result.track)).frames <= clips  # the whole track, joins overlapping
+    assert sf.info(str(result.track)).frames > clips // 2
