@@ -55,7 +55,9 @@ def parse_key(text: str) -> Key:
     """
     match = _KEY.match(str(text))
     if match is None:
-        raise ValueError(f'unknown key {str(text)[:40]!r}: use a major or minor key such as "A minor", "Am", "F#"')
+        raise ValueError(
+            f'unknown key {str(text)[:40]!r}: use a major or minor key such as "A minor", "Am", "F#"'
+        )
     letter, accidental, mode = match.groups()
     shift = 0
     if accidental:
@@ -152,7 +154,9 @@ def clip_columns(grid: Grid, sample_rate: int = 44100, hop_length: int = 441) ->
     return math.ceil((hops + 1) / 8) * 8
 
 
-def fits_bars(bpm: float, meter: str, max_columns: int = 512, sample_rate: int = 44100, hop: int = 441) -> int:
+def fits_bars(
+    bpm: float, meter: str, max_columns: int = 512, sample_rate: int = 44100, hop: int = 441
+) -> int:
     """The most whole bars one clip of at most `max_columns` columns holds (at least 1)."""
     bar = METERS[meter][0] * 60.0 / bpm * sample_rate
     return max(1, int((max_columns - 8) * hop // bar))

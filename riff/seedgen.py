@@ -72,7 +72,9 @@ class Loop:
             if s >= self.steps_per_bar:
                 continue  # a 3/4 bar has no fourth beat
             for at in range(int(bar), self.bars, phrase):
-                self.add(gain * self.rng.uniform(0.85, 1.0) * sound(self.pitch(midi)), at * self.steps_per_bar + s)
+                self.add(
+                    gain * self.rng.uniform(0.85, 1.0) * sound(self.pitch(midi)), at * self.steps_per_bar + s
+                )
 
     def pitch(self, midi: float) -> float:
         """An A minor note moved to the loop's key (the nearest transposition, up or down)."""
@@ -197,7 +199,9 @@ def bed(loop: Loop, kind: str) -> None:
                 loop.add(0.5 * synth.pad(tonic + 24 + root + interval, seconds), first)
 
 
-def render(name: str, grid: Grid | None = None, bed_kind: str = "auto", length: int | None = None) -> np.ndarray:
+def render(
+    name: str, grid: Grid | None = None, bed_kind: str = "auto", length: int | None = None
+) -> np.ndarray:
     """A pattern's loop samples at peak 0.8; `grid` None: the bundled PNG's bars in `length`.
 
     Raises:
@@ -246,7 +250,9 @@ def image_of_loop(samples: np.ndarray, width: int) -> Image.Image:
 
 @functools.lru_cache(maxsize=64)
 def _cached(name: str, grid: Grid, bed_kind: str) -> Image.Image:
-    return image_of_loop(render(name, grid, bed_kind), clip_columns(grid, PARAMS.sample_rate, PARAMS.hop_length))
+    return image_of_loop(
+        render(name, grid, bed_kind), clip_columns(grid, PARAMS.sample_rate, PARAMS.hop_length)
+    )
 
 
 def seed_image(name: str, grid: Grid, bed_kind: str = "auto") -> Image.Image:
