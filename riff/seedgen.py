@@ -160,16 +160,20 @@ class Pattern:
     bars: int  # of the bundled PNG (5.11 s): 2 bars = 93.9 bpm, 3 bars = 140.9 bpm
     pitched: bool = False  # written in A minor
     six_eight: bool = False  # has a 6/8 arrangement
+    # The bed "auto" lays under it in a key: a drum pattern gets bass and pad; a pitched one
+    # only what its own harmony lacks (motorway and halftime have roots but no chords; marim's
+    # pentatonic and vibes' Fmaj7 to Em7 alone read as C or F major: a bass names the tonic).
+    bed: str = "both"
 
 
 PATTERNS: dict[str, Pattern] = {
     "og_beat": Pattern(og_beat, 2, six_eight=True),
     "agile": Pattern(agile, 3),
-    "marim": Pattern(marim, 2, pitched=True),
-    "motorway": Pattern(motorway, 3, pitched=True),
-    "vibes": Pattern(vibes, 2, pitched=True, six_eight=True),
+    "marim": Pattern(marim, 2, pitched=True, bed="bass"),
+    "motorway": Pattern(motorway, 3, pitched=True, bed="pad"),
+    "vibes": Pattern(vibes, 2, pitched=True, six_eight=True, bed="bass"),
     "breakbeat": Pattern(breakbeat, 2),
-    "halftime": Pattern(halftime, 3, pitched=True),
+    "halftime": Pattern(halftime, 3, pitched=True, bed="pad"),
 }
 
 
@@ -179,11 +183,12 @@ def bundled_tempo(name: str) -> float:
 
 
 def bed(loop: Loop, kind: str) -> None:
-    """A tonal bed in the loop's key: I (i), IV (iv), V, I a bar each; bass plucks the root on
-    the beat and the fifth between, a pad holds the triad through the bar."""
+    """A tonal bed in the loop's key: I (i), IV (iv), I, V a bar each; the bass plucks the
+    chord's root, third, fifth and third on the beats, a pad holds the triad through the bar."""
     key = loop.key or A_MINOR
     third = 3 if key.minor else 4
-    chords = [(0, third), (5, third), (7, 4), (0, third)]  # (root above the tonic, its third)
+    # (root above the tonic, its third): every other bar on the tonic, whatever the bar count.
+    chords = [(0, third), (5, third), (0, third), (7, 4)]
     beat = loop.steps_per_bar // (6 if loop.six_eight else loop.steps_per_bar // 4)
     tonic = 36 + key.tonic
     for bar in range(loop.bars):
@@ -191,7 +196,7 @@ def bed(loop: Loop, kind: str) -> None:
         first = bar * loop.steps_per_bar
         if kind in ("bass", "both"):
             for s in range(0, loop.steps_per_bar, beat):
-                midi = tonic + root + (7 if (s // beat) % 2 else 0)
+                midi = tonic + root + (0, chord_third, 7, chord_third)[(s // beat) % 4]
                 loop.add(0.6 * synth.bass(midi, 0.25), first + s)
         if kind in ("pad", "both"):
             seconds = loop.length / loop.bars / PARAMS.sample_rate
@@ -228,7 +233,7 @@ def render(
             grid.key,
         )
     pattern.arrange(loop)
-    kind = ("none" if pattern.pitched else "both") if bed_kind == "auto" else bed_kind
+    kind = pattern.bed if bed_kind == "auto" else bed_kind
     if loop.key is not None and kind != "none":
         bed(loop, kind)
     return 0.8 * loop.buf / np.abs(loop.buf).max()
