@@ -103,8 +103,14 @@ def main() -> None:
     parser.add_argument("--denoising", type=float, default=0.6)
     parser.add_argument("--join-cases", type=int, default=3, help="loops and walks judged at their joins")
     parser.add_argument("--quick", action="store_true", help="two patterns, one seed, one loop")
+    parser.add_argument(
+        "--seeds-only", action="store_true", help="judge the synthesised seeds alone: every pattern x tempo"
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/out/tempo.json"))
     args = parser.parse_args()
+    if args.seeds_only:
+        judge_seeds(args.json)
+        return
     model = load(args.model)
     patterns = list(PROMPTS)[:2] if args.quick else list(PROMPTS)
     seeds = 1 if args.quick else args.seeds
@@ -142,6 +148,26 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
     joins = judge_joins(model, args)
     report(rows, joins, time.perf_counter() - started, args.json)
+
+
+def judge_seeds(path: Path) -> None:
+    """The lever alone: each pattern's synthesised loop (no model) at every tempo, keys in turn."""
+    from riff import seedgen
+    from riff.grid import Grid
+
+    keys, counts = itertools.cycle(KEYS), {}
+    for name in seedgen.PATTERNS:
+        for bpm in TEMPOS:
+            grid = Grid.parse(bpm, key=next(keys))
+            y = np.tile(seedgen.render(name, grid), 4)
+            verdicts = (judge_tempo(y, bpm)[1], judge_tempo(y, bpm, prior=bpm)[1], judge_key(y, grid.key)[1])
+            for field, verdict in zip(("tempo", "tempo_told", "key"), verdicts):
+                counts.setdefault(field, {}).setdefault(verdict, 0)
+                counts[field][verdict] += 1
+            print(name, bpm, grid.key.name, *verdicts, flush=True)
+    print(json.dumps(counts))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(counts, indent=2))
 
 
 def judge_joins(model, args: argparse.Namespace) -> list[dict]:

@@ -266,3 +266,10 @@ def test_rest_takes_the_grid_and_the_reference_request_still_works():
     assert settings.grid().key == Key(2, True)
     with pytest.raises(ValueError, match="tempo"):
         walk_request(InferenceInput.model_validate({**base, "bpm": 20}))
+
+
+def test_the_studio_counts_a_grid_clip_s_width_against_the_work_limit(engine):
+    music = Seeds(PromptEnd("drums"), tuple(range(16)))
+    list(engine.clips(Seeds(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
+    with pytest.raises(ValueError, match="too much work"):
+        engine.clips(music, Settings(num_inference_steps=60, bpm=40, bars=3))
