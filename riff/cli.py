@@ -19,14 +19,17 @@ from tqdm import tqdm
 
 from riff.audio import check_writable, load_audio, save_audio
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
+from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.image import save_image
 from riff.interp import ALPHA_CURVES
 from riff.models import REFERENCE_MODEL, SCHEDULERS
 from riff.params import SpectrogramParams
 from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers
+from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
+from riff.tags import file_name, tag_file
 from riff.train.train import TRAIN_PRESETS, TrainConfig
 
 log = logging.getLogger("riff")
@@ -197,7 +200,13 @@ def _outputs(p: argparse.ArgumentParser, suffix: str) -> None:
 
 
 def _render_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", type=Path, required=True, help="audio file (.wav, .flac, .mp3, .ogg)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="audio file (.wav, .flac, .mp3, .ogg), or a folder: named after the prompt, tempo and key",
+    )
     p.add_argument(
         "--num-inference-steps",
         type=int,
@@ -223,6 +232,14 @@ def _render_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="clip width in columns, a multiple of 8 (1024 = 10.2 s; default: the seed image's, 512)",
+    )
+    g = p.add_argument_group("beat grid", "a tempo renders the seed pattern at it; clips are whole bars")
+    g.add_argument("--bpm", type=float, default=None, help=f"tempo, {MIN_BPM:g}-{MAX_BPM:g}")
+    g.add_argument("--key", default=None, help='"A minor", "Am", "F#", "E flat minor" (needs --bpm)')
+    g.add_argument("--bars", type=int, default=None, help="bars a clip (default: as many as fit 5.11 s)")
+    g.add_argument("--meter", default="4/4", choices=tuple(METERS))
+    g.add_argument(
+        "--bed", default=Settings.bed, choices=BEDS, help="tonal bed under a drum pattern in a key"
     )
 
 
@@ -339,11 +356,24 @@ def _settings(args: argparse.Namespace) -> Settings:
         num_inference_steps=args.num_inference_steps,
         scheduler=args.scheduler,
         batch_size=getattr(args, "batch_size", Settings.batch_size),  # generate has none
+        bpm=args.bpm,
+        meter=args.meter,
+        bars=args.bars,
+        key=args.key,
+        bed=args.bed,
     )
 
 
+def _output(args: argparse.Namespace, prompt: str) -> Path:
+    """The file to write: -o itself, or in a folder, named after the prompt, tempo and key."""
+    if args.output.is_dir():
+        grid = _settings(args).grid()
+        args.output = args.output / file_name(prompt, grid, ".wav")
+    return check_writable(args.output)
+
+
 def interpolate(args: argparse.Namespace) -> None:
-    check_writable(args.output)
+    _output(args, args.start)
     end_negative = args.negative_prompt if args.end_negative_prompt is None else args.end_negative_prompt
     walk = Walk(
         start=PromptEnd(args.start, args.start_seed, args.negative_prompt, args.denoising, args.guidance),
@@ -358,7 +388,7 @@ def interpolate(args: argparse.Namespace) -> None:
 
 
 def chain(args: argparse.Namespace) -> None:
-    check_writable(args.output)
+    _output(args, args.prompts[0])
     seeds = args.seeds if args.seeds is not None else list(range(len(args.prompts)))
     if len(seeds) != len(args.prompts):
         raise UsageError(f"--seeds takes one seed per prompt: {len(args.prompts)}, got {len(seeds)}")
@@ -375,7 +405,7 @@ def chain(args: argparse.Namespace) -> None:
 
 
 def loop(args: argparse.Namespace) -> None:
-    check_writable(args.output)
+    _output(args, args.prompt)
     music = Loop(
         _end(args, args.prompt, args.seed),
         args.clips,
@@ -386,7 +416,7 @@ def loop(args: argparse.Namespace) -> None:
 
 
 def generate(args: argparse.Namespace) -> None:
-    check_writable(args.output)
+    _output(args, args.prompt)
     seeds = Seeds(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
     _render(args, seeds, _settings(args))
 
@@ -401,12 +431,14 @@ def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
 
 
 def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settings: Settings) -> None:
+    from riff.beats import check_seed
     from riff.limits import Limits
     from riff.render import stitch
     from riff.studio import Engine
 
     # The studio's service path, without its limits: the operator owns this machine. The seed
     # image and mask are read before the model takes its time to load.
+    check_seed(music.seed_image, settings.grid(), music.width)
     engine = Engine(args.model, args.device, limits=Limits.none())
 
     def progress(done: float, clips: int, step: int, steps: int) -> None:
@@ -429,6 +461,9 @@ def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settin
             save_image(clip.image(), args.images_dir / f"clip_{clip.index:03d}_alpha_{clip.alpha:.3f}.png")
     track = stitch(clips, music)
     save_audio(args.output, track, clips[0].params.sample_rate)
+    grid = settings.grid()
+    if grid is not None:
+        tag_file(args.output, grid, len(clips), loop=isinstance(music, Loop))
     print(args.output)
 
 

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from riff import interp, pipeline
+from riff.beats import check_continuation, grid_seed, on_bars
 from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
 from riff.loudness import normalize_loudness
 from riff.models import Model
@@ -81,7 +82,7 @@ def render_walk(
 ) -> Iterator[Clip]:
     """Render the clips of a walk in order, batched, yielding each as soon as it is audio; with
     continuation, the first continues `after` (the last clip of a walk before), if given."""
-    init = _seed_latent(model, walk.seed_image, walk.width)
+    init = _seed_latent(model, walk.seed_image, walk.width, settings)
     stops = [(0, a) for a in walk.clip_alphas()]
     previous = after.latent if after is not None and walk.continuation else None
     yield from _walk_clips(
@@ -101,7 +102,7 @@ def render_chain(
     model: Model, chain: Chain, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
 ) -> Iterator[Clip]:
     """A prompt chain: one walk through all its ends, hop after hop, in order."""
-    init = _seed_latent(model, chain.seed_image, chain.width)
+    init = _seed_latent(model, chain.seed_image, chain.width, settings)
     yield from _walk_clips(
         model, chain.ends, chain.stops(), init, chain.mask, settings, progress, chain.continuation
     )
@@ -114,7 +115,7 @@ def render_loop(
     great circle through the seed's noise n0 and the next seed's n1 (near-orthogonal Gaussians
     of equal norm, so every clip's noise keeps the norm the model expects); clip `clips` would
     be clip 0 again."""
-    init = _seed_latent(model, loop.seed_image, loop.width)
+    init = _seed_latent(model, loop.seed_image, loop.width, settings)
     shape = (1, *init.shape[1:])
     n0 = pipeline.latent_noise(loop.end.seed, shape)[0].double()
     n1 = pipeline.latent_noise(loop.end.seed + 1, shape)[0].double() if loop.clips > 1 else n0
@@ -135,7 +136,7 @@ def render_seeds(
     """One clip per seed from one prompt end (no interpolation), batched, in seed order."""
     end = seeds.end
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
-    init_latent = _seed_latent(model, seeds.seed_image, seeds.width)
+    init_latent = _seed_latent(model, seeds.seed_image, seeds.width, settings)
     mask = _mask(seeds.mask, init_latent)
     steps = settings.steps(model.recommended_steps)
     offset = model.scheduler.config.get("steps_offset", 0)
@@ -193,6 +194,8 @@ def render_restyle(
     Args:
         song: (channels, samples) at the format's sample rate.
     """
+    if settings.bpm is not None:
+        raise ValueError("a restyle keeps its song's tempo: leave the tempo unset")
     params = model.params
     segments = torch.stack(
         restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
@@ -257,6 +260,7 @@ def _walk_clips(
         noise: the noise of clip i, instead of the slerp between its ends' seeds.
         previous: with continuation, the latent the first clip continues.
     """
+    check_continuation(continuation, settings)
     steps = settings.steps(model.recommended_steps)
     alphas = [a for _, a in stops]
 
@@ -432,7 +436,15 @@ def _render_batch(
             mel, params, seed=phase_seed, griffin_lim_iters=settings.griffin_lim_iters
         )
         return [
-            Clip(i, alphas[i], pixels[k].cpu(), waveforms[k].float().cpu(), params, kept, latents[k])
+            Clip(
+                i,
+                alphas[i],
+                pixels[k].cpu(),
+                on_bars(waveforms[k], i, settings, params),
+                params,
+                kept,
+                latents[k],
+            )
             for k, i in enumerate(batch.indices)
         ]
 
@@ -509,9 +521,16 @@ def continued_columns(latent_width: int) -> int:
     return max(1, latent_width // 4)
 
 
-def _seed_latent(model: Model, name: str, width: int | None) -> torch.Tensor:
-    """(1, C, h, w) latent of a seed image, `width` columns wide if given (see `seed_image`)."""
-    return pipeline.encode_image(model, pixels_from_image(seed_image(name, model.params, width)))
+def _seed_latent(
+    model: Model, name: str, width: int | None, settings: Settings = DEFAULT_SETTINGS
+) -> torch.Tensor:
+    """(1, C, h, w) latent of a seed image, `width` columns wide if given (see `seed_image`);
+    with a tempo, of its pattern rendered on the grid (see `riff.beats.grid_seed`)."""
+    grid = settings.grid()
+    image = (
+        seed_image(name, model.params, width) if grid is None else grid_seed(name, grid, settings.bed, width)
+    )
+    return pipeline.encode_image(model, pixels_from_image(image))
 
 
 def _mask(name: str | None, init_latent: torch.Tensor) -> torch.Tensor | None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from riff import interp
+from riff.grid import Grid
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
+from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED
 from riff.spectrogram import GRIFFIN_LIM_ITERS
 
@@ -249,8 +251,17 @@ class Settings:
     # Phase retrieval of a batch while the next denoises (a worker thread and CUDA stream);
     # None: on CUDA only, since on a CPU both share the same cores.
     overlap: bool | None = None
+    # The beat grid (riff.grid): with a tempo, the seed image is its pattern rendered at that
+    # tempo, meter and key (riff.seedgen), and every clip is `bars` whole bars. None: as the
+    # seed image plays.
+    bpm: float | None = None
+    meter: str = "4/4"
+    bars: int | None = None  # per clip; None: as many as fit one 5.11 s clip
+    key: str | None = None  # any of the 24, as typed: "A minor", "Am", "F#", "E flat minor"
+    bed: str = "auto"  # under a drum pattern in a key: bass, pad, both, none (auto: both)
 
     def __post_init__(self) -> None:
+        self.grid()  # a bad tempo, meter, key or bar count fails here, before any work
         steps = self.num_inference_steps
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {steps}")
@@ -260,6 +271,20 @@ class Settings:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.griffin_lim_iters < 0:
             raise ValueError(f"griffin_lim_iters must be at least 0, got {self.griffin_lim_iters}")
+
+    def grid(self) -> Grid | None:
+        """The beat grid asked for, or None without a tempo.
+
+        Raises:
+            ValueError: a bad tempo, meter, key, bed or bar count, or a key or bars without a tempo.
+        """
+        if self.bed not in BEDS:
+            raise ValueError(f"bed must be one of {', '.join(BEDS)}, got {self.bed!r}")
+        if self.bpm is None:
+            if self.key or self.bars is not None or self.meter != "4/4":
+                raise ValueError("a key, meter or bar count needs a tempo: set bpm too")
+            return None
+        return Grid.parse(self.bpm, self.meter, self.bars, self.key)
 
     def steps(self, recommended: int) -> int:
         """The steps to run, given the model's recommendation."""

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riff.audio import save_audio
+from riff.beats import check_seed
 from riff.loudness import normalize_loudness
 from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Settings, Walk
@@ -48,6 +49,11 @@ class InferenceInput(BaseModel):
     mask_image_id: str | None = None
     start: PromptInput
     end: PromptInput
+    # riff's beat grid (riff.grid); the reference's clients do not send these.
+    bpm: float | None = None
+    key: str | None = None
+    bars: int | None = None
+    meter: str = "4/4"
 
 
 def walk_request(data: InferenceInput) -> tuple[Walk, Settings]:
@@ -64,7 +70,16 @@ def walk_request(data: InferenceInput) -> tuple[Walk, Settings]:
         seed_image=bundled_seed(data.seed_image_id),
         mask=bundled_mask(data.mask_image_id) if data.mask_image_id else None,
     )
-    return walk, Settings(num_inference_steps=data.num_inference_steps, batch_size=1)
+    settings = Settings(
+        num_inference_steps=data.num_inference_steps,
+        batch_size=1,
+        bpm=data.bpm,
+        key=data.key,
+        bars=data.bars,
+        meter=data.meter,
+    )
+    check_seed(walk.seed_image, settings.grid())  # a seed with no pattern fails before any work
+    return walk, settings
 
 
 def run_inference(engine, payload: dict) -> dict:

@@ -25,8 +25,10 @@ import torch
 from PIL import Image
 
 from riff.audio import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
+from riff.beats import check_seed
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
 from riff.endless import Endless, StreamLevel, TrackStream
+from riff.grid import clip_columns
 from riff.image import save_image
 from riff.limits import Limits
 from riff.loudness import normalize_loudness
@@ -305,7 +307,9 @@ class Engine:
         """The one service path of the CLI, the studio and the API: the request checked against
         the limits, and its seed image and mask read, now, before the model loads; then its
         clips, rendered in order in its turn on the model, as they are iterated."""
-        width = music.width or self._seed_width(music.seed_image)
+        grid = settings.grid()  # with a tempo, the seed is a pattern and its bars set the width
+        check_seed(music.seed_image, grid, music.width)
+        width = music.width or (clip_columns(grid) if grid else self._seed_width(music.seed_image))
         self.limits.check(music, settings.steps(self.default_steps), width)
         seed_image(music.seed_image)
         if music.mask is not None:

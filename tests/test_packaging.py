@@ -83,3 +83,15 @@ def test_riff_generate_from_another_folder_matches_the_checkout(installed, tmp_p
     _run([sys.executable, "-m", "riff", *GENERATE[:3], str(here / "out.wav"), *GENERATE[4:]], ROOT)
     assert (elsewhere / "out.wav").stat().st_size > 1000
     assert (elsewhere / "out.wav").read_bytes() == (here / "out.wav").read_bytes()
+
+
+def test_requirements_txt_is_pyprojects_studio_list():
+    """Spaces installs requirements.txt before the repository is there, so it cannot say
+    `-e .[studio]`; it must list exactly pyproject.toml's dependencies and studio extra."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["studio"]]
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    listed = [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+    assert sorted(listed) == sorted(wanted)

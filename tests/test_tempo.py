@@ -1,0 +1,275 @@
+"""Tempo, key, meter and bars: parsing, seeds on demand, exact lengths, tags, the CLI and REST."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from riff import seedgen
+from riff.audio import save_audio
+from riff.cli import main
+from riff.grid import Grid, Key, clip_columns, parse_key
+from riff.render import render, stitch
+from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
+from riff.rest import InferenceInput, walk_request
+from riff.tags import file_name, tag_file, wav_chunks
+
+SR = 44100
+FAST = {"num_inference_steps": 2, "griffin_lim_iters": 2}
+# Krumhansl & Kessler's probe-tone profiles (C major, C minor): an estimator riff does not use
+# to make its music.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@pytest.mark.parametrize(
+    "text, name, short",
+    [
+        ("A minor", "A minor", "Am"),
+        ("Am", "A minor", "Am"),
+        ("a minor", "A minor", "Am"),
+        ("F#", "F# major", "F#"),
+        ("Gb major", "F# major", "F#"),
+        ("Eb", "Eb major", "Eb"),
+        ("E flat minor", "Eb minor", "Ebm"),
+        ("c sharp min", "C# minor", "C#m"),
+        ("B", "B major", "B"),
+    ],
+)
+def test_keys_parse_as_people_type_them(text, name, short):
+    key = parse_key(text)
+    assert (key.name, key.short) == (name, short)
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"bpm": 39.9}, "tempo must be 40-240"),
+        ({"bpm": 241}, "tempo must be 40-240"),
+        ({"bpm": 96, "key": "H minor"}, "unknown key"),
+        ({"bpm": 96, "key": "A dorian"}, "unknown key"),
+        ({"bpm": 96, "bars": 0}, "bars must be a whole number"),
+        ({"bpm": 60, "bars": 6}, "at most 5 bars a clip"),
+        ({"bpm": 96, "meter": "5/4"}, "meter must be one of"),
+        ({"key": "Am"}, "needs a tempo"),
+        ({"bpm": 96, "bed": "strings"}, "bed must be one of"),
+    ],
+)
+def test_bad_grids_fail_in_one_line(fields, match):
+    with pytest.raises(ValueError, match=match) as error:
+        Settings(**fields)
+    assert "\n" not in str(error.value)
+
+
+def test_the_settings_json_keeps_the_grid():
+    music = Seeds(PromptEnd("drums"), (0,))
+    settings = Settings(bpm=96.5, key="E flat minor", bars=3, meter="3/4", bed="pad")
+    back = from_dict(to_dict(music, settings))[1]
+    assert back == settings and back.grid() == Grid(96.5, "3/4", 3, Key(3, True))
+
+
+def test_default_bars_fill_one_clip_and_the_image_is_a_little_wider():
+    grid = Grid.parse(96)
+    assert grid.bars == 2  # 5 s of 5.11
+    columns = clip_columns(grid)
+    assert columns % 8 == 0 and (columns - 1) * 441 >= grid.clip_samples(SR) > (columns - 9) * 441
+
+
+def onsets(samples: np.ndarray, frame: int = 44) -> np.ndarray:
+    """Onset times (s) of a clean synthetic signal: 1 ms frames whose energy jumps 8x over the
+    mean of the 10 ms before."""
+    energy = np.add.reduceat(samples**2, np.arange(0, len(samples), frame)) + 1e-9
+    before = np.convolve(energy, np.ones(10) / 10)[: len(energy)]
+    jumps = np.flatnonzero(energy[10:] > 8 * before[9:-1]) + 10
+    firsts = jumps[np.insert(np.diff(jumps) > 20, 0, True)]  # one per 20 ms
+    return firsts * frame / SR
+
+
+@pytest.mark.parametrize(
+    "name, bpm, meter", [("og_beat", 80, "4/4"), ("og_beat", 143, "3/4"), ("agile", 61, "4/4")]
+)
+def test_seed_onsets_sit_on_the_asked_grid(name, bpm, meter):
+    grid = Grid.parse(bpm, meter, bars=2)
+    samples = seedgen.render(name, grid, "none")
+    assert len(samples) == round(grid.clip_samples(SR))  # whole bars, nothing more
+    found = onsets(samples)
+    step = grid.bar_seconds / grid.steps_per_bar
+    off_grid = np.abs(found / step - np.round(found / step)) * step
+    assert len(found) >= 2 * grid.bars and off_grid.max() < 0.003
+    # The same onsets are off a grid 3% slower: the check can fail.
+    slower = step * 1.03
+    assert (np.abs(found / slower - np.round(found / slower)) * slower).max() > 0.01
+
+
+def key_of(samples: np.ndarray) -> Key:
+    """Krumhansl-Kessler key of a signal's 55-2000 Hz pitch-class profile."""
+    spectrum = np.abs(np.fft.rfft(samples))
+    freqs = np.fft.rfftfreq(len(samples), 1 / SR)
+    band = (freqs > 55) & (freqs < 2000)
+    classes = np.round(12 * np.log2(freqs[band] / 440.0) + 9).astype(int) % 12
+    profile = np.bincount(classes, weights=spectrum[band], minlength=12)
+    scores = {
+        Key(t, minor): np.corrcoef(np.roll(p, t), profile)[0, 1]
+        for t in range(12)
+        for minor, p in ((False, KK_MAJOR), (True, KK_MINOR))
+    }
+    return max(scores, key=scores.get)
+
+
+ALL_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
+
+
+@pytest.mark.parametrize("key", ALL_KEYS, ids=lambda k: k.short)
+def test_the_bed_is_in_the_asked_key(key):
+    grid = Grid(100.0, bars=4, key=key)
+    loop = seedgen.Loop(4, np.random.default_rng(0), round(grid.clip_samples(SR)), key=key)
+    seedgen.bed(loop, "both")
+    assert key_of(loop.buf) == key
+
+
+@pytest.mark.parametrize("key", ALL_KEYS, ids=lambda k: k.short)
+def test_pitched_patterns_move_to_the_asked_key(key):
+    loop = seedgen.Loop(2, np.random.default_rng(0), 1000, key=key)
+    a_minor = [57, 59, 60, 62, 64, 65, 67]  # the scale the patterns are written in
+    moved = sorted({round(loop.pitch(m)) % 12 for m in a_minor})
+    steps = (0, 2, 3, 5, 7, 8, 10) if key.minor else (0, 2, 4, 5, 7, 9, 11)
+    assert moved == sorted((key.tonic + s) % 12 for s in steps)
+    assert all(abs(loop.pitch(m) - m) <= 7 for m in a_minor)  # moved the short way
+
+
+@pytest.mark.parametrize("name, key", [("og_beat", "F# major"), ("breakbeat", "Eb minor"), ("halftime", "E")])
+def test_drum_patterns_in_a_key_sound_in_it(name, key):
+    grid = Grid.parse(100, key=key, bars=4)
+    assert key_of(seedgen.render(name, grid)) == parse_key(key)
+
+
+def test_no_bed_no_key():
+    grid = Grid.parse(100, key="F# major", bars=4)
+    assert key_of(seedgen.render("og_beat", grid, "none")) != parse_key("F# major")
+
+
+def test_seeds_are_deterministic_and_cached():
+    grid = Grid.parse(117, key="Gm", bars=3)
+    first, second = seedgen.seed_image("halftime", grid), seedgen.seed_image("halftime", grid)
+    assert first.tobytes() == second.tobytes() and first.size == (clip_columns(grid), 512)
+    assert np.array_equal(seedgen.render("halftime", grid), seedgen.render("halftime", grid))
+    assert seedgen._cached.cache_info().hits >= 1
+    other = seedgen.seed_image("halftime", Grid.parse(118, key="Gm", bars=3))
+    assert other.tobytes() != first.tobytes()
+
+
+def test_six_eight_only_where_the_pattern_has_it():
+    assert len(seedgen.render("vibes", Grid.parse(90, "6/8", bars=2))) == round(2 * 3 * 60 / 90 * SR)
+    with pytest.raises(ValueError, match="no 6/8 arrangement"):
+        seedgen.render("agile", Grid.parse(90, "6/8", bars=2))
+
+
+@pytest.mark.parametrize(
+    "music",
+    [
+        Seeds(PromptEnd("drums"), (0, 1, 2)),
+        Loop(PromptEnd("drums"), clips=3),
+        Walk(PromptEnd("drums"), PromptEnd("bass", 1), num_clips=3, seed_image="motorway"),
+    ],
+)
+def test_tracks_are_exactly_their_bars_long(tiny_model, music):
+    settings = Settings(bpm=227, key="Am", bars=1, **FAST)
+    grid = settings.grid()
+    clips = list(render(tiny_model, music, settings))
+    bounds = grid.clip_bounds(3, SR)  # 46625.11 samples a clip: rounded once, not per clip
+    assert [c.waveform.shape[-1] for c in clips] == np.diff(bounds).tolist()
+    assert stitch(clips, music).shape[-1] == grid.track_samples(3, SR) == round(3 * 4 * 60 / 227 * SR)
+
+
+def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
+    settings = Settings(bpm=200, **FAST)
+    with pytest.raises(ValueError, match="bundled pattern"):
+        list(render(tiny_model, Seeds(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
+    walk = Walk(PromptEnd("x"), PromptEnd("y"), num_clips=2, continuation=True)
+    with pytest.raises(ValueError, match="continuation"):
+        list(render(tiny_model, walk, settings))
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_tags_read_back(tmp_path, suffix):
+    import mutagen
+
+    grid = Grid.parse(96, key="A minor", bars=2)
+    frames = grid.track_samples(2, SR)
+    path = save_audio(tmp_path / file_name("Jazz piano!", grid, suffix), torch.zeros(1, frames), SR)
+    assert path.name == f"jazz-piano_96bpm_Am{suffix}"
+    tag_file(path, grid, clips=2, loop=True)
+    if suffix == ".wav":
+        chunks = wav_chunks(path)
+        flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", chunks["acid"])
+        assert (root, beats, numerator, denominator, tempo) == (69, 16, 4, 4, 96.0) and flags & 0x02
+        loop = struct.unpack("<15I", chunks["smpl"])
+        assert loop[7] == 1 and loop[11:13] == (0, frames - 1)
+        assert sf.info(str(path)).frames == frames  # still a WAV every reader plays
+        assert mutagen.File(path) is not None
+    elif suffix == ".mp3":
+        tags = mutagen.File(path).tags
+        assert (str(tags["TBPM"]), str(tags["TKEY"])) == ("96", "Am")
+    else:
+        tags = mutagen.File(path).tags
+        assert (tags["BPM"], tags["KEY"]) == (["96"], ["Am"])
+
+
+def test_a_wav_that_is_no_loop_has_no_smpl_chunk(tmp_path):
+    path = save_audio(tmp_path / "x.wav", torch.zeros(1, 1000), SR)
+    tag_file(path, Grid.parse(120, "3/4", bars=1), clips=3)
+    chunks = wav_chunks(path)
+    assert "smpl" not in chunks and struct.unpack("<IHHfIHHf", chunks["acid"])[4:7] == (9, 4, 3)
+
+
+def test_cli_generate_on_a_grid(capsys, tiny_model_dir, tmp_path):
+    argv = ["generate", "jazz piano", "--bpm", "230", "--key", "A minor", "--bars", "2", "-o", tmp_path]
+    argv += ["--model", tiny_model_dir, "--num-inference-steps", "2"]
+    assert main([str(a) for a in argv]) == 0
+    path = tmp_path / "jazz-piano_230bpm_Am.wav"
+    assert capsys.readouterr().out.strip() == str(path)
+    assert sf.info(str(path)).frames == round(2 * 4 * 60 / 230 * SR)
+    assert struct.unpack("<IHHfIHHf", wav_chunks(path)["acid"])[-1] == 230.0
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--bpm", "300"], "tempo must be 40-240"),
+        (["--bpm", "90", "--key", "Hm"], "unknown key"),
+        (["--bpm", "90", "--bars", "0"], "bars must be"),
+        (["--bpm", "90", "--seed-image", "x.png"], "bundled pattern"),
+        (["--bpm", "90", "--meter", "6/8", "--seed-image", "agile"], "6/8"),
+    ],
+)
+def test_cli_bad_grids_fail_before_the_model_loads(capsys, tmp_path, extra, match):
+    for command in (
+        ["generate", "x"],
+        ["loop", "x"],
+        ["chain", "x", "y"],
+        ["interpolate", "--start", "x", "--end", "y"],
+    ):
+        argv = [*command, "-o", str(tmp_path / "o.wav"), "--model", str(tmp_path / "no-model"), *extra]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert match in err and err.count("\n") == 1
+
+
+def test_rest_takes_the_grid_and_the_reference_request_still_works():
+    base = {"alpha": 0.5, "start": {"prompt": "a"}, "end": {"prompt": "b"}}
+    assert walk_request(InferenceInput.model_validate(base))[1].grid() is None
+    walk, settings = walk_request(InferenceInput.model_validate({**base, "bpm": 90, "key": "Dm"}))
+    assert settings.grid().key == Key(2, True)
+    with pytest.raises(ValueError, match="tempo"):
+        walk_request(InferenceInput.model_validate({**base, "bpm": 20}))
+
+
+def test_the_studio_counts_a_grid_clip_s_width_against_the_work_limit(engine):
+    music = Seeds(PromptEnd("drums"), tuple(range(16)))
+    list(engine.clips(Seeds(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
+    with pytest.raises(ValueError, match="too much work"):
+        engine.clips(music, Settings(num_inference_steps=60, bpm=40, bars=3))
