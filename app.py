@@ -14,11 +14,13 @@ import logging
 import math
 import os
 import random
+import signal
 import threading
 from dataclasses import dataclass
 
 import gradio as gr
 import torch
+from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 from PIL import Image
 
@@ -49,7 +51,7 @@ from riff.runtime import give_back_memory, keep_large_buffers
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.studio import Busy, Engine, Result
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
-from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
+from riff.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
 
 try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its request needs.
     import spaces
@@ -82,6 +84,7 @@ CSS = """
   #seed-gallery .grid-wrap { height: auto !important; max-height: none !important; }
 }
 """
+WORKERS = 8  # Gradio threads per kind of event; the engine's queue decides who renders
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
 
@@ -193,9 +196,18 @@ def _outputs(result: Result, note: str):
 class Studio:
     """The page's handlers over one engine. Parameter names are the named API's."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, trusted_proxies: int = 0) -> None:
         self.engine = engine
-        self._up_next: dict[str | None, str] = {}  # the prompt each endless riff moves to next
+        self.trusted_proxies = trusted_proxies  # proxies whose X-Forwarded-For is believed
+
+    def _session(self, request: gr.Request | None) -> str | None:
+        """The caller's session, its client (address) made known to the engine's caps."""
+        session = _session(request)
+        if request is not None and session is not None:
+            host = getattr(getattr(request, "client", None), "host", None)
+            forwarded = (getattr(request, "headers", None) or {}).get("x-forwarded-for")
+            self.engine.identify(session, client_address(host, forwarded, self.trusted_proxies))
+        return session
 
     @gpu("num_clips")
     @ui_errors
@@ -248,7 +260,7 @@ class Studio:
         )
         settings = _settings(num_inference_steps, scheduler=scheduler)
         note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
-        for result in self.engine.render(walk, settings, _session(request), _progress(progress)):
+        for result in self.engine.render(walk, settings, self._session(request), _progress(progress)):
             yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
 
     @gpu("num_seeds", width=None)
@@ -271,7 +283,7 @@ class Studio:
         seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = _settings(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
-        for result in self.engine.render(seeds, settings, _session(request), _progress(progress)):
+        for result in self.engine.render(seeds, settings, self._session(request), _progress(progress)):
             yield _outputs(result, note)
 
     @gpu(lambda a: a["clips_per_hop"] * max(len(a["prompts"] or []) - 1, 1) + 1)
@@ -302,7 +314,7 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         note = "Seeds used: " + ", ".join(str(e.seed) for e in ends)
-        for result in self.engine.render(chain, settings, _session(request), _progress(progress)):
+        for result in self.engine.render(chain, settings, self._session(request), _progress(progress)):
             yield _outputs(result, note)
 
     @gpu("clips")
@@ -336,7 +348,7 @@ class Studio:
             else f"Seed used: {end.seed}"
         )
         for result in self.engine.render(
-            music, _settings(num_inference_steps), _session(request), _progress(progress)
+            music, _settings(num_inference_steps), self._session(request), _progress(progress)
         ):
             yield _outputs(result, note)
 
@@ -354,16 +366,16 @@ class Studio:
     ):
         """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what
         plays, until Stop, the page closes, or the studio's limit of music per press."""
-        session = _session(request)
+        session = self._session(request)
         music = Endless(
             PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance),
             int(clips_per_seed),
             seed_image=bundled_seed(seed_image or DEFAULT_SEED),
         )
-        self._up_next.pop(session, None)
+        self.engine.up_next.forget(session)
         scroll = ScrollingPicture()
         chunks = self.engine.endless(
-            music, _settings(num_inference_steps), lambda: self._up_next.pop(session, None), session
+            music, _settings(num_inference_steps), lambda: self.engine.up_next.take(session), session
         )
         for chunk in chunks:
             rate = chunk.clip.params.sample_rate
@@ -387,7 +399,7 @@ class Studio:
         end = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
         settings = _settings(num_inference_steps)
         image = bundled_seed(seed_image or DEFAULT_SEED)
-        shown, wav = self.engine.teach(end, settings, image, _session(request), _progress(progress))
+        shown, wav = self.engine.teach(end, settings, image, self._session(request), _progress(progress))
         noise = slerp_vs_lerp(end.seed, (end.seed + 1) % (MAX_SEED + 1))
         pictures = [(p.image, p.caption) for p in shown.pictures]
         numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
@@ -398,18 +410,21 @@ class Studio:
         """The finished track as a file named after its prompts, in the chosen format."""
         if not saved or not saved.get("track"):
             raise ValueError("render something first")
-        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", _session(request))
+        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", self._session(request))
         return str(path)
 
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this page's render at its next step (Cancel, Stop)."""
-        self.engine.cancel(_session(request))
+        self.engine.cancel(self._session(request))
         return "Stopped: the render ended at its next step; what it had made stays above"
 
+    @ui_errors
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:
         """Queue the prompt an endless riff moves to at its next seed."""
-        self._up_next[_session(request)] = _prompt(up_next, "write the prompt to move to")
-        return f"Up next: {up_next.strip()!r}, from the next seed on"
+        prompt = self.engine.up_next.put(
+            self._session(request), _prompt(up_next, "write the prompt to move to")
+        )
+        return f"Up next: {prompt.strip()!r}, from the next seed on"
 
     @gpu(
         lambda a: (
@@ -448,7 +463,9 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         song = _uploaded(audio)
-        for result in self.engine.restyle(song, restyle, settings, _session(request), _progress(progress)):
+        for result in self.engine.restyle(
+            song, restyle, settings, self._session(request), _progress(progress)
+        ):
             yield _outputs(result, f"Seed used: {start.seed}")
 
     @ui_errors
@@ -456,7 +473,7 @@ class Studio:
         """Encode audio as a riffusion-format spectrogram image."""
         if not audio:
             raise ValueError("upload an audio file first")
-        path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), _session(request))
+        path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), self._session(request))
         with Image.open(path) as image:  # shown with its axes; the PNG itself is the download
             picture = spectrogram_picture([image.convert("RGB")], params_from_image(image)[0], joins=False)
         return picture, info, str(path)
@@ -466,8 +483,8 @@ class Studio:
         """Decode the image just encoded, without downloading and uploading it."""
         if not png:
             raise ValueError("encode an audio file first")
-        own = self.engine.own_file(png, _session(request))
-        path, info = self.engine.image_to_audio(own, int(seed), _session(request))
+        own = self.engine.own_file(png, self._session(request))
+        path, info = self.engine.image_to_audio(own, int(seed), self._session(request))
         return str(path), info
 
     @ui_errors
@@ -475,7 +492,7 @@ class Studio:
         """Decode a spectrogram image to audio, honouring its metadata."""
         if not image:
             raise ValueError("upload a spectrogram image first")
-        path, info = self.engine.image_to_audio(_uploaded(image), int(seed), _session(request))
+        path, info = self.engine.image_to_audio(_uploaded(image), int(seed), self._session(request))
         if info["note"]:
             gr.Warning(info["note"])
         return str(path), info
@@ -854,8 +871,8 @@ def endless_tab(studio: Studio) -> None:
         _inputs(studio.endless, fields),
         [audio, picture, status],
         api_name="endless",
-        concurrency_id="endless",  # its hops take turns on the model with every other render
-        concurrency_limit=2,
+        concurrency_id="endless",  # its clips take turns on the model with every other render
+        concurrency_limit=WORKERS,  # the engine caps them per client
         show_progress="hidden",
     )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
@@ -975,9 +992,14 @@ def tools_tab(studio: Studio) -> None:
     )
 
 
-def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
-    """The studio's page over `engine` (models load lazily, on the first render)."""
-    studio = Studio(engine)
+def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0) -> gr.Blocks:
+    """The studio's page over `engine` (models load lazily, on the first render).
+
+    Args:
+        trusted_proxies: proxies in front of the server whose X-Forwarded-For names the caller
+            (Spaces: 1); 0 trusts the connection's own address only.
+    """
+    studio = Studio(engine, trusted_proxies)
     keep = int(engine.limits.keep_s)  # Gradio's copies of what it served go on riff's schedule
     with gr.Blocks(title="riff studio", delete_cache=(max(60, min(1800, keep // 2)), keep)) as demo:
         gr.Markdown(
@@ -1008,11 +1030,30 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
         # The status as it is when the page opens (the page is built once, before any load).
         demo.load(engine.status, None, status, api_visibility="private", show_progress="hidden", queue=False)
-    demo.queue(default_concurrency_limit=1, max_size=engine.limits.queue)
+    # The engine's queue hands out the model one clip at a time, fairly and with per-client caps;
+    # Gradio's limit only bounds the threads that wait for it.
+    demo.queue(default_concurrency_limit=WORKERS, max_size=engine.limits.queue)
+    _plain_path_errors(demo)
     return demo
 
 
-def build_app(engine: Engine, cache_examples: bool = False):
+def _plain_path_errors(demo: gr.Blocks) -> None:
+    """A file input naming a server file is answered in one line that names no folder (Gradio's
+    own message names the path and the app's folders)."""
+    preprocess = demo.preprocess_data
+
+    @functools.wraps(preprocess)
+    async def checked(*args, **kwargs):
+        try:
+            return await preprocess(*args, **kwargs)
+        except InvalidPathError:
+            logging.getLogger("riff").warning("refused a file input that was not uploaded")
+            raise gr.Error("that file was not uploaded here: upload it first") from None
+
+    demo.preprocess_data = checked
+
+
+def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0):
     """The page and the riffusion-compatible REST route on one FastAPI server."""
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
@@ -1031,7 +1072,7 @@ def build_app(engine: Engine, cache_examples: bool = False):
         allow_headers=["*"],
     )
     app.include_router(router(engine, gpu(lambda _: 1, width=None)))
-    demo = build_demo(engine, cache_examples)
+    demo = build_demo(engine, cache_examples, trusted_proxies)
     app = gr.mount_gradio_app(
         app,
         demo,
@@ -1058,6 +1099,12 @@ def main() -> None:
         "--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_spaces else "127.0.0.1")
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument(
+        "--trusted-proxies",
+        type=int,
+        default=int(os.environ.get("RIFF_TRUSTED_PROXIES", "1" if on_spaces else "0")),
+        help="proxies in front whose X-Forwarded-For names the caller (Spaces: 1; default 0 elsewhere)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
@@ -1074,12 +1121,22 @@ def main() -> None:
 
     threading.Thread(target=preload, daemon=True).start()
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
+    # uvicorn stops on SIGTERM as on SIGINT, then raises the signal again with the handler it
+    # found: the default one would end the process here, skipping the clean-up below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
-            build_app(engine, cache_examples=True), host=args.host, port=args.port, log_level="warning"
+            build_app(engine, cache_examples=True, trusted_proxies=args.trusted_proxies),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
         )
     finally:
         engine.close()  # no results outlive the server
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

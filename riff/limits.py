@@ -36,8 +36,7 @@ class Limits:
     # Per client (an address): so that one caller cannot fill the queue.
     client_queue: int = 4  # its requests running or waiting at once
     client_endless: int = 1  # its endless riffs playing at once
-    up_next: int = 8  # prompts queued for endless riffs, per session (oldest forgotten first)
-    up_next_total: int = 1024  # ... and over the whole server
+    up_next: int = 1024  # prompts queued for endless riffs, one per session (oldest forgotten)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:

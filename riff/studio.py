@@ -38,6 +38,7 @@ from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
 from riff.teach import Journey, journey
 from riff.trust import session_dir
+from riff.upnext import UpNext
 from riff.workqueue import Busy, WorkQueue  # noqa: F401 (Busy: part of the engine's API)
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ class Engine:
         self.queue = WorkQueue(self.limits.queue, self.limits.client_queue, self.limits.client_endless)
         self.calibration = calibration  # measured on first use where not given
         self._clients: dict[str, str] = {}  # session -> client (an address), newest last
+        # What each session's endless riff moves to next (`Studio.queue_next`).
+        self.up_next = UpNext(self.limits.prompt_chars, self.limits.up_next, self.limits.endless_s)
         self._swept = 0.0
         self._gone: set[str] = set()  # sessions whose page has closed
         self._stopped: set[str] = set()  # sessions whose listener pressed Cancel or Stop
@@ -218,6 +221,8 @@ class Engine:
         if session is not None:
             with self._lock:
                 self._gone.add(session)  # its render, if one runs, stops at its next step
+                self._clients.pop(session, None)
+        self.up_next.forget(session)
         shutil.rmtree(folder, ignore_errors=True)
 
     def cancel(self, session: str | None) -> None:
