@@ -1130,6 +1130,7 @@ def main() -> None:
             host=args.host,
             port=args.port,
             log_level="warning",
+            timeout_graceful_shutdown=5,  # Gradio's event streams never end on their own
         )
     finally:
         engine.close()  # no results outlive the server
