@@ -1059,6 +1059,7 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
     from starlette.middleware.cors import CORSMiddleware
 
     from riff.rest import router
+    from riff.uploads import UploadCap
 
     app = FastAPI(title="riff")
     # Any page may call the API (riffusion's web app lives elsewhere), but never with its
@@ -1072,6 +1073,8 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
         allow_headers=["*"],
     )
     app.include_router(router(engine, gpu(lambda _: 1, width=None)))
+    limits = engine.limits
+    app.add_middleware(UploadCap, max_bytes=limits.upload_request_mb * 1e6, max_files=limits.upload_files)
     demo = build_demo(engine, cache_examples, trusted_proxies)
     app = gr.mount_gradio_app(
         app,

@@ -36,6 +36,11 @@ class Limits:
     # Per client (an address): so that one caller cannot fill the queue.
     client_queue: int = 4  # its requests running or waiting at once
     client_endless: int = 1  # its endless riffs playing at once
+    # Disk: what results keep (oldest finished results deleted first) and what one upload sends.
+    session_mb: float = 500.0  # one session's results
+    disk_mb: float = 4000.0  # the whole server's results
+    upload_request_mb: float = 100.0  # one upload request, all its files together
+    upload_files: int = 8  # files in one upload request
     up_next: int = 1024  # prompts queued for endless riffs, one per session (oldest forgotten)
 
     @classmethod

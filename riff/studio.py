@@ -138,6 +138,7 @@ class Engine:
         self._swept = 0.0
         self._gone: set[str] = set()  # sessions whose page has closed
         self._stopped: set[str] = set()  # sessions whose listener pressed Cancel or Stop
+        self._active: set[Path] = set()  # result folders a render is writing
 
     @property
     def model(self) -> Model:
@@ -188,7 +189,30 @@ class Engine:
         base = session_dir(self.root, session)
         self.sweep()
         base.mkdir(parents=True, exist_ok=True)
+        self.trim(base)
         return Path(tempfile.mkdtemp(dir=base))
+
+    def trim(self, session: Path) -> None:
+        """Delete the oldest finished results, the session's own first, until the session keeps
+        at most `limits.session_mb` and the server `limits.disk_mb` (a render under way keeps
+        its folder)."""
+        results = []
+        for folder in self.root.glob("*/*"):
+            try:
+                size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                results.append((folder.stat().st_mtime, folder, size))
+            except OSError:
+                continue  # removed meanwhile
+        results.sort()
+        mine = sum(size for _, folder, size in results if folder.parent == session)
+        total = sum(size for _, _, size in results)
+        for _, folder, size in results:
+            over_mine = folder.parent == session and mine > self.limits.session_mb * 1e6
+            if not (over_mine or total > self.limits.disk_mb * 1e6) or folder in self._active:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= size
+            mine -= size if folder.parent == session else 0
 
     def sweep(self, now: float | None = None) -> None:
         """Delete results older than `limits.keep_s` (callers that never open a page never
@@ -461,6 +485,7 @@ class Engine:
         self, clips: Iterator[Clip], music: Music, settings: Settings, session: str | None
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session), name=track_name(music))
+        self._active.add(result.folder)
         try:
             yield from self._fill(result, clips, music, settings)
         except Stopped:
@@ -468,6 +493,8 @@ class Engine:
         except Exception:
             shutil.rmtree(result.folder, ignore_errors=True)  # a failed render leaves nothing
             raise
+        finally:
+            self._active.discard(result.folder)
 
     def _fill(
         self,

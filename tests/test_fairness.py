@@ -201,3 +201,48 @@ def test_up_next_and_a_server_file_get_one_plain_line(tmp_path):
         assert '"success":false' in stream and "not uploaded" in stream
         assert "cache dir" not in stream and "/app.py" not in stream and str(tmp_path) not in stream
         assert httpx.get(site + "config").status_code == 200
+
+
+def test_an_upload_request_is_capped_in_files_and_bytes(tmp_path):
+    limits = Limits(upload_request_mb=0.5, upload_files=2)
+    with serve(studio.build_app(Engine("unused", root=tmp_path / "root", limits=limits))) as site:
+        upload = site + "gradio_api/upload"
+        small = [("files", (f"{i}.wav", b"x" * 1000)) for i in range(2)]
+        assert httpx.post(upload, files=small).status_code == 200
+        many = [("files", (f"{i}.wav", b"x" * 1000)) for i in range(3)]
+        refused = httpx.post(upload, files=many)
+        assert refused.status_code == 413 and "at most 2 files" in refused.json()["error"]
+        big = [("files", ("big.wav", b"x" * 600_000))]
+        assert httpx.post(upload, files=big).status_code == 413
+
+        def chunks():  # no Content-Length: counted as it streams
+            yield b'--zz\r\nContent-Disposition: form-data; name="files"; filename="a.wav"\r\n\r\n'
+            for _ in range(10):
+                yield b"x" * 100_000
+            yield b"\r\n--zz--\r\n"
+
+        headers = {"content-type": "multipart/form-data; boundary=zz"}
+        assert httpx.post(upload, content=chunks(), headers=headers).status_code == 413
+        assert httpx.get(site + "config").status_code == 200
+
+
+def test_results_are_trimmed_oldest_first_to_the_disk_caps(tmp_path):
+    import os
+
+    engine = Engine("unused", root=tmp_path / "root", limits=Limits(session_mb=0.25, disk_mb=0.5))
+    made = []
+    for i in range(3):
+        folder = engine.session_folder("heavy")
+        (folder / "track.wav").write_bytes(b"x" * 100_000)
+        os.utime(folder, (i, i))  # oldest first
+        made.append(folder)
+    engine.session_folder("heavy")  # 300 kB over the session's 250: its oldest goes
+    assert [f.exists() for f in made] == [False, True, True]
+    for i in range(4):
+        other = engine.session_folder(f"other{i}")
+        (other / "track.wav").write_bytes(b"x" * 100_000)
+        os.utime(other, (10 + i, 10 + i))
+    engine.session_folder("late")  # 500 kB in all, then over: the oldest anywhere go first
+    kept = sum(f.stat().st_size for f in (tmp_path / "root").rglob("*") if f.is_file())
+    assert kept <= 500_000 and not made[1].exists() and made[2].exists()
+    assert (tmp_path / "root" / "other3").exists()
