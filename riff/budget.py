@@ -109,11 +109,12 @@ def reset_peak() -> None:
         pass
 
 
-def measure(render_clip, device: str) -> Calibration:
-    """Time `render_clip(steps)` (one 512-column clip) at 2 and 4 steps on this machine.
+def measure(render_clip, device: str, scale: float = 1.0) -> Calibration:
+    """Time `render_clip(steps)` at 2 and 4 steps on this machine.
 
     Args:
         render_clip: renders one clip of the given number of steps, start to audio.
+        scale: 512 columns over the columns of the clip it renders.
     """
     reset_peak()
     before = resident_mb()
@@ -125,8 +126,8 @@ def measure(render_clip, device: str) -> Calibration:
     four = time.perf_counter() - began
     step_s = max((four - two) / 2, 1e-4)
     return Calibration(
-        step_s=step_s,
-        clip_s=max(two - 2 * step_s, 1e-4),
-        clip_mb=max(peak_mb() - before, 1.0),
+        step_s=step_s * scale,
+        clip_s=max(two - 2 * step_s, 1e-4) * scale,
+        clip_mb=max(peak_mb() - before, 1.0) * scale,
         device=device,
     )

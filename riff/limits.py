@@ -39,7 +39,7 @@ class Limits:
     # Disk: what results keep (oldest finished results deleted first) and what one upload sends.
     session_mb: float = 500.0  # one session's results
     disk_mb: float = 4000.0  # the whole server's results
-    upload_request_mb: float = 100.0  # one upload request, all its files together
+    upload_request_mb: float = 60.0  # one upload request, all its files together (a song and a seed)
     upload_files: int = 8  # files in one upload request
     up_next: int = 1024  # prompts queued for endless riffs, one per session (oldest forgotten)
 
