@@ -38,3 +38,18 @@ def test_sigterm_cleans_up_like_sigint(tmp_path):
         server.stop()  # SIGTERM, as Spaces and most supervisors stop a server
     assert server.process.returncode in (0, 128 + signal.SIGTERM)
     assert list(server.tmp.glob("riff-studio-*")) == []
+
+
+def test_the_budget_bench_in_its_short_form():
+    import bench_budget
+
+    report = bench_budget.main(["--quick", "--request-s", "60"])
+    for row in report["heaviest"]:  # what fits ran; more was refused in one line before any work
+        refusal = row["twice_as_many"] if row["clips"] else row["refused"]
+        assert "on this machine, over its 60 s per request" in refusal and "\n" not in refusal
+    assert "too long" in report["up_next"]["answer"] and report["up_next"]["kept"] <= 1024
+    sessions = report["many_sessions"]
+    assert sessions["one_client_completed"] <= 4 and sessions["one_client_refused"] >= 30
+    assert sessions["other_client"] == "completed"
+    assert report["behind_endless"]["riff_clips_meanwhile"] <= 2
+    assert report["uploads"]["statuses"] == [413]
