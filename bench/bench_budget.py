@@ -86,7 +86,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     for kind, make in kinds.items():
         fit = wide if kind == "restyle" else fit
         if fit == 0:  # not even one clip fits this budget on this machine
-            rows.append({"kind": kind, "clips": 0, "refused": refused(lambda: list(make(1)))})
+            rows.append({"kind": kind, "clips": 0, "refused": refused(make, 1)})
             continue
         before = resident_mb()
         reset_peak()
@@ -95,7 +95,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
         seconds = time.perf_counter() - began
         folder = results[-1].folder
         disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-        refusal = refused(lambda: list(make(fit * 2 + 1)))
+        refusal = refused(make, fit * 2 + 1)
         rows.append(
             {
                 "kind": kind,
@@ -111,10 +111,10 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     return rows
 
 
-def refused(request) -> str | None:
-    """The one line a request is refused with; None if it ran."""
+def refused(make, clips: int) -> str | None:
+    """The one line a request of `clips` clips is refused with; None if it ran."""
     try:
-        request()
+        list(make(clips))
     except ValueError as error:
         return str(error)
     return None
