@@ -88,6 +88,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     }
     rows = []
     for kind, make in kinds.items():
+        columns = CLIP_WIDTH if kind == "restyle" else width
         fit, over = (wide, full[CLIP_WIDTH] + 1) if kind == "restyle" else (fit, full[width] + 1)
         if fit == 0:  # not even one clip fits this budget on this machine
             rows.append({"kind": kind, "clips": 0, "refused": refused(make, 1)})
@@ -104,7 +105,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
             {
                 "kind": kind,
                 "clips": fit,
-                "estimated_s": round(engine_estimate(engine, fit, steps, width), 2),
+                "estimated_s": round(engine_estimate(engine, fit, steps, columns), 2),
                 "seconds": round(seconds, 2),
                 "peak_above_mb": round(peak_mb() - before, 1),
                 "after_above_mb": round(resident_mb() - before, 1),
