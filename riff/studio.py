@@ -496,6 +496,7 @@ class Engine:
             raise
         finally:
             self._active.discard(result.folder)
+            getattr(clips, "close", lambda: None)()  # its turn and admission go back now, not at GC
 
     def _fill(
         self,
