@@ -84,6 +84,7 @@ CSS = """
   #seed-gallery .grid-wrap { height: auto !important; max-height: none !important; }
 }
 """
+WORKERS = 8  # Gradio threads per kind of event; the engine's queue decides who renders
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
 
@@ -871,7 +872,7 @@ def endless_tab(studio: Studio) -> None:
         [audio, picture, status],
         api_name="endless",
         concurrency_id="endless",  # its clips take turns on the model with every other render
-        concurrency_limit=2,  # the engine caps them per client
+        concurrency_limit=WORKERS,  # the engine caps them per client
         show_progress="hidden",
     )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
@@ -1029,10 +1030,9 @@ def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: in
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
         # The status as it is when the page opens (the page is built once, before any load).
         demo.load(engine.status, None, status, api_visibility="private", show_progress="hidden", queue=False)
-    # One page render at a time reaches the engine (a client's cancel of a render waiting there
-    # for its turn outlasts gradio_client's 5 s); its queue then hands out the model one clip at
-    # a time, fairly, between it, the endless riffs and the REST route.
-    demo.queue(default_concurrency_limit=1, max_size=engine.limits.queue)
+    # The engine's queue hands out the model one clip at a time, fairly and with per-client caps;
+    # Gradio's limit only bounds the threads that wait for it.
+    demo.queue(default_concurrency_limit=WORKERS, max_size=engine.limits.queue)
     _plain_path_errors(demo)
     return demo
 
