@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import random
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 import torch
+from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 from PIL import Image
 
@@ -53,7 +55,7 @@ from riff.spaces import gpu_duration
 from riff.studio import EXAMPLES as EXAMPLES_SESSION
 from riff.studio import Busy, Engine, Gone, Result, Stopped
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
-from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
+from riff.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
 
 try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its request needs.
     import spaces
@@ -99,6 +101,7 @@ CSS = """
   #seed-gallery .grid-wrap { height: auto !important; max-height: none !important; }
 }
 """
+WORKERS = 8  # Gradio threads per kind of event; the engine's queue decides who renders
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
 
@@ -280,12 +283,21 @@ _WALK_FIELDS = tuple(inspect.signature(_walk_request).parameters)
 class Studio:
     """The page's handlers over one engine. Parameter names are the named API's."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, trusted_proxies: int = 0) -> None:
         self.engine = engine
-        self._up_next: dict[str | None, str] = {}  # the prompt each endless riff moves to next
+        self.trusted_proxies = trusted_proxies  # proxies whose X-Forwarded-For is believed
         self._made: dict[str | None, int] = {}  # clips the session's latest render has made
         self._encoded: dict[str | None, str] = {}  # the image each page's tools tab encoded last
         self._examples: dict[tuple, tuple] = {}  # an example's finished outputs, by its request
+
+    def _session(self, request: gr.Request | None) -> str | None:
+        """The caller's session, its client (address) made known to the engine's caps."""
+        session = _session(request)
+        if request is not None and session is not None:
+            host = getattr(getattr(request, "client", None), "host", None)
+            forwarded = (getattr(request, "headers", None) or {}).get("x-forwarded-for")
+            self.engine.identify(session, client_address(host, forwarded, self.trusted_proxies))
+        return session
 
     def _results(self, music, settings: Settings, session: str | None, progress) -> Iterator[Result]:
         """The engine's results of a render (`Engine.render`)."""
@@ -300,7 +312,7 @@ class Studio:
 
     def forget(self, session: str | None) -> None:
         """Drop what the page kept for a session that closed."""
-        for kept in (self._up_next, self._made, self._encoded):
+        for kept in (self._made, self._encoded):
             kept.pop(session, None)
 
     @gpu("num_clips")
@@ -333,7 +345,7 @@ class Studio:
         """Render a walk from the start prompt and seed to the end ones; yields the track so far."""
         given = dict(locals())
         walk, settings = _walk_request(**{name: given[name] for name in _WALK_FIELDS})
-        session = _session(request)
+        session = self._session(request)
         note = f"Seeds used: start {walk.start.seed}, end {walk.end.seed}"
         for result in self._results(walk, settings, session, progress):
             yield *_outputs(result, note), to_dict(walk, settings), self.engine.status()
@@ -352,7 +364,7 @@ class Studio:
         """An example walk: rendered on its first click, with progress, then kept for every
         visitor; its files are the examples' own, which each page may play and keep."""
         walk, settings = _walk_request(start_prompt, start_seed, end_prompt, end_seed)
-        session = _session(request)
+        session = self._session(request)
         kept = self._examples.get((walk, settings))
         if kept is not None and Path(kept[0]).is_file():
             self._made[session] = len(kept[5]["clips"])
@@ -386,7 +398,7 @@ class Studio:
         seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = _settings(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
-        for result in self._results(seeds, settings, _session(request), progress):
+        for result in self._results(seeds, settings, self._session(request), progress):
             yield _outputs(result, note)
 
     @gpu(lambda a: a["clips_per_hop"] * max(len(a["prompts"] or []) - 1, 1) + 1)
@@ -417,7 +429,7 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         note = "Seeds used: " + ", ".join(str(e.seed) for e in ends)
-        for result in self._results(chain, settings, _session(request), progress):
+        for result in self._results(chain, settings, self._session(request), progress):
             yield _outputs(result, note)
 
     @gpu("clips")
@@ -450,7 +462,7 @@ class Studio:
             if music.clips > 1
             else f"Seed used: {end.seed}"
         )
-        for result in self._results(music, _settings(num_inference_steps), _session(request), progress):
+        for result in self._results(music, _settings(num_inference_steps), self._session(request), progress):
             yield _outputs(result, note)
 
     @ui_errors
@@ -467,16 +479,16 @@ class Studio:
     ):
         """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what
         plays, until Stop, the page closes, or the studio's limit of music per press."""
-        session = _session(request)
+        session = self._session(request)
         music = Endless(
             PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance),
             int(clips_per_seed),
             seed_image=bundled_seed(seed_image or DEFAULT_SEED),
         )
-        self._up_next.pop(session, None)
+        self.engine.up_next.forget(session)
         scroll = ScrollingPicture()
         chunks = self.engine.endless(
-            music, _settings(num_inference_steps), lambda: self._up_next.pop(session, None), session
+            music, _settings(num_inference_steps), lambda: self.engine.up_next.take(session), session
         )
         for chunk in chunks:
             rate = chunk.clip.params.sample_rate
@@ -500,7 +512,7 @@ class Studio:
         end = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
         settings = _settings(num_inference_steps)
         image = bundled_seed(seed_image or DEFAULT_SEED)
-        shown, wav = self.engine.teach(end, settings, image, _session(request), _progress(progress))
+        shown, wav = self.engine.teach(end, settings, image, self._session(request), _progress(progress))
         noise = slerp_vs_lerp(end.seed, (end.seed + 1) % (MAX_SEED + 1))
         pictures = [
             (p.image, p.caption if p.caption.startswith(p.title) else f"{p.title}: {p.caption}")
@@ -514,22 +526,25 @@ class Studio:
         """The finished track as a file named after its prompts, in the chosen format."""
         if not saved or not saved.get("track"):
             raise ValueError("render something first")
-        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", _session(request))
+        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", self._session(request))
         return str(path)
 
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this page's render at its next step (Cancel, Stop)."""
-        session = _session(request)
+        session = self._session(request)
         self.engine.cancel(session)
         made = self._made.get(session, 0)
         if not made:
             return "Stopped before the first clip was done: nothing was made"
         return f"Stopped: the render ended at its next step; the {made} clip(s) it made stay above"
 
+    @ui_errors
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:
         """Queue the prompt an endless riff moves to at its next seed."""
-        self._up_next[_session(request)] = _prompt(up_next, "write the prompt to move to")
-        return f"Up next: {up_next.strip()!r}, from the next seed on"
+        prompt = self.engine.up_next.put(
+            self._session(request), _prompt(up_next, "write the prompt to move to")
+        )
+        return f"Up next: {prompt.strip()!r}, from the next seed on"
 
     @gpu(
         lambda a: (
@@ -568,7 +583,7 @@ class Studio:
         )
         settings = _settings(num_inference_steps)
         song = _uploaded(audio)
-        session = _session(request)
+        session = self._session(request)
         results = self.engine.restyle(song, restyle, settings, session, _progress(progress))
         for result in self._counted(results, session):
             yield _outputs(result, f"Seed used: {start.seed}")
@@ -578,7 +593,7 @@ class Studio:
         """Encode audio as a riffusion-format spectrogram image."""
         if not audio:
             raise ValueError("upload an audio file first")
-        session = _session(request)
+        session = self._session(request)
         path, info = self.engine.audio_to_image(_uploaded(audio), bool(stereo), session)
         self._encoded[session] = str(path)  # what "Decode this image" decodes: the page's copy
         # of the PNG (the File output's value as an input) is Gradio's, not the studio's
@@ -589,11 +604,11 @@ class Studio:
     @ui_errors
     def decode_encoded(self, png: str | None, seed: int = 0, request: gr.Request = None):
         """Decode the image just encoded, without downloading and uploading it."""
-        session = _session(request)
+        session = self._session(request)
         if not png or session not in self._encoded:
             raise ValueError("encode an audio file first")
         own = self.engine.own_file(self._encoded[session], session)
-        path, info = self.engine.image_to_audio(own, int(seed), _session(request))
+        path, info = self.engine.image_to_audio(own, int(seed), self._session(request))
         return str(path), info
 
     @ui_errors
@@ -601,7 +616,7 @@ class Studio:
         """Decode a spectrogram image to audio, honouring its metadata."""
         if not image:
             raise ValueError("upload a spectrogram image first")
-        path, info = self.engine.image_to_audio(_uploaded(image), int(seed), _session(request))
+        path, info = self.engine.image_to_audio(_uploaded(image), int(seed), self._session(request))
         if info["note"]:
             gr.Warning(info["note"])
         return str(path), info
@@ -1062,8 +1077,8 @@ def endless_tab(studio: Studio) -> None:
         _inputs(studio.endless, fields),
         [audio, picture, status],
         api_name="endless",
-        concurrency_id="endless",  # its hops take turns on the model with every other render
-        concurrency_limit=2,
+        concurrency_id="endless",  # its clips take turns on the model with every other render
+        concurrency_limit=WORKERS,  # the engine caps them per client
         show_progress="hidden",
     )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
@@ -1247,9 +1262,14 @@ def tools_tab(studio: Studio) -> None:
     )
 
 
-def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
-    """The studio's page over `engine` (models load lazily, on the first render)."""
-    studio = Studio(engine)
+def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0) -> gr.Blocks:
+    """The studio's page over `engine` (models load lazily, on the first render).
+
+    Args:
+        trusted_proxies: proxies in front of the server whose X-Forwarded-For names the caller
+            (Spaces: 1); 0 trusts the connection's own address only.
+    """
+    studio = Studio(engine, trusted_proxies)
     keep = int(engine.limits.keep_s)  # Gradio's copies of what it served go on riff's schedule
     with gr.Blocks(title="riff studio", delete_cache=(max(60, min(1800, keep // 2)), keep)) as demo:
         gr.Markdown(
@@ -1281,16 +1301,36 @@ def build_demo(engine: Engine, cache_examples: bool = False) -> gr.Blocks:
         demo.unload(forget)  # Gradio fills in gr.Request only for a parameter annotated so
         # The status as it is when the page opens (the page is built once, before any load).
         demo.load(engine.status, None, status, api_visibility="private", show_progress="hidden", queue=False)
-    demo.queue(default_concurrency_limit=1, max_size=engine.limits.queue)
+    # The engine's queue hands out the model one clip at a time, fairly and with per-client caps;
+    # Gradio's limit only bounds the threads that wait for it.
+    demo.queue(default_concurrency_limit=WORKERS, max_size=engine.limits.queue)
+    _plain_path_errors(demo)
     return demo
 
 
-def build_app(engine: Engine, cache_examples: bool = False):
+def _plain_path_errors(demo: gr.Blocks) -> None:
+    """A file input naming a server file is answered in one line that names no folder (Gradio's
+    own message names the path and the app's folders)."""
+    preprocess = demo.preprocess_data
+
+    @functools.wraps(preprocess)
+    async def checked(*args, **kwargs):
+        try:
+            return await preprocess(*args, **kwargs)
+        except InvalidPathError:
+            logging.getLogger("riff").warning("refused a file input that was not uploaded")
+            raise gr.Error("that file was not uploaded here: upload it first") from None
+
+    demo.preprocess_data = checked
+
+
+def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0):
     """The page and the riffusion-compatible REST route on one FastAPI server."""
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
     from riff.rest import router
+    from riff.uploads import UploadCap
 
     app = FastAPI(title="riff")
     # Any page may call the API (riffusion's web app lives elsewhere), but never with its
@@ -1304,7 +1344,9 @@ def build_app(engine: Engine, cache_examples: bool = False):
         allow_headers=["*"],
     )
     app.include_router(router(engine, gpu(lambda _: 1, width=None)))
-    demo = build_demo(engine, cache_examples)
+    limits = engine.limits
+    app.add_middleware(UploadCap, max_bytes=limits.upload_request_mb * 1e6, max_files=limits.upload_files)
+    demo = build_demo(engine, cache_examples, trusted_proxies)
     app = gr.mount_gradio_app(
         app,
         demo,
@@ -1331,6 +1373,12 @@ def main() -> None:
         "--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_spaces else "127.0.0.1")
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument(
+        "--trusted-proxies",
+        type=int,
+        default=int(os.environ.get("RIFF_TRUSTED_PROXIES", "1" if on_spaces else "0")),
+        help="proxies in front whose X-Forwarded-For names the caller (Spaces: 1; default 0 elsewhere)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
@@ -1347,12 +1395,23 @@ def main() -> None:
 
     threading.Thread(target=preload, daemon=True).start()
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
+    # uvicorn stops on SIGTERM as on SIGINT, then raises the signal again with the handler it
+    # found: the default one would end the process here, skipping the clean-up below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
-            build_app(engine, cache_examples=True), host=args.host, port=args.port, log_level="warning"
+            build_app(engine, cache_examples=True, trusted_proxies=args.trusted_proxies),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,  # Gradio's event streams never end on their own
         )
     finally:
         engine.close()  # no results outlive the server
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

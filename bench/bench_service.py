@@ -60,8 +60,11 @@ def main(argv: list[str] | None = None) -> dict:
 class Server:
     """`python app.py` with a tiny model, its temporary files in a folder of their own."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, env: dict[str, str] | None = None) -> None:
         from riff.train.networks import save_tiny_model
+
+        # Every simulated user calls from 127.0.0.1: the per-address caps would see one client.
+        self.env = {"RIFF_MAX_CLIENT_QUEUE": "64", "RIFF_MAX_CLIENT_ENDLESS": "64", **(env or {})}
 
         self.model = save_tiny_model(work / "model")
         self.tmp = work / "tmp"
@@ -76,6 +79,7 @@ class Server:
 
         env = {**os.environ, "TMPDIR": str(self.tmp), "GRADIO_TEMP_DIR": str(self.tmp / "gradio")}
         env.update({"HF_HUB_OFFLINE": "1", "RIFF_MAX_QUEUE": "8", "GRADIO_ANALYTICS_ENABLED": "False"})
+        env.update(self.env)
         command = [sys.executable, str(ROOT / "app.py"), "--model", str(self.model), "--port", str(self.port)]
         self.log = open(self.tmp.parent / "server.log", "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)

@@ -227,7 +227,7 @@ def load(name: str):
     from riff.models import load_model
 
     if name == "tiny":
-        from riff.tiny import save_tiny_model
+        from riff.train.networks import save_tiny_model
 
         name = str(save_tiny_model(tempfile.mkdtemp()))
     return load_model(name, "cpu")

@@ -30,6 +30,18 @@ class Limits:
     queue: int = 32  # requests waiting for the model
     keep_s: float = 3600.0  # results are deleted this long after they were made, page or not
     endless_s: float = 1800.0  # music one press of an endless riff makes before it stops
+    # In the machine's own units (see `riff.budget`): estimated from a calibration, per request.
+    request_s: float = 60.0  # wall time: one request under a minute on a 2-core CPU Space
+    request_mb: float = 4000.0  # peak working memory above what the server holds at rest
+    # Per client (an address): so that one caller cannot fill the queue.
+    client_queue: int = 4  # its requests running or waiting at once
+    client_endless: int = 1  # its endless riffs playing at once
+    # Disk: what results keep (oldest finished results deleted first) and what one upload sends.
+    session_mb: float = 500.0  # one session's results
+    disk_mb: float = 4000.0  # the whole server's results
+    upload_request_mb: float = 60.0  # one upload request, all its files together (a song and a seed)
+    upload_files: int = 8  # files in one upload request
+    up_next: int = 1024  # prompts queued for endless riffs, one per session (oldest forgotten)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
@@ -71,18 +83,15 @@ class Limits:
                     )
         if steps > self.steps:
             raise ValueError(f"{steps} inference steps are too many here: at most {self.steps}")
+        clips = clip_count(music)
         if isinstance(music, Restyle):
+            # Its segments are bounded by the audio and the work limits, not by `clips`.
             if music.duration_s > self.audio_s:
                 raise ValueError(
                     f"a region of {music.duration_s:g} s is too long here: at most {self.audio_s:g} s"
                 )
-            # Its segments are bounded by the audio and the work limits, not by `clips`.
-            clips = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
-            clips *= 2 if music.stereo else 1
-        else:
-            clips = music.clip_count()
-            if clips > self.clips:
-                raise ValueError(f"{clips} clips are too many here: at most {self.clips}")
+        elif clips > self.clips:
+            raise ValueError(f"{clips} clips are too many here: at most {self.clips}")
         if seed_width > self.seed_width:
             raise ValueError(
                 f"a seed image {seed_width} columns wide is too wide here: at most {self.seed_width}"
@@ -105,3 +114,11 @@ class Limits:
         """Refuse uploaded audio by its header, before it is read."""
         if seconds > self.audio_s:
             raise ValueError(f"{seconds:.0f} s of audio is too long here: at most {self.audio_s:g} s")
+
+
+def clip_count(music: Music) -> int:
+    """Clips a request renders: a restyle's segments (per channel) included."""
+    if isinstance(music, Restyle):
+        segments = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
+        return segments * (2 if music.stereo else 1)
+    return music.clip_count()

@@ -24,23 +24,25 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+from riff import budget
 from riff.audio import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
 from riff.beats import check_seed
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
 from riff.endless import Endless, StreamLevel, TrackStream
 from riff.grid import clip_columns
 from riff.image import save_image
-from riff.limits import Limits
+from riff.limits import Limits, clip_count
 from riff.loudness import normalize_loudness
 from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
 from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk, to_dict
-from riff.runtime import give_back_memory
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
 from riff.teach import Journey, journey
 from riff.trust import session_dir
+from riff.upnext import UpNext
+from riff.workqueue import Busy, WorkQueue  # noqa: F401 (Busy: part of the engine's API)
 
 log = logging.getLogger(__name__)
 # The session the page's examples render under: rendered once, shared by every visitor, who may
@@ -130,39 +132,6 @@ class Stopped(RuntimeError):
     """The listener stopped the render (Cancel, Stop)."""
 
 
-class Busy(RuntimeError):
-    """Too many renders are waiting for the model."""
-
-
-class WorkQueue:
-    """One render at a time on the model, shared by the studio's events and the REST route;
-    at most `max_waiting` wait for it, and the next is refused at once (`Busy`). When the last
-    one is done, the memory of its peak goes back to the machine (a render keeps its buffers
-    while it runs, for speed: see `runtime.keep_large_buffers`)."""
-
-    def __init__(self, max_waiting: int = 32) -> None:
-        self.max_waiting = max_waiting
-        self._work = threading.Lock()
-        self._count = 0
-        self._count_lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._count_lock:
-            if self._count > self.max_waiting:
-                raise Busy(f"the studio is busy ({self._count - 1} renders waiting): try again in a minute")
-            self._count += 1
-        try:
-            with self._work:
-                yield
-        finally:
-            with self._count_lock:
-                self._count -= 1
-                idle = self._count == 0
-            if idle:
-                give_back_memory()
-
-
 class Engine:
     """Loads the model on first use and renders requests into session folders, one at a time."""
 
@@ -172,6 +141,7 @@ class Engine:
         device: str | None = None,
         root: str | Path | None = None,
         limits: Limits | None = None,
+        calibration: budget.Calibration | None = None,
     ) -> None:
         self._model = model if isinstance(model, Model) else None
         self._name = model.name if isinstance(model, Model) else model_name(model)
@@ -180,10 +150,15 @@ class Engine:
         self._lock = threading.Lock()
         self._root = Path(root) if root is not None else None
         self.limits = limits or Limits.from_env()
-        self.queue = WorkQueue(self.limits.queue)
+        self.queue = WorkQueue(self.limits.queue, self.limits.client_queue, self.limits.client_endless)
+        self.calibration = calibration  # measured on first use where not given
+        self._clients: dict[str, str] = {}  # session -> client (an address), newest last
+        # What each session's endless riff moves to next (`Studio.queue_next`).
+        self.up_next = UpNext(self.limits.prompt_chars, self.limits.up_next, self.limits.endless_s)
         self._swept = 0.0
         self._gone: set[str] = set()  # sessions whose page has closed
         self._stopped: set[str] = set()  # sessions whose listener pressed Cancel or Stop
+        self._active: set[Path] = set()  # result folders a render is writing
 
     @property
     def model(self) -> Model:
@@ -234,7 +209,30 @@ class Engine:
         base = session_dir(self.root, session)
         self.sweep()
         base.mkdir(parents=True, exist_ok=True)
+        self.trim(base)
         return Path(tempfile.mkdtemp(dir=base))
+
+    def trim(self, session: Path) -> None:
+        """Delete the oldest finished results, the session's own first, until the session keeps
+        at most `limits.session_mb` and the server `limits.disk_mb` (a render under way keeps
+        its folder)."""
+        results = []
+        for folder in self.root.glob("*/*"):
+            try:
+                size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                results.append((folder.stat().st_mtime, folder, size))
+            except OSError:
+                continue  # removed meanwhile
+        results.sort()
+        mine = sum(size for _, folder, size in results if folder.parent == session)
+        total = sum(size for _, _, size in results)
+        for _, folder, size in results:
+            over_mine = folder.parent == session and mine > self.limits.session_mb * 1e6
+            if not (over_mine or total > self.limits.disk_mb * 1e6) or folder in self._active:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= size
+            mine -= size if folder.parent == session else 0
 
     def sweep(self, now: float | None = None) -> None:
         """Delete results older than `limits.keep_s` (callers that never open a page never
@@ -267,6 +265,8 @@ class Engine:
         if session is not None:
             with self._lock:
                 self._gone.add(session)  # its render, if one runs, stops at its next step
+                self._clients.pop(session, None)
+        self.up_next.forget(session)
         shutil.rmtree(folder, ignore_errors=True)
 
     def cancel(self, session: str | None) -> None:
@@ -274,6 +274,50 @@ class Engine:
         if session is not None:
             with self._lock:
                 self._stopped.add(session)
+
+    def identify(self, session: str | None, client: str | None) -> None:
+        """Remember which client (an address) a session's requests come from, for its caps."""
+        if session is None or client is None:
+            return
+        with self._lock:
+            self._clients.pop(session, None)
+            self._clients[session] = client
+            while len(self._clients) > 4096:  # sessions that never said goodbye
+                del self._clients[next(iter(self._clients))]
+
+    def client(self, session: str | None) -> str | None:
+        """The client a session's requests come from; a session stands for itself otherwise."""
+        return self._clients.get(session, session) if session is not None else None
+
+    def afford(self, music: Music, steps: int, width: int = CLIP_WIDTH) -> None:
+        """Refuse, before it starts, a request this machine cannot do within the time and memory
+        budget (`limits.request_s`, `limits.request_mb`), by its calibrated cost.
+
+        Raises:
+            ValueError: one line, with the most clips that would fit.
+        """
+        if self.limits.request_s == float("inf") and self.limits.request_mb == float("inf"):
+            return
+        budget.check(
+            self.measured(), clip_count(music), steps, width, self.limits.request_s, self.limits.request_mb
+        )
+
+    def measured(self) -> budget.Calibration:
+        """This machine's calibration: given, or measured once on the model's device (a turn on
+        the model, a quarter-width clip at 2 and 4 steps)."""
+        if self.calibration is None:
+            model = self.model
+            # A quarter-width clip keeps the measurement short; costs scale with the columns.
+            music = Seeds(PromptEnd("calibration", denoising=1.0), (0,), width=CLIP_WIDTH // 4)
+
+            def one_clip(steps: int) -> None:
+                list(render(model, music, Settings(num_inference_steps=steps, batch_size=1)))
+
+            with self.queue.turn():
+                if self.calibration is None:
+                    self.calibration = budget.measure(one_clip, model.device.type, scale=4)
+                    log.info("calibrated: %s", self.calibration)
+        return self.calibration
 
     def _check(self, session: str | None) -> None:
         """Raise if the session's page has gone or its listener stopped the render."""
@@ -314,7 +358,7 @@ class Engine:
         seed_image(music.seed_image)
         if music.mask is not None:
             mask_tensor(music.mask, (8, 8))
-        return self._render(music, settings, session, progress)
+        return self._render(music, settings, session, progress, width)
 
     def _render(
         self,
@@ -322,9 +366,23 @@ class Engine:
         settings: Settings,
         session: str | None,
         progress: Progress | None,
+        width: int,
     ) -> Iterator[Clip]:
-        with self.queue.slot():
-            for clip in render(self.model, music, settings, self._watch(session, progress)):
+        with self.queue.admit(self.client(session)):
+            self.afford(music, settings.steps(self.default_steps), width)  # admitted, before any work
+            yield from self._turns(
+                render(self.model, music, settings, self._watch(session, progress)), session
+            )
+
+    def _turns(self, clips: Iterator[Clip], session: str | None) -> Iterator[Clip]:
+        """`clips`, each made in its own turn on the model: whoever asked for a turn meanwhile
+        goes first, and nothing holds the model while a clip is written or sent."""
+        with contextlib.closing(clips):
+            while True:
+                with self.queue.turn():
+                    clip = next(clips, None)
+                if clip is None:
+                    return
                 self._check(session)  # also between clips, not only at UNet steps
                 yield clip
 
@@ -352,6 +410,17 @@ class Engine:
         renders interleave; `up_next` is asked for the next prompt before each hop."""
         seed_image(endless.seed_image)  # a bad seed fails now, before the model loads
         watch = self._watch(session, progress)  # once: a page gone between hops stays gone
+        with self.queue.admit(self.client(session), endless=True):
+            yield from self._hops(endless, settings, up_next, session, watch)
+
+    def _hops(
+        self,
+        endless: Endless,
+        settings: Settings,
+        up_next: Callable[[], str | None],
+        session: str | None,
+        watch: Progress,
+    ) -> Iterator[Chunk]:
         start, after = endless.end, None
         stream: TrackStream | None = None
         level: StreamLevel | None = None
@@ -360,21 +429,21 @@ class Engine:
             walk = endless.hop(start, up_next())
             width = walk.width or self._seed_width(walk.seed_image)
             self.limits.check(walk, settings.steps(self.default_steps), width)
-            with self.queue.slot():
-                for clip in render_walk(self.model, walk, settings, watch, after=after):
-                    params = clip.params
-                    if stream is None or level is None:
-                        stream = TrackStream(int(endless.crossfade_ms / 1000 * params.sample_rate))
-                        level = StreamLevel(params.sample_rate)
-                    kept = params.num_samples(clip.kept) if clip.kept else 0
-                    following = continued_columns(clip.pixels.shape[-1] // self.model.vae_scale)
-                    next_kept = params.num_samples(following * self.model.vae_scale)
-                    audio = level(stream.push(clip.waveform, kept, next_kept))
-                    made += audio.shape[-1] / params.sample_rate
-                    after = clip
-                    yield Chunk(audio, clip, walk, made, time.monotonic() - began)
-                    if made >= self.limits.endless_s:
-                        return
+            self.afford(walk, settings.steps(self.default_steps), width)
+            for clip in self._turns(render_walk(self.model, walk, settings, watch, after=after), session):
+                params = clip.params
+                if stream is None or level is None:
+                    stream = TrackStream(int(endless.crossfade_ms / 1000 * params.sample_rate))
+                    level = StreamLevel(params.sample_rate)
+                kept = params.num_samples(clip.kept) if clip.kept else 0
+                following = continued_columns(clip.pixels.shape[-1] // self.model.vae_scale)
+                next_kept = params.num_samples(following * self.model.vae_scale)
+                audio = level(stream.push(clip.waveform, kept, next_kept))
+                made += audio.shape[-1] / params.sample_rate
+                after = clip
+                yield Chunk(audio, clip, walk, made, time.monotonic() - began)
+                if made >= self.limits.endless_s:
+                    return
             start = walk.end
 
     def teach(
@@ -388,12 +457,15 @@ class Engine:
         """One clip's journey for the teaching view (`riff.teach.journey`), in its turn on the
         model; returns it and its audio as a WAV in the session's folder."""
         music = Seeds(end, (end.seed,), seed_image=seed_image_name)
-        self.limits.check(music, settings.steps(self.default_steps), self._seed_width(seed_image_name))
+        width = self._seed_width(seed_image_name)
+        self.limits.check(music, settings.steps(self.default_steps), width)
         watch = self._watch(session, progress)
-        with self.queue.slot():
-            shown = journey(
-                self.model, end, settings, seed_image_name, on_step=lambda i, n: watch(i / n, 1, i, n)
-            )
+        with self.queue.admit(self.client(session)):
+            self.afford(music, settings.steps(self.default_steps), width)
+            with self.queue.turn():
+                shown = journey(
+                    self.model, end, settings, seed_image_name, on_step=lambda i, n: watch(i / n, 1, i, n)
+                )
         wav = save_audio(self.session_folder(session) / "journey.wav", shown.audio, shown.sample_rate)
         return shown, wav
 
@@ -409,10 +481,13 @@ class Engine:
         self.limits.check(restyle, settings.steps(self.default_steps))
         self.limits.check_audio(audio_seconds(audio))
         end = restyle.start_s + restyle.duration_s
-        song = load_audio(audio, self.model.params.sample_rate, 2 if restyle.stereo else 1, max_seconds=end)
-        with self.queue.slot():
+        with self.queue.admit(self.client(session)):
+            self.afford(restyle, settings.steps(self.default_steps))
+            song = load_audio(
+                audio, self.model.params.sample_rate, 2 if restyle.stereo else 1, max_seconds=end
+            )
             clips = render_restyle(self.model, song, restyle, settings, self._watch(session, progress))
-            yield from self._collect(clips, restyle, settings, session)
+            yield from self._collect(self._turns(clips, session), restyle, settings, session)
 
     def clip(self, walk: Walk, settings: Settings) -> Clip:
         """The first clip of a walk, rendered in its turn (the REST route's one-clip requests)."""
@@ -433,6 +508,7 @@ class Engine:
         self, clips: Iterator[Clip], music: Music, settings: Settings, session: str | None
     ) -> Iterator[Result]:
         result = Result(self.session_folder(session), name=track_name(music))
+        self._active.add(result.folder)
         try:
             yield from self._fill(result, clips, music, settings)
         except Stopped:
@@ -440,6 +516,9 @@ class Engine:
         except Exception:
             shutil.rmtree(result.folder, ignore_errors=True)  # a failed render leaves nothing
             raise
+        finally:
+            self._active.discard(result.folder)
+            getattr(clips, "close", lambda: None)()  # its turn and admission go back now, not at GC
 
     def _fill(
         self,

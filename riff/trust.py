@@ -78,3 +78,16 @@ def public_message(message: str) -> str:
     and one line of at most 300 characters."""
     line = " ".join(_PATH.sub("", message).split())
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
+
+
+def client_address(host: str | None, forwarded_for: str | None, trusted_proxies: int = 0) -> str | None:
+    """Who is calling, for per-client caps: the connection's address, or where
+    `trusted_proxies` proxies stand in front of the server (Spaces: one), the address the
+    outermost of them saw, read from the right of X-Forwarded-For (entries further left are
+    the caller's to write, so they are never trusted).
+    """
+    if trusted_proxies > 0 and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(trusted_proxies, len(hops))][:64]
+    return host

@@ -21,3 +21,38 @@ def test_the_studio_holds_a_short_load_run():
     assert report["after"]["open_files"] <= report["before"]["open_files"] + 5
     # Nothing outlives the server (its results, Gradio's cache).
     assert report["temp_mb_after_stop"] <= report["before"]["temp_mb"] + 0.5
+
+
+def test_sigterm_cleans_up_like_sigint(tmp_path):
+    import signal
+
+    import bench_service
+    from gradio_client import Client
+
+    server = bench_service.Server(tmp_path)
+    server.start()
+    try:
+        client = Client(server.url, verbose=False, download_files=str(tmp_path / "downloads"))
+        client.predict(prompt="drums", seed=1, num_seeds=2, num_inference_steps=5, api_name="/generate")
+        results = [p for p in server.tmp.glob("riff-studio-*/**/*") if p.is_file()]
+        assert results  # the render left its files while the server runs
+        # The page stays open: the server must not wait for it to leave.
+    finally:
+        server.stop()  # SIGTERM, as Spaces and most supervisors stop a server
+    assert server.process.returncode in (0, 128 + signal.SIGTERM)
+    assert list(server.tmp.glob("riff-studio-*")) == []
+
+
+def test_the_budget_bench_in_its_short_form():
+    import bench_budget
+
+    report = bench_budget.main(["--quick", "--request-s", "60"])
+    for row in report["heaviest"]:  # what fits ran; more was refused in one line before any work
+        refusal = row["one_more_than_fits"] if row["clips"] else row["refused"]
+        assert refusal and "\n" not in refusal and ("at most" in refusal or "over its 60 s" in refusal)
+    assert "too long" in report["up_next"]["answer"] and report["up_next"]["kept"] <= 1024
+    sessions = report["many_sessions"]
+    assert sessions["one_client_completed"] <= 4 and sessions["one_client_refused"] >= 30
+    assert sessions["other_client"] == "completed"
+    assert report["behind_endless"]["riff_clips_meanwhile"] <= 2
+    assert report["uploads"]["statuses"] == [413]

@@ -1,0 +1,133 @@
+"""What a request costs on this machine, in seconds and megabytes, before any work is done.
+
+Counts (clips, steps, columns) say how much a request asks; how long that takes depends on the
+machine. A `Calibration` measures the machine once, on the model's device (one clip at two step
+counts, so the per-step and the per-clip costs part); `estimate` scales it to a request by its
+clips, steps and width, and `Budget.check` refuses, in one line saying what would fit, what
+would pass the studio's limits (`Limits.request_s`, `Limits.request_mb`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from riff.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One machine's costs for a 512-column clip, measured on its device."""
+
+    step_s: float  # one denoising step (both guidance halves)
+    clip_s: float  # the rest of a clip: prompt encoding, VAE, inversion to audio
+    clip_mb: float  # peak working memory while one clip renders, above what was resident
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A request's estimated wall time and peak working memory."""
+
+    seconds: float
+    mb: float
+
+
+def estimate(calibration: Calibration, clips: int, steps: int, width: int = CLIP_WIDTH) -> Cost:
+    """Seconds and peak MB of `clips` clips of `steps` steps, `width` columns each.
+
+    Time grows with the columns (the UNet's convolutions dominate at these sizes); memory is
+    one clip's at a time, plus what the result keeps (each clip's float32 samples, twice: the
+    clip and the track).
+    """
+    scale = width / CLIP_WIDTH
+    seconds = clips * scale * (steps * calibration.step_s + calibration.clip_s)
+    kept_mb = clips * scale * CLIP_SECONDS * SpectrogramParams().sample_rate * 4 * 2 / 1e6
+    return Cost(seconds, calibration.clip_mb * scale + kept_mb)
+
+
+def fitting_clips(calibration: Calibration, steps: int, width: int, seconds: float) -> int:
+    """The most clips of these settings that fit in `seconds`."""
+    one = estimate(calibration, 1, steps, width).seconds
+    return max(0, math.floor(seconds / one)) if one > 0 else 0
+
+
+def check(calibration: Calibration, clips: int, steps: int, width: int, max_s: float, max_mb: float) -> None:
+    """Refuse, in one line saying what would fit, a request over the time or memory budget.
+
+    Raises:
+        ValueError: over `max_s` seconds or `max_mb` megabytes on this machine.
+    """
+    cost = estimate(calibration, clips, steps, width)
+    if cost.seconds > max_s:
+        fit = fitting_clips(calibration, steps, width, max_s)
+        advice = (
+            f"at most {fit} clip(s) at these settings, or fewer steps"
+            if fit
+            else "fewer steps or a narrower clip"
+        )
+        raise ValueError(
+            f"{clips} clip(s) of {steps} steps at {width} columns would take about {cost.seconds:.0f} s "
+            f"on this machine, over its {max_s:g} s per request: {advice}"
+        )
+    if cost.mb > max_mb:
+        raise ValueError(
+            f"{clips} clip(s) at {width} columns would need about {cost.mb:.0f} MB on this machine, "
+            f"over its {max_mb:g} MB per request: fewer clips or a narrower clip"
+        )
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MB (0 where /proc is not there)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory since the last `reset_peak`, in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak() -> None:
+    """Start measuring the peak afresh (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def measure(render_clip, device: str, scale: float = 1.0) -> Calibration:
+    """Time `render_clip(steps)` at 2 and 4 steps on this machine.
+
+    Args:
+        render_clip: renders one clip of the given number of steps, start to audio.
+        scale: 512 columns over the columns of the clip it renders.
+    """
+    reset_peak()
+    before = resident_mb()
+    began = time.perf_counter()
+    render_clip(2)
+    two = time.perf_counter() - began
+    began = time.perf_counter()
+    render_clip(4)
+    four = time.perf_counter() - began
+    step_s = max((four - two) / 2, 1e-4)
+    return Calibration(
+        step_s=step_s * scale,
+        clip_s=max(two - 2 * step_s, 1e-4) * scale,
+        clip_mb=max(peak_mb() - before, 1.0) * scale,
+        device=device,
+    )
