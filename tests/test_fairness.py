@@ -11,6 +11,7 @@ import pytest
 from conftest import serve
 
 import app as studio
+from riff import budget
 from riff.budget import Calibration, check, estimate, fitting_clips
 from riff.endless import Endless
 from riff.limits import Limits
@@ -61,6 +62,23 @@ def test_the_engine_measures_its_machine_once(tiny_model, tmp_path):
     first = engine.measured()
     assert first.step_s > 0 and first.clip_s > 0 and first.clip_mb > 0 and first.device == "cpu"
     assert engine.measured() is first
+
+
+def test_calibration_leaves_out_the_warm_up_and_unlucky_runs(monkeypatch):
+    """A first render that pays one-off costs, or one run slowed by a busy machine, must not
+    become the machine's speed: that refused requests the machine could serve."""
+    clock = [0.0]
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
+    costs = iter([100.0, 2.0, 30.0, 2.0, 3.0])  # warm-up; then 2 and 4 steps, twice
+    rendered = []
+
+    def render_clip(steps: int) -> None:
+        rendered.append(steps)
+        clock[0] += next(costs)
+
+    measured = budget.measure(render_clip, "cpu")
+    assert rendered == [2, 2, 4, 2, 4]
+    assert measured.step_s == pytest.approx(0.5) and measured.clip_s == pytest.approx(1.0)
 
 
 def test_turns_go_in_the_order_they_were_asked_for():
