@@ -23,6 +23,7 @@ def test_the_studio_holds_a_short_load_run():
     assert report["temp_mb_after_stop"] <= report["before"]["temp_mb"] + 0.5
 
 
+@pytest.mark.slow
 def test_sigterm_cleans_up_like_sigint(tmp_path):
     import signal
 
@@ -43,13 +44,16 @@ def test_sigterm_cleans_up_like_sigint(tmp_path):
     assert list(server.tmp.glob("riff-studio-*")) == []
 
 
+@pytest.mark.slow
 def test_the_budget_bench_in_its_short_form():
     import bench_budget
 
     report = bench_budget.main(["--quick", "--request-s", "60"])
     for row in report["heaviest"]:  # what fits ran; more was refused in one line before any work
         refusal = row["one_more_than_fits"] if row["clips"] else row["refused"]
-        assert refusal and "\n" not in refusal and ("at most" in refusal or "over its 60 s" in refusal)
+        # the budget's line, or the count limit's where that binds first (a fast machine)
+        assert refusal and "\n" not in refusal
+        assert "at most" in refusal or "over its 60 s" in refusal or "must be in" in refusal
     assert "too long" in report["up_next"]["answer"] and report["up_next"]["kept"] <= 1024
     sessions = report["many_sessions"]
     assert sessions["one_client_completed"] <= 4 and sessions["one_client_refused"] >= 30
