@@ -56,6 +56,7 @@ from riff.studio import EXAMPLES as EXAMPLES_SESSION
 from riff.studio import Busy, Engine, Gone, Result, Stopped
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
+from riff.uploads import keep_trimmed
 
 try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its request needs.
     import spaces
@@ -1345,7 +1346,13 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
     )
     app.include_router(router(engine, gpu(lambda _: 1, width=None)))
     limits = engine.limits
-    app.add_middleware(UploadCap, max_bytes=limits.upload_request_mb * 1e6, max_files=limits.upload_files)
+    app.add_middleware(
+        UploadCap,
+        max_bytes=limits.upload_request_mb * 1e6,
+        max_files=limits.upload_files,
+        client_bytes=limits.client_upload_mb * 1e6,
+        trusted_proxies=trusted_proxies,
+    )
     demo = build_demo(engine, cache_examples, trusted_proxies)
     app = gr.mount_gradio_app(
         app,
@@ -1394,6 +1401,7 @@ def main() -> None:
             print(f"riff: {error}", flush=True)
 
     threading.Thread(target=preload, daemon=True).start()
+    keep_trimmed(Path(gr.utils.get_upload_folder()), engine.limits.cache_mb * 1e6)
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
     # uvicorn stops on SIGTERM as on SIGINT, then raises the signal again with the handler it
     # found: the default one would end the process here, skipping the clean-up below.

@@ -41,6 +41,8 @@ class Limits:
     disk_mb: float = 4000.0  # the whole server's results
     upload_request_mb: float = 60.0  # one upload request, all its files together (a song and a seed)
     upload_files: int = 8  # files in one upload request
+    client_upload_mb: float = 500.0  # what one client uploads within an hour
+    cache_mb: float = 2000.0  # Gradio's cache of uploads and served files (oldest files go first)
     up_next: int = 1024  # prompts queued for endless riffs, one per session (oldest forgotten)
 
     @classmethod

@@ -1,9 +1,19 @@
-"""A cap on what one upload request sends, all its files together: an ASGI middleware in front
-of Gradio's upload route (Gradio bounds each file, not their number or their sum)."""
+"""Caps on uploads and on Gradio's cache: an ASGI middleware in front of Gradio's upload route
+(Gradio bounds each file, not their number, their sum, or what one client sends over time), and
+a byte cap on the folder where Gradio keeps uploads and what it served, oldest files first."""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from riff.trust import client_address
+
+log = logging.getLogger("riff")
 
 
 class UploadCap:
@@ -13,11 +23,24 @@ class UploadCap:
     a chunked or lying request is cut off at the cap all the same.
     """
 
-    def __init__(self, app, max_bytes: float, max_files: float, path_suffix: str = "/upload") -> None:
+    def __init__(
+        self,
+        app,
+        max_bytes: float,
+        max_files: float,
+        path_suffix: str = "/upload",
+        client_bytes: float = float("inf"),
+        window_s: float = 3600.0,
+        trusted_proxies: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_files = max_files
         self.path_suffix = path_suffix
+        self.client_bytes = client_bytes  # what one client may upload within `window_s`
+        self.window_s = window_s
+        self.trusted_proxies = trusted_proxies  # as for the page's per-client caps
+        self._sent: dict[str | None, deque] = {}  # client -> (time, bytes) of its recent uploads
 
     async def __call__(self, scope, receive, send) -> None:
         if (
@@ -27,7 +50,13 @@ class UploadCap:
         ):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
+        client = client_address((scope.get("client") or (None,))[0], forwarded, self.trusted_proxies)
+        if self._recent(client) >= self.client_bytes:
+            await self._refuse(send, self._client_line())
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
@@ -63,11 +92,35 @@ class UploadCap:
         except Exception:
             if not refused:
                 raise
+        finally:
+            self._count(client, seen)
         if refused and not started:
             await self._refuse(send)
 
-    async def _refuse(self, send) -> None:
-        line = (
+    def _recent(self, client: str | None) -> float:
+        """Bytes `client` uploaded within the window (older entries forgotten)."""
+        now = time.monotonic()
+        sent = self._sent.get(client)
+        while sent and now - sent[0][0] > self.window_s:
+            sent.popleft()
+        if sent is not None and not sent:
+            del self._sent[client]
+        return sum(size for _, size in sent or ())
+
+    def _count(self, client: str | None, size: int) -> None:
+        if size and self.client_bytes != float("inf"):
+            if client not in self._sent and len(self._sent) >= 100_000:  # bounded: oldest client goes
+                self._sent.pop(next(iter(self._sent)))
+            self._sent.setdefault(client, deque()).append((time.monotonic(), size))
+
+    def _client_line(self) -> str:
+        return (
+            f"this address has uploaded {self.client_bytes / 1e6:g} MB within the last "
+            f"{self.window_s / 60:g} minutes, the most one client may here: try again later"
+        )
+
+    async def _refuse(self, send, line: str | None = None) -> None:
+        line = line or (
             f"an upload is at most {self.max_files:g} files and {self.max_bytes / 1e6:g} MB in all here: "
             "send fewer or smaller files"
         )
@@ -75,3 +128,52 @@ class UploadCap:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def trim_folder(folder: Path, max_bytes: float) -> int:
+    """Delete `folder`'s oldest files (by modification time) until it holds at most `max_bytes`;
+    returns the bytes freed. Files that vanish meanwhile are skipped."""
+    files = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                files.append((stat.st_mtime, stat.st_size, path))
+        except OSError:
+            continue
+    total = sum(size for _, size, _ in files)
+    freed = 0
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= max_bytes:
+            break
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        total -= size
+        freed += size
+        parent = path.parent
+        if parent != folder and not any(parent.iterdir()):
+            parent.rmdir()
+    return freed
+
+
+def keep_trimmed(folder: Path, max_bytes: float, every_s: float = 30.0) -> threading.Thread:
+    """Trim `folder` to `max_bytes` every `every_s` seconds in a daemon thread (Gradio's cache:
+    its own sweep goes by age only, so a burst of uploads or results could fill the disk)."""
+
+    def run() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                freed = trim_folder(folder, max_bytes) if folder.is_dir() else 0
+            except OSError:
+                freed = 0
+            if freed:
+                log.info(
+                    "Gradio's cache over %.0f MB: freed %.0f MB, oldest first", max_bytes / 1e6, freed / 1e6
+                )
+
+    thread = threading.Thread(target=run, name="riff-cache-trim", daemon=True)
+    thread.start()
+    return thread

@@ -244,6 +244,40 @@ def test_an_upload_request_is_capped_in_files_and_bytes(tmp_path):
         assert httpx.get(site + "config").status_code == 200
 
 
+def test_one_client_uploads_at_most_its_share_in_an_hour(tmp_path):
+    limits = Limits(upload_request_mb=0.5, client_upload_mb=0.25)
+    with serve(studio.build_app(Engine("unused", root=tmp_path / "root", limits=limits))) as site:
+        upload = site + "gradio_api/upload"
+        part = [("files", ("a.wav", b"x" * 100_000))]
+        statuses = [httpx.post(upload, files=part).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 413]  # the third passed the share; the fourth is refused
+        refused = httpx.post(upload, files=part)
+        assert (
+            refused.status_code == 413
+            and "uploaded 0.25 MB within the last 60 minutes" in refused.json()["error"]
+        )
+        assert "\n" not in refused.json()["error"]
+
+
+def test_gradios_cache_is_trimmed_oldest_first_to_its_cap(tmp_path):
+    import os
+
+    from riff.uploads import trim_folder
+
+    cache = tmp_path / "gradio"
+    made = []
+    for i in range(5):
+        path = cache / f"hash{i}" / "song.wav"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x" * 100_000)
+        os.utime(path, (i, i))
+        made.append(path)
+    assert trim_folder(cache, 250_000) == 300_000
+    assert [p.exists() for p in made] == [False, False, False, True, True]
+    assert not (cache / "hash0").exists()  # emptied folders go too
+    assert trim_folder(cache, 250_000) == 0
+
+
 def test_results_are_trimmed_oldest_first_to_the_disk_caps(tmp_path):
     import os
 
