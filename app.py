@@ -1344,7 +1344,7 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
         allow_methods=["GET", "POST"],
         allow_headers=["*"],
     )
-    app.include_router(router(engine, gpu(lambda _: 1, width=None)))
+    app.include_router(router(engine, gpu(lambda _: 1, width=None), trusted_proxies))
     limits = engine.limits
     app.add_middleware(
         UploadCap,

@@ -25,7 +25,7 @@ from riff.request import PromptEnd, Settings, Walk
 from riff.runtime import give_back_memory
 from riff.seeds import DEFAULT_SEED
 from riff.studio import Busy
-from riff.trust import bundled_mask, bundled_seed, public_message
+from riff.trust import bundled_mask, bundled_seed, client_address, public_message
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def walk_request(data: InferenceInput) -> tuple[Walk, Settings]:
     return walk, settings
 
 
-def run_inference(engine, payload: dict) -> dict:
+def run_inference(engine, payload: dict, client: str | None = None) -> dict:
     """Render the clip a reference request asks for, in the engine's queue like the studio's
     own renders.
 
@@ -98,7 +98,7 @@ def run_inference(engine, payload: dict) -> dict:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValueError(f"{where}: {first['msg']}") from None
-    clip = engine.clip(*walk_request(data))
+    clip = engine.clip(*walk_request(data), client=client)
     rate = clip.params.sample_rate
     image = io.BytesIO()
     clip.image().save(image, format="JPEG", quality=92)
@@ -112,7 +112,7 @@ def run_inference(engine, payload: dict) -> dict:
     }
 
 
-def router(engine, wrap=lambda fn: fn) -> APIRouter:
+def router(engine, wrap=lambda fn: fn, trusted_proxies: int = 0) -> APIRouter:
     """A FastAPI router with `POST /run_inference/` over `engine`.
 
     Every answer is JSON: 200 with the clip; 400 for a bad request, 413 for a body over the
@@ -121,9 +121,11 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
 
     Args:
         wrap: decorates the GPU work (e.g. `spaces.GPU`).
+        trusted_proxies: proxies in front whose X-Forwarded-For names the caller, for the
+            per-client caps the page's requests have too.
     """
     routes = APIRouter()
-    work = wrap(lambda payload: run_inference(engine, payload))
+    work = wrap(lambda payload, client: run_inference(engine, payload, client))
     limit = int(engine.limits.body_kb * 1024)
 
     @routes.post("/run_inference/")
@@ -140,7 +142,9 @@ def router(engine, wrap=lambda fn: fn) -> APIRouter:
         if not isinstance(payload, dict):
             return _error("the request body must be a JSON object", 400)
         try:
-            return JSONResponse(await run_in_threadpool(work, payload))
+            host = request.client.host if request.client else None
+            client = client_address(host, request.headers.get("x-forwarded-for"), trusted_proxies)
+            return JSONResponse(await run_in_threadpool(work, payload, client))
         except OutOfGPUMemory as error:  # a ValueError too, but the server's, not the caller's
             give_back_memory()
             return _error(str(error), 503, {"Retry-After": "30"})

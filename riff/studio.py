@@ -347,10 +347,12 @@ class Engine:
         settings: Settings,
         session: str | None = None,
         progress: Progress | None = None,
+        client: str | None = None,
     ) -> Iterator[Clip]:
         """The one service path of the CLI, the studio and the API: the request checked against
         the limits, and its seed image and mask read, now, before the model loads; then its
-        clips, rendered in order in its turn on the model, as they are iterated."""
+        clips, rendered in order in its turn on the model, as they are iterated. `client` names
+        the caller for its caps where no session does (REST)."""
         grid = settings.grid()  # with a tempo, the seed is a pattern and its bars set the width
         check_seed(music.seed_image, grid, music.width)
         width = music.width or (clip_columns(grid) if grid else self._seed_width(music.seed_image))
@@ -358,7 +360,7 @@ class Engine:
         seed_image(music.seed_image)
         if music.mask is not None:
             mask_tensor(music.mask, (8, 8))
-        return self._render(music, settings, session, progress, width)
+        return self._render(music, settings, session, progress, width, client)
 
     def _render(
         self,
@@ -367,8 +369,9 @@ class Engine:
         session: str | None,
         progress: Progress | None,
         width: int,
+        client: str | None = None,
     ) -> Iterator[Clip]:
-        with self.queue.admit(self.client(session)):
+        with self.queue.admit(client or self.client(session)):
             self.afford(music, settings.steps(self.default_steps), width)  # admitted, before any work
             yield from self._turns(
                 render(self.model, music, settings, self._watch(session, progress)), session
@@ -489,9 +492,10 @@ class Engine:
             clips = render_restyle(self.model, song, restyle, settings, self._watch(session, progress))
             yield from self._collect(self._turns(clips, session), restyle, settings, session)
 
-    def clip(self, walk: Walk, settings: Settings) -> Clip:
-        """The first clip of a walk, rendered in its turn (the REST route's one-clip requests)."""
-        with contextlib.closing(self.clips(walk, settings)) as clips:
+    def clip(self, walk: Walk, settings: Settings, client: str | None = None) -> Clip:
+        """The first clip of a walk, rendered in its turn (the REST route's one-clip requests),
+        within `client`'s caps."""
+        with contextlib.closing(self.clips(walk, settings, client=client)) as clips:
             return next(clips)
 
     def _seed_width(self, name: str) -> int:

@@ -256,6 +256,42 @@ def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
     assert "busy" in response.json()["error"]
 
 
+def test_run_inference_counts_each_address_against_its_cap(tmp_path):
+    """REST callers are capped per address like the page's: one address holding its share of
+    renders gets 503, another address still gets in."""
+    import threading
+
+    from riff.studio import WorkQueue
+
+    engine = Engine("unused", root=tmp_path)
+    engine.queue = WorkQueue(max_waiting=8, per_client=1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.queue.admit("10.1.1.1"):
+            holding.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    holding.wait(10)
+    payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
+    try:
+        with serve(studio.build_app(engine, trusted_proxies=1)) as site:  # behind one proxy
+
+            def call(address: str) -> httpx.Response:
+                headers = {"x-forwarded-for": address}
+                return httpx.post(site + "run_inference/", json=payload, timeout=60, headers=headers)
+
+            capped, other = call("10.1.1.1"), call("10.2.2.2")
+    finally:
+        release.set()
+        worker.join(10)
+    assert capped.status_code == 503 and "this address already has 1" in capped.json()["error"]
+    # Another address is let in (and then cannot load the "unused" model: one line, 400).
+    assert other.status_code == 400 and "unused" in other.json()["error"]
+
+
 def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
     import os
 
