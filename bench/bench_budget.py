@@ -1,7 +1,7 @@
 """The studio's budget and fairness as a hostile caller meets them, in one process on a tiny
 random model (built here, offline); only 127.0.0.1 is contacted.
 
-    python bench/bench_budget.py [--request-s 20] [--json FILE]
+    python bench/bench_budget.py [--request-s 20] [--model assets/riff-small] [--json FILE]
 
 Cases: the heaviest legal request of each kind under the calibrated time budget (estimated
 against measured seconds, peak and after-request memory, disk), an oversized `/up_next`, an
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--request-s", type=float, default=20.0, help="the time budget per request")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="a short form (the tests' )")
+    parser.add_argument(
+        "--model", default=None, help="a model folder for the heaviest cases (default: a tiny random one)"
+    )
     args = parser.parse_args(argv)
 
     from riff.limits import Limits
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="riff-bench-budget-"))
     limits = Limits(request_s=args.request_s)
-    engine = Engine(str(save_tiny_model(work / "model")), root=work / "root", limits=limits)
+    model = args.model or str(save_tiny_model(work / "model"))
+    engine = Engine(model, root=work / "root", limits=limits)
     report: dict = {"calibration": dataclasses.asdict(engine.measured()), "request_s": args.request_s}
     report["heaviest"] = heaviest(engine, work, args.quick)
     # The fairness cases measure waits, not the budget: narrow clips, no time budget.
