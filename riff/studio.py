@@ -32,7 +32,15 @@ from riff.grid import clip_columns
 from riff.image import save_image
 from riff.limits import Limits
 from riff.loudness import normalize_loudness
-from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
+from riff.models import (
+    Model,
+    display_name,
+    load_model,
+    model_name,
+    pick_device,
+    recommended_steps,
+    shared_name,
+)
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
@@ -475,7 +483,9 @@ class Engine:
         result.settings = result.folder / "settings.json"
         if getattr(music, "seed_image", None) and Path(music.seed_image).name != music.seed_image:
             music = dataclasses.replace(music, seed_image=Path(music.seed_image).name)  # no server path
-        result.settings.write_text(json.dumps({"model": self._name, **to_dict(music, settings)}, indent=2))
+        result.settings.write_text(
+            json.dumps({"model": shared_name(self._name), **to_dict(music, settings)}, indent=2)
+        )
         result.archive = result.folder / "spectrograms.zip"
         with zipfile.ZipFile(result.archive, "w") as archive:
             for png, _ in result.images:
