@@ -47,7 +47,7 @@ from riff.request import (
     from_dict,
     to_dict,
 )
-from riff.runtime import give_back_memory, keep_large_buffers
+from riff.runtime import give_back_memory, keep_large_buffers, set_threads
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.spaces import gpu_duration
 from riff.studio import EXAMPLES as EXAMPLES_SESSION
@@ -1320,7 +1320,7 @@ def build_app(engine: Engine, cache_examples: bool = False):
     return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="riff studio")
     parser.add_argument(
         "--model", default=None, help="hub id or local diffusers folder (default: $RIFF_MODEL)"
@@ -1331,9 +1331,16 @@ def main() -> None:
         "--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_spaces else "127.0.0.1")
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    args = parser.parse_args()
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch's CPU threads (default: $RIFF_THREADS, else chosen)"
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
+    try:
+        set_threads(args.threads)  # before any work: a shared CPU stays usable (README, "Speed")
+    except ValueError as error:
+        parser.error(str(error))
     import uvicorn
 
     engine = Engine(args.model, args.device)
