@@ -25,7 +25,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 from riff.audio import wav_bytes
-from riff.endless import Endless
+from riff.endless import Endless, Listener
 from riff.image import params_from_image
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
@@ -51,7 +51,7 @@ from riff.runtime import give_back_memory, keep_large_buffers, set_threads
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.spaces import gpu_duration
 from riff.studio import EXAMPLES as EXAMPLES_SESSION
-from riff.studio import Busy, Engine, Gone, Result, Stopped
+from riff.studio import Busy, Chunk, Engine, Gone, Result, Stopped
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, public_message, uploaded
 
@@ -286,6 +286,8 @@ class Studio:
         self._made: dict[str | None, int] = {}  # clips the session's latest render has made
         self._encoded: dict[str | None, str] = {}  # the image each page's tools tab encoded last
         self._examples: dict[tuple, tuple] = {}  # an example's finished outputs, by its request
+        # Each page's endless riff: its listener, and the chunk it last sent (for the status)
+        self._listening: dict[str | None, tuple[Listener, Chunk | None]] = {}
 
     def _results(self, music, settings: Settings, session: str | None, progress) -> Iterator[Result]:
         """The engine's results of a render (`Engine.render`)."""
@@ -478,9 +480,38 @@ class Studio:
         chunks = self.engine.endless(
             music, _settings(num_inference_steps), lambda: self._up_next.pop(session, None), session
         )
-        for chunk in chunks:
-            rate = chunk.clip.params.sample_rate
-            yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status()
+        listener = Listener()
+        self._listening[session] = (listener, None)
+        try:
+            for chunk in chunks:
+                rate = chunk.clip.params.sample_rate
+                listener.release(chunk.audio.shape[-1] / rate)
+                self._listening[session] = (listener, chunk)
+                yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status(listener)
+        finally:
+            listener.finish()
+
+    def endless_started(self, request: gr.Request = None):
+        """Play was pressed: forget the page's last riff and tick the status line (`endless_status`)."""
+        self._listening.pop(_session(request), None)
+        return gr.Timer(active=True)
+
+    def endless_status(self, request: gr.Request = None):
+        """The endless riff's status line now, between chunks too: what the listener has heard and
+        has buffered, or that the player waits. The timer stops once all of it has played."""
+        listener, chunk = self._listening.get(_session(request), (None, None))
+        if listener is None or chunk is None:
+            return gr.skip(), gr.skip()  # not started yet
+        status = chunk.status(listener)
+        if listener.finished and listener.buffered <= 0:
+            self._listening.pop(_session(request), None)
+            return status, gr.Timer(active=False)
+        return status, gr.skip()
+
+    def endless_stopped(self, request: gr.Request = None):
+        """Stop was pressed: the status line keeps Stop's word."""
+        self._listening.pop(_session(request), None)
+        return gr.Timer(active=False)
 
     @gpu(lambda _: 1, width=None)
     @ui_errors
@@ -1066,7 +1097,19 @@ def endless_tab(studio: Studio) -> None:
         concurrency_limit=2,
         show_progress="hidden",
     )
+    # The line changes between chunks too, from the listener's clock (a stall shows as one).
+    timer = gr.Timer(1.0, active=False)
+    play.click(studio.endless_started, None, timer, api_visibility="private", queue=False)
+    timer.tick(
+        studio.endless_status,
+        None,
+        [status, timer],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
+    stop.click(studio.endless_stopped, None, timer, api_visibility="private", queue=False)
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
