@@ -1381,7 +1381,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
     try:
-        set_threads(args.threads)  # before any work: a shared CPU stays usable (README, "Speed")
+        set_threads(args.threads)  # before any work: a shared CPU stays usable (README, "CPU threads")
     except ValueError as error:
         parser.error(str(error))
     import uvicorn
