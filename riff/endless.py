@@ -157,6 +157,7 @@ class Listener:
         self._first = 0.0  # seconds in the first release: what the player started with
         self._at = 0.0  # the clock time `heard` and `waited` are up to
         self._empty_since: float | None = None
+        self._last = 0.0  # the clock time of the last release
 
     @property
     def buffered(self) -> float:
@@ -172,6 +173,7 @@ class Listener:
             self._started, self._at, self._first = now, now, seconds
         self._advance(now)
         self.released += seconds
+        self._last = now
         if seconds > 0:
             self._empty_since = None
 
@@ -180,12 +182,13 @@ class Listener:
         self._advance(self.clock())
         self.finished = True
 
-    def speed(self) -> float | None:
-        """Seconds of music made per second since playback started (1 keeps up), measured up to
-        now, so it falls while nothing arrives; None in the first second."""
-        if self._started is None or self.clock() - self._started < 1.0:
+    def speed(self, now: float | None = None) -> float | None:
+        """Seconds of music made per second since playback started (1 keeps up): as of the last
+        release, or up to `now` (lower while nothing arrives); None before a second's worth."""
+        until = self._last if now is None else now
+        if self._started is None or until - self._started < 1.0:
             return None
-        return (self.released - self._first) / (self.clock() - self._started)
+        return (self.released - self._first) / (until - self._started)
 
     def _advance(self, now: float) -> None:
         if self._started is None:
@@ -210,7 +213,9 @@ class Listener:
             if self.buffered > 0:
                 return f"{heard}, {self.buffered:.0f} s left to play; no more is coming"
             return f"done: all {self.released:.0f} s played"
-        speed = self.speed()
+        # While the player waits, the pace up to now (it only falls until music comes); else
+        # as of the last release, so the line does not swing between releases.
+        speed = self.speed(now if self._empty_since is not None else None)
         pace = "" if speed is None else f"music comes at {speed:.2f}x the speed it plays"
         if self._empty_since is not None:
             waiting = f"{heard} · stalled {now - self._empty_since:.0f} s: the player waits for music"
