@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 from riff.audio import wav_bytes
-from riff.endless import Endless
+from riff.endless import Endless, Listener
 from riff.image import params_from_image
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
@@ -49,11 +49,11 @@ from riff.request import (
     from_dict,
     to_dict,
 )
-from riff.runtime import give_back_memory, keep_large_buffers
+from riff.runtime import give_back_memory, keep_large_buffers, set_threads
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
 from riff.spaces import gpu_duration
 from riff.studio import EXAMPLES as EXAMPLES_SESSION
-from riff.studio import Busy, Engine, Gone, Result, Stopped
+from riff.studio import Busy, Chunk, Engine, Gone, Result, Stopped
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
 from riff.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
 from riff.uploads import keep_trimmed
@@ -290,6 +290,8 @@ class Studio:
         self._made: dict[str | None, int] = {}  # clips the session's latest render has made
         self._encoded: dict[str | None, str] = {}  # the image each page's tools tab encoded last
         self._examples: dict[tuple, tuple] = {}  # an example's finished outputs, by its request
+        # Each page's endless riff: its listener, and the chunk it last sent (for the status)
+        self._listening: dict[str | None, tuple[Listener, Chunk | None]] = {}
 
     def _session(self, request: gr.Request | None) -> str | None:
         """The caller's session, its client (address) made known to the engine's caps."""
@@ -491,9 +493,38 @@ class Studio:
         chunks = self.engine.endless(
             music, _settings(num_inference_steps), lambda: self.engine.up_next.take(session), session
         )
-        for chunk in chunks:
-            rate = chunk.clip.params.sample_rate
-            yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status()
+        listener = Listener()
+        self._listening[session] = (listener, None)
+        try:
+            for chunk in chunks:
+                rate = chunk.clip.params.sample_rate
+                listener.release(chunk.audio.shape[-1] / rate)
+                self._listening[session] = (listener, chunk)
+                yield wav_bytes(chunk.audio, rate), scroll.add(chunk.clip), chunk.status(listener)
+        finally:
+            listener.finish()
+
+    def endless_started(self, request: gr.Request = None):
+        """Play was pressed: forget the page's last riff and tick the status line (`endless_status`)."""
+        self._listening.pop(_session(request), None)
+        return gr.Timer(active=True)
+
+    def endless_status(self, request: gr.Request = None):
+        """The endless riff's status line now, between chunks too: what the listener has heard and
+        has buffered, or that the player waits. The timer stops once all of it has played."""
+        listener, chunk = self._listening.get(_session(request), (None, None))
+        if listener is None or chunk is None:
+            return gr.skip(), gr.skip()  # not started yet
+        status = chunk.status(listener)
+        if listener.finished and listener.buffered <= 0:
+            self._listening.pop(_session(request), None)
+            return status, gr.Timer(active=False)
+        return status, gr.skip()
+
+    def endless_stopped(self, request: gr.Request = None):
+        """Stop was pressed: the status line keeps Stop's word."""
+        self._listening.pop(_session(request), None)
+        return gr.Timer(active=False)
 
     @gpu(lambda _: 1, width=None)
     @ui_errors
@@ -1082,7 +1113,19 @@ def endless_tab(studio: Studio) -> None:
         concurrency_limit=WORKERS,  # the engine caps them per client
         show_progress="hidden",
     )
+    # The line changes between chunks too, from the listener's clock (a stall shows as one).
+    timer = gr.Timer(1.0, active=False)
+    play.click(studio.endless_started, None, timer, api_visibility="private", queue=False)
+    timer.tick(
+        studio.endless_status,
+        None,
+        [status, timer],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
     stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
+    stop.click(studio.endless_stopped, None, timer, api_visibility="private", queue=False)
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
@@ -1369,7 +1412,7 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
     return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="riff studio")
     parser.add_argument(
         "--model", default=None, help="hub id or local diffusers folder (default: $RIFF_MODEL)"
@@ -1386,9 +1429,16 @@ def main() -> None:
         default=int(os.environ.get("RIFF_TRUSTED_PROXIES", "1" if on_spaces else "0")),
         help="proxies in front whose X-Forwarded-For names the caller (Spaces: 1; default 0 elsewhere)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch's CPU threads (default: $RIFF_THREADS, else chosen)"
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
+    try:
+        set_threads(args.threads)  # before any work: a shared CPU stays usable (README, "CPU threads")
+    except ValueError as error:
+        parser.error(str(error))
     import uvicorn
 
     engine = Engine(args.model, args.device)

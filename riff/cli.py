@@ -25,7 +25,7 @@ from riff.interp import ALPHA_CURVES
 from riff.models import REFERENCE_MODEL, SCHEDULERS
 from riff.params import SpectrogramParams
 from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
-from riff.runtime import keep_large_buffers
+from riff.runtime import keep_large_buffers, set_threads
 from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED, open_image
 from riff.spectrogram import GRIFFIN_LIM_ITERS
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     keep_large_buffers()
     try:
+        set_threads(args.threads)
         args.run(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"riff: error: {error}", file=sys.stderr)
@@ -65,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riff", description="Music from spectrogram diffusion.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch's CPU threads (default: $RIFF_THREADS, else $OMP_NUM_THREADS, else 1 on a CPU "
+        "of 2 cores or fewer, one below the cores on larger ones)",
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("audio-to-image", help="encode audio files as spectrogram images")

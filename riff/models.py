@@ -156,6 +156,21 @@ def display_name(name: str) -> str:
     return name
 
 
+def shared_name(name: str) -> str:
+    """How to name a model where others read it (a downloaded settings file): a hub id as given,
+    the bundled model as "riff-small", any local folder by its own name, never by its path on
+    this machine."""
+    local = Path(name).expanduser()
+    try:
+        if local.resolve() == BUNDLED_MODEL:
+            return BUNDLED_MODEL.name
+        folder = local.exists()
+    except OSError:
+        folder = False
+    path_like = local.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if folder or path_like else name
+
+
 def model_card(name: str | None = None) -> dict:
     """What a model folder's riff.json says about it (written by `riff train`); {} for none.
 

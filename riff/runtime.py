@@ -6,10 +6,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+# At most this many cores, one intra-op thread: a second thread that another process keeps off
+# its core stalls the first at every parallel region (8x slower, not 2x; see the README).
+SMALL_CPU = 2
 
 
 def give_back_memory() -> bool:
@@ -42,3 +49,65 @@ def keep_large_buffers() -> bool:
     applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**30))
     log.debug("glibc buffer retention %s", "on" if applied else "unavailable")
     return applied
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may run on: its CPU affinity, capped by a container's CPU quota
+    (cgroup v2 `cpu.max`, as on Spaces), which `os.cpu_count` does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cgroup.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def choose_threads(
+    requested: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+    cores: int | None = None,
+    torch_default: int | None = None,
+) -> int | None:
+    """The intra-op threads torch should use, or None to leave torch's choice alone.
+
+    `requested` (--threads) wins, then $RIFF_THREADS; a user's $OMP_NUM_THREADS is left to
+    torch, which reads it. Otherwise one thread on a CPU of at most `SMALL_CPU` usable cores,
+    where the page's phase retrieval and ffmpeg, or another process, take the other; on larger
+    ones torch's own choice (`torch_default`, its physical cores) capped one below the usable
+    cores.
+
+    Raises:
+        ValueError: for a thread count below 1 or not a whole number.
+    """
+    setting = requested if requested is not None else environ.get("RIFF_THREADS", "").strip() or None
+    if setting is not None:
+        try:
+            threads = int(setting)
+        except ValueError:
+            raise ValueError(f"RIFF_THREADS={setting!r}: use a whole number of threads, 1 or more") from None
+        if threads < 1:
+            raise ValueError(f"threads must be 1 or more, got {threads}")
+        return threads
+    if environ.get("OMP_NUM_THREADS", "").strip():
+        return None
+    cores = cores or usable_cores()
+    if cores <= SMALL_CPU:
+        return 1
+    return min(cores - 1, torch_default or cores)
+
+
+def set_threads(requested: int | None = None, environ: Mapping[str, str] = os.environ) -> int:
+    """Apply `choose_threads` to torch (from an entry point, before any work); returns the
+    threads torch now uses."""
+    import torch
+
+    threads = choose_threads(requested, environ, torch_default=torch.get_num_threads())
+    if threads is not None:
+        torch.set_num_threads(threads)
+    log.debug("torch uses %d intra-op thread(s)", torch.get_num_threads())
+    return torch.get_num_threads()

@@ -28,12 +28,20 @@ from riff import budget
 from riff.audio import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
 from riff.beats import check_seed
 from riff.convert import Spectrogram, decode, image_from_waveform, metadata
-from riff.endless import Endless, StreamLevel, TrackStream
+from riff.endless import Endless, Listener, StreamLevel, TrackStream
 from riff.grid import clip_columns
 from riff.image import save_image
 from riff.limits import Limits, clip_count
 from riff.loudness import normalize_loudness
-from riff.models import Model, display_name, load_model, model_name, pick_device, recommended_steps
+from riff.models import (
+    Model,
+    display_name,
+    load_model,
+    model_name,
+    pick_device,
+    recommended_steps,
+    shared_name,
+)
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
@@ -110,18 +118,15 @@ class Chunk:
     music_s: float  # seconds of music streamed so far
     wall_s: float  # seconds spent making it
 
-    def status(self) -> str:
-        """What plays, and whether the riff keeps up with its listener."""
+    def status(self, listener: Listener) -> str:
+        """What plays, what its listener has heard and has buffered, and whether the riff keeps
+        up with them."""
         walk = self.walk
         change = f" → {walk.end.prompt!r}" if walk.end.prompt != walk.start.prompt else ""
-        line = (
+        return (
             f"Playing {walk.start.prompt!r}{change} · seed {walk.start.seed} → {walk.end.seed} · "
-            f"{self.music_s:.0f} s of music made in {self.wall_s:.0f} s"
+            f"{self.music_s:.0f} s of music made · {listener.status()}"
         )
-        speed = self.wall_s / max(self.music_s, 1e-9)
-        if speed > 1:
-            return f"{line} · buffering: this machine makes music {speed:.1f}x slower than it plays"
-        return f"{line} · keeping up ({speed:.2f}x real time)"
 
 
 class Gone(RuntimeError):
@@ -558,7 +563,9 @@ class Engine:
         result.settings = result.folder / "settings.json"
         if getattr(music, "seed_image", None) and Path(music.seed_image).name != music.seed_image:
             music = dataclasses.replace(music, seed_image=Path(music.seed_image).name)  # no server path
-        result.settings.write_text(json.dumps({"model": self._name, **to_dict(music, settings)}, indent=2))
+        result.settings.write_text(
+            json.dumps({"model": shared_name(self._name), **to_dict(music, settings)}, indent=2)
+        )
         result.archive = result.folder / "spectrograms.zip"
         with zipfile.ZipFile(result.archive, "w") as archive:
             for png, _ in result.images:

@@ -106,6 +106,7 @@ def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
     assert names == ["settings.json", "spectrogram.png", "spectrograms.zip"]
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
     assert settings["kind"] == "walk"
+    assert settings["model"] == Path(engine.model.name).name  # its folder's name, not its path
     music = settings["music"]
     assert music["start"] == {
         "prompt": "solo piano, slow",

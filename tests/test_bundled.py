@@ -14,6 +14,7 @@ from riff.models import (
     load_model,
     model_name,
     recommended_steps,
+    shared_name,
 )
 
 
@@ -28,6 +29,16 @@ def test_the_bundled_model_is_the_default(monkeypatch):
     assert display_name(model_name()) == "riff-small (bundled)"
     monkeypatch.setenv("RIFF_MODEL", "riffusion/riffusion-model-v1")
     assert model_name() == "riffusion/riffusion-model-v1"
+
+
+def test_a_shared_name_never_holds_a_path_on_this_machine(tmp_path):
+    folder = tmp_path / "my-riff"
+    folder.mkdir()
+    assert shared_name(str(BUNDLED_MODEL)) == "riff-small"
+    assert shared_name("riffusion/riffusion-model-v1") == "riffusion/riffusion-model-v1"
+    assert shared_name(str(folder)) == shared_name(f"{folder}/") == "my-riff"
+    assert shared_name("/srv/models/gone") == shared_name("C:\\models\\gone") == "gone"
+    assert shared_name("~/models/mine") == shared_name("./models/mine") == "mine"
 
 
 def test_it_is_small_fp16_and_says_how_it_was_made():

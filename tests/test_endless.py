@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import sine
 
-from riff.endless import Endless, StreamLevel, TrackStream
+from riff.endless import Endless, Listener, StreamLevel, TrackStream
 from riff.limits import Limits
 from riff.loudness import integrated_loudness, true_peak
 from riff.request import MAX_SEED, PromptEnd, Settings
@@ -89,3 +89,78 @@ def test_the_engine_stops_when_the_page_leaves_or_at_its_limit(tiny_model, narro
     assert len(list(limited.endless(riff, FAST))) == 1  # the first chunk passes 0.3 s
     with pytest.raises(ValueError, match="unknown seed image"):
         next(engine.endless(dataclasses.replace(riff, seed_image="nope"), FAST))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_listener_hears_what_was_released_and_waits_when_it_runs_out():
+    clock = FakeClock()
+    listener = Listener(clock)
+    assert listener.status() == "starting: the first music is on its way"
+    listener.release(0.0)  # silence before the first sound does not start the player
+    clock.now += 3
+    listener.release(5.0)
+    assert (listener.heard, listener.buffered) == (0.0, 5.0)
+    clock.now += 2
+    assert listener.status() == "2 s heard, 3 s buffered"  # too soon to tell a pace
+    clock.now += 2  # 4 s in: the next 5 s arrive with 1 s still buffered
+    listener.release(5.0)
+    assert (listener.heard, listener.buffered, listener.waited) == (4.0, 6.0, 0.0)
+    assert (
+        listener.status() == "4 s heard, 6 s buffered · keeping up: music comes at 1.25x the speed it plays"
+    )
+    clock.now += 3  # between releases the pace holds, while heard and buffered move on
+    assert (
+        listener.status() == "7 s heard, 3 s buffered · keeping up: music comes at 1.25x the speed it plays"
+    )
+    # Then nothing comes for 20 s: the line says so between chunks, from the clock alone.
+    clock.now += 13
+    assert listener.status() == (
+        "10 s heard · stalled 10 s: the player waits for music (music comes at 0.25x the speed it plays)"
+    )
+    assert listener.waited == 10.0
+    clock.now += 4
+    listener.release(5.0)  # the player resumes, having waited 14 s
+    assert (listener.heard, listener.buffered, listener.waited) == (10.0, 5.0, 14.0)
+    assert listener.status() == (
+        "10 s heard, 5 s buffered · falling behind: music comes at 0.42x the speed it plays;"
+        " the player waits in about 9 s"
+    )
+
+
+def test_the_listener_plays_out_its_buffer_after_the_last_chunk():
+    clock = FakeClock()
+    listener = Listener(clock)
+    listener.release(5.0)
+    clock.now += 1
+    listener.release(5.0)
+    listener.finish()
+    assert listener.status() == "1 s heard, 9 s left to play; no more is coming"
+    clock.now += 30  # long after: finished, so the silence is not a stall
+    assert listener.status() == "done: all 10 s played"
+    assert (listener.heard, listener.waited) == (10.0, 0.0)
+
+
+def test_the_pages_status_line_follows_the_listener_between_chunks(engine):
+    import gradio as gr
+
+    import app
+
+    studio = app.Studio(engine)
+    assert studio.endless_status() == (gr.skip(), gr.skip())  # nothing plays yet: no change
+    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2)
+    _, _, first = next(stream)
+    assert first.startswith("Playing 'piano' · seed 0 → 1 · ") and " s heard, " in first
+    status, timer = studio.endless_status()  # a tick, no chunk: the same listener's line
+    assert status.startswith("Playing 'piano'") and " s buffered" in status and timer == gr.skip()
+    stream.close()  # Stop, or the limit: the player plays out its buffer
+    status, timer = studio.endless_status()
+    assert status.endswith("left to play; no more is coming") and timer == gr.skip()
+    assert isinstance(studio.endless_stopped(), gr.Timer)
+    assert studio.endless_status() == (gr.skip(), gr.skip())
