@@ -73,18 +73,21 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     import uvicorn
 
     import app
+    from riff.limits import Limits
 
     served = []
 
     class Engine:
         def __init__(self, model, device):
             self.model = types.SimpleNamespace(describe=lambda: "a fake model")
+            self.limits = Limits()
 
         def close(self):
             pass
 
     monkeypatch.setattr(app, "Engine", Engine)
-    monkeypatch.setattr(app, "build_app", lambda engine, cache_examples: "the app")
+    monkeypatch.setattr(app, "build_app", lambda engine, cache_examples, trusted_proxies: "the app")
+    monkeypatch.setattr(app, "keep_trimmed", lambda folder, max_bytes: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(torch.get_num_threads()))
     app.main(["--threads", "1"])
     torch.set_num_threads(2)
