@@ -87,7 +87,47 @@ def main() -> None:
             print(
                 f"{len(parts)} segments, {len(audio) / 44100:.1f} s; silent runs >=5 ms: {len(runs)}, at joins: {at_joins}"
             )
+            steps = np.abs(np.diff(rms(audio)))
+            join_steps = [steps[min(int(j / 0.02), len(steps) - 1)] for j in joins]
+            print(
+                f"level step at joins (max) {max(join_steps):.4f}; inside the music (99th pct) {np.quantile(steps, 0.99):.4f}"
+            )
+            reference = own_track(engine, app)
+            n = min(len(reference), len(audio))
+            spectrum = np.fft.rfft(audio[:n], 2 * n) * np.conj(np.fft.rfft(reference[:n], 2 * n))
+            xcorr = np.fft.irfft(spectrum)
+            lag = int(np.argmax(xcorr))
+            lag = lag - 2 * n if lag > n else lag
+            shifted = audio[lag : lag + n] if lag >= 0 else np.pad(audio, (-lag, 0))[:n]
+            m = min(len(shifted), n)
+            corr = np.corrcoef(shifted[:m], reference[:m])[0, 1]
+            print(f"best alignment: HLS later by {lag} samples")
+            print(
+                f"riff's own track {len(reference) / 44100:.2f} s, HLS {len(audio) / 44100:.2f} s; correlation sample for sample {corr:.4f}"
+            )
     engine.close()
+
+
+def rms(audio: np.ndarray, rate: int = 44100, window_s: float = 0.02) -> np.ndarray:
+    size = int(rate * window_s)
+    frames = audio[: len(audio) // size * size].reshape(-1, size)
+    return np.sqrt((frames**2).mean(axis=1))
+
+
+def own_track(engine, app) -> np.ndarray:
+    """The same endless riff as riff streams it, made again in-process (seeded, so identical)."""
+    import io
+
+    import soundfile as sf
+
+    import app as studio
+
+    chunks = studio.Studio(engine).endless("warm jazz piano", 1, 1, 5)
+    parts = []
+    for wav, *_ in chunks:
+        data, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+        parts.append(data.mean(axis=1))
+    return np.concatenate(parts)
 
 
 if __name__ == "__main__":
