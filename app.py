@@ -22,6 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 import torch
+from gradio.data_classes import FileData
 from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 from PIL import Image
@@ -345,7 +346,33 @@ class Studio:
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
-        """Render a walk from the start prompt and seed to the end ones; yields the track so far."""
+        """Render a walk: music that morphs from a start prompt and seed to an end prompt and
+        seed over several clips (about 5 s each), joined with crossfades into one track.
+        The track is given as an audio file (a URL).
+
+        Args:
+            start_prompt: what the music sounds like at the start.
+            start_seed: random seed of the start, 0 or more.
+            end_prompt: what the music sounds like at the end.
+            end_seed: random seed of the end, 0 or more.
+            num_clips: clips along the walk, 2 to 32; the track is about 5 s per clip.
+            num_inference_steps: denoising steps per clip; empty means the model's own
+                recommendation (about 20); more is slower and rarely better. 5 to 100.
+            denoising: how far each clip departs from the seed image, 0 to 1 (0.75 default).
+            guidance: how strongly the prompt steers, about 1 to 15 (7 default).
+            seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
+            start_negative_prompt: what the start should avoid; empty for nothing.
+            end_negative_prompt: what the end should avoid; empty for nothing.
+            end_denoising: denoising at the end (empty: the same as the start).
+            end_guidance: guidance at the end (empty: the same as the start).
+            alpha_curve: how the walk moves between the ends: "linear", "power" or "smooth".
+            crossfade_ms: crossfade between clips in milliseconds.
+            mask: name of an inpainting mask (empty or "none" for none).
+            scheduler: denoising scheduler name (the default is fine).
+            seed_upload: an uploaded seed image instead of a bundled one (usually empty).
+            continuation: start each clip from the one before (smoother joins).
+            width: clip width in spectrogram columns (512 is about 5 s).
+        """
         given = dict(locals())
         walk, settings = _walk_request(**{name: given[name] for name in _WALK_FIELDS})
         session = self._session(request)
@@ -396,7 +423,22 @@ class Studio:
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
-        """Text to audio: one clip per seed, seed, seed + 1, ..."""
+        """Text to audio: render short music clips (about 5 s each) from a text prompt, one
+        clip per seed (seed, seed + 1, ...), joined into one track, given as an audio file (a
+        URL).
+
+        Args:
+            prompt: what the music should sound like, e.g. "funky synth solo" (at most 1000
+                characters).
+            seed: first random seed, 0 or more; the same prompt and seed give the same clip.
+            num_seeds: how many clips (one per seed), 1 to 32; the track is about 5 s per clip.
+            negative_prompt: what the music should avoid; empty for nothing.
+            num_inference_steps: denoising steps per clip; empty means the model's own
+                recommendation (about 20); more is slower and rarely better. 5 to 100.
+            denoising: how far each clip departs from the seed image, 0 to 1 (0.75 default).
+            guidance: how strongly the prompt steers, about 1 to 15 (7 default).
+            seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
+        """
         end = PromptEnd(_prompt(prompt), int(seed), negative_prompt or "", denoising, guidance)
         seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = _settings(num_inference_steps)
@@ -451,7 +493,21 @@ class Studio:
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
-        """A seamless loop: the track repeats with no seam (download it or switch on looping)."""
+        """A seamless loop: music from a prompt whose end runs into its start with no seam, for
+        playing on repeat, given as an audio file (a URL).
+
+        Args:
+            prompt: what the loop should sound like.
+            seed: random seed, 0 or more.
+            clips: clips in the loop, 1 to 32 (about 5 s each).
+            num_inference_steps: denoising steps per clip; empty means the model's own
+                recommendation (about 20); more is slower and rarely better. 5 to 100.
+            denoising: how far each clip departs from the seed image, 0 to 1 (0.75 default).
+            guidance: how strongly the prompt steers, about 1 to 15 (7 default).
+            seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
+            crossfade_ms: crossfade between clips (and round the loop) in milliseconds.
+            width: clip width in spectrogram columns (512 is about 5 s).
+        """
         end = PromptEnd(_prompt(prompt), int(seed), "", denoising, guidance)
         music = Loop(
             end,
@@ -622,7 +678,14 @@ class Studio:
 
     @ui_errors
     def audio_to_image(self, audio: str, stereo: bool = False, request: gr.Request = None):
-        """Encode audio as a riffusion-format spectrogram image."""
+        """Encode an audio file as a riffusion-format spectrogram image (PNG; time across,
+        pitch up), the picture the model draws: the PNG file (a URL) that image_to_audio turns
+        back into sound.
+
+        Args:
+            audio: the audio file to encode (WAV, MP3, FLAC, OGG; at most 600 s, 50 MB).
+            stereo: keep left and right (in the image's green and blue) instead of mixing to mono.
+        """
         if not audio:
             raise ValueError("upload an audio file first")
         session = self._session(request)
@@ -645,7 +708,14 @@ class Studio:
 
     @ui_errors
     def image_to_audio(self, image: str, seed: int = 0, request: gr.Request = None):
-        """Decode a spectrogram image to audio, honouring its metadata."""
+        """Decode a riffusion-format spectrogram image (a PNG from audio_to_image or from the
+        model) back to audio, honouring the settings written in its metadata: an audio file (a
+        URL).
+
+        Args:
+            image: the spectrogram image, 512 pixels high.
+            seed: random seed of the phase reconstruction, 0 or more (changes little).
+        """
         if not image:
             raise ValueError("upload a spectrogram image first")
         path, info = self.engine.image_to_audio(_uploaded(image), int(seed), self._session(request))
@@ -1306,6 +1376,108 @@ def tools_tab(studio: Studio) -> None:
     )
 
 
+def _final(outputs) -> tuple:
+    """The last values a page handler yields (its finished render)."""
+    *_, last = outputs
+    return last
+
+
+def _file(path: str | None) -> FileData | None:
+    """A file the tool returns: served by the page, so the assistant gets a URL."""
+    return FileData(path=path, orig_name=Path(path).name) if path else None
+
+
+def tools(studio: Studio) -> None:
+    """The page's safe endpoints as MCP tools (and API endpoints named tool_*): typed, each
+    returning its file as a URL (one output: Gradio's MCP server flattens no more), under the page's limits (they call its handlers). The
+    page's own endpoints are kept off the tool list: their galleries and states mean nothing
+    to an assistant."""
+
+    def generate(
+        prompt: str,
+        seed: int = 0,
+        num_seeds: int = 1,
+        negative_prompt: str = "",
+        num_inference_steps: int | None = None,
+        request: gr.Request = None,
+    ) -> FileData:
+        track, *_ = _final(
+            studio.generate(
+                prompt,
+                seed,
+                num_seeds,
+                negative_prompt,
+                num_inference_steps,
+                request=request,
+            )
+        )
+        return _file(track)
+
+    def interpolate(
+        start_prompt: str,
+        start_seed: int,
+        end_prompt: str,
+        end_seed: int,
+        num_clips: int = Walk.num_clips,
+        num_inference_steps: int | None = None,
+        request: gr.Request = None,
+    ) -> FileData:
+        outputs = studio.interpolate(
+            start_prompt,
+            start_seed,
+            end_prompt,
+            end_seed,
+            num_clips,
+            num_inference_steps,
+            request=request,
+        )
+        track, *_ = _final(outputs)
+        return _file(track)
+
+    def loop(
+        prompt: str,
+        seed: int = 0,
+        clips: int = Loop.clips,
+        num_inference_steps: int | None = None,
+        request: gr.Request = None,
+    ) -> FileData:
+        outputs = studio.loop(prompt, seed, clips, num_inference_steps, request=request)
+        track, *_ = _final(outputs)
+        return _file(track)
+
+    def audio_to_image(audio: FileData, stereo: bool = False, request: gr.Request = None) -> FileData:
+        _, _, png = studio.audio_to_image(_path(audio), stereo, request=request)
+        return _file(png)
+
+    def image_to_audio(image: FileData, seed: int = 0, request: gr.Request = None) -> FileData:
+        path, _ = studio.image_to_audio(_path(image), seed, request=request)
+        return _file(path)
+
+    for tool, handler in (
+        (generate, Studio.generate),
+        (interpolate, Studio.interpolate),
+        (loop, Studio.loop),
+        (audio_to_image, Studio.audio_to_image),
+        (image_to_audio, Studio.image_to_audio),
+    ):
+        tool.__doc__ = handler.__doc__
+        tool._mcp_type = "tool"
+        gr.api(tool, api_name=f"tool_{tool.__name__}", concurrency_id="gpu")
+
+
+def _only_tools(demo: gr.Blocks) -> None:
+    """Keep every endpoint but the tools off the MCP tool list (the API page still lists them):
+    Gradio lists as tools only functions whose MCP type, when set, is "tool"."""
+    for block_fn in demo.fns.values():
+        fn = getattr(block_fn.fn, "__func__", block_fn.fn)
+        if fn is not None and getattr(fn, "_mcp_type", None) != "tool":
+            fn._mcp_type = "none"
+
+
+def _path(file) -> str:
+    return file["path"] if isinstance(file, dict) else getattr(file, "path", file)
+
+
 def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0) -> gr.Blocks:
     """The studio's page over `engine` (models load lazily, on the first render).
 
@@ -1321,6 +1493,7 @@ def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: in
             "riff walks between them and plays the walk as one track."
         )
         status = gr.Markdown(engine.status(), elem_id="model-status", label="Model status")
+        tools(studio)  # first, so the tools take the handlers' names
         with gr.Tab("Interpolation explorer"):
             explorer_tab(studio, status, cache_examples)
         with gr.Tab("Text to audio"):
@@ -1349,6 +1522,7 @@ def build_demo(engine: Engine, cache_examples: bool = False, trusted_proxies: in
     # Gradio's limit only bounds the threads that wait for it.
     demo.queue(default_concurrency_limit=WORKERS, max_size=engine.limits.queue)
     _plain_path_errors(demo)
+    _only_tools(demo)
     return demo
 
 
@@ -1368,8 +1542,12 @@ def _plain_path_errors(demo: gr.Blocks) -> None:
     demo.preprocess_data = checked
 
 
-def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0):
-    """The page and the riffusion-compatible REST route on one FastAPI server."""
+def build_app(
+    engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0, mcp_server: bool | None = None
+):
+    """The page and the riffusion-compatible REST route on one FastAPI server; with
+    `mcp_server` (default: $GRADIO_MCP_SERVER) the page's endpoints are also MCP tools at
+    /gradio_api/mcp/."""
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
@@ -1404,6 +1582,7 @@ def build_app(engine: Engine, cache_examples: bool = False, trusted_proxies: int
         allowed_paths=[str(engine.root)],
         max_file_size=int(engine.limits.upload_mb * 1e6),
         css=CSS,
+        mcp_server=mcp_server,
     )
     # Gradio refuses file inputs that were not uploaded only in a Blocks marked launched, which
     # mount_gradio_app never does: without this, {"path": "/etc/passwd"} would be copied into
@@ -1432,6 +1611,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch's CPU threads (default: $RIFF_THREADS, else chosen)"
     )
+    parser.add_argument(
+        "--mcp",
+        action="store_true",
+        default=None,
+        help="also serve the endpoints as MCP tools at /gradio_api/mcp/ (default: $GRADIO_MCP_SERVER)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
@@ -1458,7 +1643,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
-            build_app(engine, cache_examples=True, trusted_proxies=args.trusted_proxies),
+            build_app(engine, cache_examples=True, trusted_proxies=args.trusted_proxies, mcp_server=args.mcp),
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -85,6 +85,12 @@ def test_the_app_names_every_endpoint(client):
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",
+        # the MCP tools (app.tools), one file out each
+        "/tool_generate",
+        "/tool_interpolate",
+        "/tool_loop",
+        "/tool_audio_to_image",
+        "/tool_image_to_audio",
     }
 
 

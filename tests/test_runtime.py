@@ -86,7 +86,7 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
             pass
 
     monkeypatch.setattr(app, "Engine", Engine)
-    monkeypatch.setattr(app, "build_app", lambda engine, cache_examples, trusted_proxies: "the app")
+    monkeypatch.setattr(app, "build_app", lambda engine, cache_examples, trusted_proxies, mcp_server: "the app")
     monkeypatch.setattr(app, "keep_trimmed", lambda folder, max_bytes: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(torch.get_num_threads()))
     app.main(["--threads", "1"])
