@@ -103,8 +103,13 @@ def main() -> None:
     parser.add_argument("--denoising", type=float, default=0.6)
     parser.add_argument("--join-cases", type=int, default=3, help="loops and walks judged at their joins")
     parser.add_argument("--quick", action="store_true", help="two patterns, one seed, one loop")
+    parser.add_argument("--patterns", type=int, default=None, help="only the first N patterns")
+    parser.add_argument("--mask", default=None, help="a mask for every render (name or image path)")
     parser.add_argument(
         "--seeds-only", action="store_true", help="judge the synthesised seeds alone: every pattern x tempo"
+    )
+    parser.add_argument(
+        "--mask-hz", type=float, default=None, help="keep the seed below this (riff.beats.grid_mask)"
     )
     parser.add_argument("--json", type=Path, default=Path("bench/out/tempo.json"))
     args = parser.parse_args()
@@ -112,7 +117,14 @@ def main() -> None:
         judge_seeds(args.json)
         return
     model = load(args.model)
-    patterns = list(PROMPTS)[:2] if args.quick else list(PROMPTS)
+    if args.mask_hz is not None:
+        import tempfile
+
+        from riff.beats import grid_mask
+
+        args.mask = str(Path(tempfile.mkdtemp()) / "grid_mask.png")
+        grid_mask(64, model.params, args.mask_hz).save(args.mask)
+    patterns = list(PROMPTS)[:2] if args.quick else list(PROMPTS)[: args.patterns]
     seeds = 1 if args.quick else args.seeds
     args.join_cases = 1 if args.quick else args.join_cases
     rows = []
@@ -123,7 +135,9 @@ def main() -> None:
             bpm, key = next(tempos), next(keys)
             settings = Settings(num_inference_steps=args.steps, bpm=bpm, key=key, batch_size=seeds)
             end = PromptEnd(PROMPTS[name], 0, denoising=args.denoising)
-            clips = list(render(model, Seeds(end, tuple(range(seeds)), seed_image=name), settings))
+            clips = list(
+                render(model, Seeds(end, tuple(range(seeds)), seed_image=name, mask=args.mask), settings)
+            )
             grid = settings.grid()
             for seed, clip in enumerate(clips):
                 y = np.tile(clip.waveform.mean(0).numpy(), 4)
@@ -258,8 +272,8 @@ def report(rows: list[dict], joins: list[dict], seconds: float, path: Path) -> N
             for v in ("exact", "relative", "fifth", "parallel", "off")
         },
         "clip_length_error_max": max(abs(r["length_error"]) for r in rows),
-        "track_length_error_max": max(abs(j["length_error"]) for j in joins),
-        "join_onset_ms_max": max((j["join_onset_ms_max"] or 0) for j in joins),
+        "track_length_error_max": max((abs(j["length_error"]) for j in joins), default=None),
+        "join_onset_ms_max": max(((j["join_onset_ms_max"] or 0) for j in joins), default=None),
     }
     print("\n| measure | riff |\n|---|---|")
     for key, value in summary.items():

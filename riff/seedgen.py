@@ -29,6 +29,7 @@ from riff.spectrogram import mel_from_waveform
 PARAMS = SpectrogramParams()
 VELOCITY = {"X": 1.0, "x": 0.7, "o": 0.35}  # pattern cells; anything else is a rest
 BEDS = ("auto", "bass", "pad", "both", "none")
+BED_GAINS = {"bass": 2.0, "pad": 0.8}  # beside the pattern (kick peak ~1.2): loud enough to name the key
 A_MINOR = Key(9, True)  # what the pitched patterns are written in
 # A minor's minor third, sixth and seventh (C, F, G, in semitones above A): a major key raises them.
 _RAISED_IN_MAJOR = frozenset({3, 8, 10})
@@ -197,11 +198,11 @@ def bed(loop: Loop, kind: str) -> None:
         if kind in ("bass", "both"):
             for s in range(0, loop.steps_per_bar, beat):
                 midi = tonic + root + (0, chord_third, 7, chord_third)[(s // beat) % 4]
-                loop.add(0.6 * synth.bass(midi, 0.25), first + s)
+                loop.add(BED_GAINS["bass"] * synth.bass(midi, 0.25), first + s)
         if kind in ("pad", "both"):
             seconds = loop.length / loop.bars / PARAMS.sample_rate
             for interval in (0, chord_third, 7):
-                loop.add(0.5 * synth.pad(tonic + 24 + root + interval, seconds), first)
+                loop.add(BED_GAINS["pad"] * synth.pad(tonic + 24 + root + interval, seconds), first)
 
 
 def render(

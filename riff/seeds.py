@@ -16,6 +16,9 @@ from riff.spectrogram import mel_from_waveform
 SEED_DIR = ASSETS / "seed_images"
 MASK_DIR = SEED_DIR / "masks"
 DEFAULT_SEED = "og_beat"
+# A mask made on demand (riff.beats.grid_mask): keeps the seed below 400 Hz, where a grid seed's
+# kick and bass carry its tempo and key, and lets the prompt repaint the rest.
+GRID_MASK = "keep-bass"
 
 # The reference's seed image ids, mapped to ours of the same character.
 REFERENCE_SEEDS = {
@@ -33,8 +36,8 @@ def seed_image_names() -> list[str]:
 
 
 def mask_names() -> list[str]:
-    """Names of the bundled masks."""
-    return sorted(p.stem for p in MASK_DIR.glob("*.png"))
+    """Names of the bundled masks, and the one made on demand."""
+    return sorted([p.stem for p in MASK_DIR.glob("*.png")] + [GRID_MASK])
 
 
 def seed_image(
@@ -95,10 +98,17 @@ def fit_image(image: Image.Image, height: int = 512) -> Image.Image:
 def mask_tensor(name_or_path: str | Path, size: tuple[int, int]) -> torch.Tensor:
     """A mask as (1, 1, height, width) in [0, 1] at `size` (latent resolution).
 
-    White = repaint (1), black = keep the seed image (0), grey in between.
+    White = repaint (1), black = keep the seed image (0), grey in between. `GRID_MASK` is made
+    on demand.
     """
     name = str(name_or_path)
     path = Path(name).expanduser()
+    if name == GRID_MASK and not path.is_file():
+        from riff.beats import grid_mask  # made on demand: keeps the seed's bass band
+
+        image = grid_mask(size[1], SpectrogramParams()).resize((size[1], size[0]), Image.Resampling.BOX)
+        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).float() / 255.0
+        return data.reshape(1, 1, size[0], size[1])
     if not path.is_file():
         path = MASK_DIR / f"{name}.png"
         if not path.is_file():

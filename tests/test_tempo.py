@@ -194,6 +194,20 @@ def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
         list(render(tiny_model, walk, settings))
 
 
+def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
+    from riff.beats import grid_mask
+    from riff.params import SpectrogramParams
+    from riff.seeds import GRID_MASK, mask_names, mask_tensor
+
+    params = SpectrogramParams()
+    column = np.array(grid_mask(16, params))[:, 0]  # row 0 is the top: 10 kHz
+    hz = 700 * (10 ** (np.linspace(2595 * np.log10(1 + 10000 / 700), 0, 512) / 2595) - 1)
+    assert (column[hz < 250] == 0).all() and (column[hz > 700] == 255).all()
+    assert GRID_MASK in mask_names()
+    mask = mask_tensor(GRID_MASK, (64, 40))
+    assert mask.shape == (1, 1, 64, 40) and mask[..., -1, :].max() == 0 and mask[..., 0, :].min() == 1
+
+
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
 def test_tags_read_back(tmp_path, suffix):
     import mutagen
