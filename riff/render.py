@@ -20,7 +20,7 @@ from riff.loudness import normalize_loudness
 from riff.models import Model
 from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import DEFAULT_SEED, mask_tensor, seed_image
+from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
 from riff.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.stitch import stitch_clips, stitch_overlapping
 
@@ -137,7 +137,7 @@ def render_seeds(
     end = seeds.end
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
     init_latent = _seed_latent(model, seeds.seed_image, seeds.width, settings)
-    mask = _mask(seeds.mask, init_latent)
+    mask = _mask(seeds.mask, init_latent, settings)
     steps = settings.steps(model.recommended_steps)
     offset = model.scheduler.config.get("steps_offset", 0)
     start = interp.start_step(steps, end.denoising, offset)
@@ -268,7 +268,7 @@ def _walk_clips(
     prompts = [e.prompt for e in ends] + [e.negative_prompt for e in ends]
     embeddings = pipeline.encode_prompts(model, prompts)
     cond_ends, uncond_ends = embeddings[: len(ends)], embeddings[len(ends) :]
-    mask = _mask(mask_name, init_latents)
+    mask = _mask(mask_name, init_latents, settings)
     shape = (1, *init_latents.shape[1:])
     noise_ends = [pipeline.latent_noise(e.seed, shape).to(model.device)[0] for e in ends]
 
@@ -533,7 +533,14 @@ def _seed_latent(
     return pipeline.encode_image(model, pixels_from_image(image))
 
 
-def _mask(name: str | None, init_latent: torch.Tensor) -> torch.Tensor | None:
+def _mask(
+    name: str | None, init_latent: torch.Tensor, settings: Settings = DEFAULT_SETTINGS
+) -> torch.Tensor | None:
+    """The mask `name` at the latent's size; with a tempo and no mask named, `keep-bass`: the
+    seed's kick and bass (its tempo and key) are kept and the prompt repaints the rest, which
+    keeps the asked key in 79% of clips against 29% without (README, "Tempo, key and bars")."""
+    if name is None and settings.grid() is not None:
+        name = GRID_MASK
     if name is None:
         return None
     return mask_tensor(name, tuple(init_latent.shape[-2:]))

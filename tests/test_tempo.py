@@ -208,6 +208,20 @@ def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
     assert mask.shape == (1, 1, 64, 40) and mask[..., -1, :].max() == 0 and mask[..., 0, :].min() == 1
 
 
+def test_a_tempo_without_a_mask_keeps_the_bass(tiny_model):
+    """With a tempo and no mask named, the seed's bass band is kept (its tempo and key)."""
+    import dataclasses
+
+    from riff.seeds import GRID_MASK
+
+    settings = Settings(bpm=120, key="D minor", bars=1, **FAST)
+    music = Seeds(PromptEnd("drums"), (0,))
+    default = next(render(tiny_model, music, settings)).waveform
+    bass = next(render(tiny_model, dataclasses.replace(music, mask=GRID_MASK), settings)).waveform
+    other = next(render(tiny_model, dataclasses.replace(music, mask="keep_high"), settings)).waveform
+    assert torch.equal(default, bass) and not torch.equal(default, other)
+
+
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
 def test_tags_read_back(tmp_path, suffix):
     import mutagen
