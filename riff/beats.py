@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from riff import seedgen
+from riff.audio.params import SpectrogramParams
 from riff.grid import Grid
-from riff.params import SpectrogramParams
 from riff.seeds import REFERENCE_SEEDS
 
 # riff.request.Settings; typed loosely here so this module stays below the request layer.

@@ -8,10 +8,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from riff import ASSETS
-from riff.audio import READABLE, load_audio
-from riff.image import image_from_mel
-from riff.params import CLIP_WIDTH, SpectrogramParams
-from riff.spectrogram import mel_from_waveform
+from riff.audio.files import READABLE, load_audio
+from riff.audio.image import image_from_mel
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform
 
 SEED_DIR = ASSETS / "seed_images"
 MASK_DIR = SEED_DIR / "masks"

@@ -11,14 +11,14 @@ import pytest
 from conftest import serve
 
 import app as studio
-from riff.budget import Calibration, check, estimate, fitting_clips
 from riff.endless import Endless
-from riff.limits import Limits
 from riff.request import PromptEnd, Settings, Walk
-from riff.studio import Busy, Engine
-from riff.trust import client_address
-from riff.upnext import UpNext
-from riff.workqueue import WorkQueue
+from riff.serve.budget import Calibration, check, estimate, fitting_clips
+from riff.serve.engine import Busy, Engine
+from riff.serve.limits import Limits
+from riff.serve.trust import client_address
+from riff.serve.upnext import UpNext
+from riff.serve.workqueue import WorkQueue
 
 SLOW = Calibration(step_s=0.1, clip_s=0.5, clip_mb=100)  # 5.5 s per clip of 50 steps
 

@@ -10,12 +10,12 @@ import soundfile as sf
 import torch
 
 from riff import seedgen
-from riff.audio import save_audio
+from riff.audio.files import save_audio
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
 from riff.render import render, stitch
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
-from riff.rest import InferenceInput, walk_request
+from riff.serve.rest import InferenceInput, walk_request
 from riff.tags import file_name, tag_file, wav_chunks
 
 SR = 44100
