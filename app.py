@@ -2,7 +2,7 @@
 
 This file only wires: layout, events, and turning ValueError into gr.Error. Each handler of
 `Studio` unpacks widgets into a request (`riff.request`) and hands it to the engine
-(`riff.studio.Engine`); choices, defaults and limits come from the library.
+(`riff.serve.engine.Engine`); choices, defaults and limits come from the library.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 from PIL import Image
 
-from riff.audio import wav_bytes
+from riff.audio.files import wav_bytes
+from riff.audio.image import params_from_image
+from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.endless import Endless, Listener
-from riff.image import params_from_image
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
-from riff.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.preview import ScrollingPicture, spectrogram_picture
 from riff.render import continued_columns
 from riff.request import (
@@ -52,18 +52,18 @@ from riff.request import (
 )
 from riff.runtime import give_back_memory, keep_large_buffers, set_threads
 from riff.seeds import DEFAULT_SEED, SEED_DIR, mask_names, seed_image_names
-from riff.spaces import gpu_duration
-from riff.studio import EXAMPLES as EXAMPLES_SESSION
-from riff.studio import Busy, Chunk, Engine, Gone, Result, Stopped
+from riff.serve.engine import EXAMPLES as EXAMPLES_SESSION
+from riff.serve.engine import Busy, Chunk, Engine, Gone, Result, Stopped
+from riff.serve.spaces import gpu_duration
+from riff.serve.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
+from riff.serve.uploads import keep_trimmed
 from riff.teach import SLIDER_HELP, slerp_vs_lerp
-from riff.trust import bundled_mask, bundled_seed, client_address, public_message, uploaded
-from riff.uploads import keep_trimmed
 
 try:  # On ZeroGPU Spaces a handler borrows a GPU per call, for as long as its request needs.
     import spaces
 
     def gpu(clips, width: str | None = "width"):
-        """`spaces.GPU` with a duration read from the request (`riff.spaces.gpu_duration`)."""
+        """`spaces.GPU` with a duration read from the request (`riff.serve.spaces.gpu_duration`)."""
         return lambda fn: spaces.GPU(duration=gpu_duration(fn, clips, width=width))(fn)
 
 except ImportError:
@@ -1551,8 +1551,8 @@ def build_app(
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
-    from riff.rest import router
-    from riff.uploads import UploadCap
+    from riff.serve.rest import router
+    from riff.serve.uploads import UploadCap
 
     app = FastAPI(title="riff")
     # Any page may call the API (riffusion's web app lives elsewhere), but never with its

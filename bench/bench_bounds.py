@@ -62,7 +62,7 @@ def tagged_png(tags: dict[int, int], width: int, folder: Path, name: str) -> Pat
 def run_rate(rate: int, folder: Path) -> dict:
     import soundfile as sf
 
-    from riff.audio import load_audio
+    from riff.audio.files import load_audio
 
     path = folder / f"tone_{rate}.ogg"
     t = np.arange(rate) / rate
@@ -74,7 +74,7 @@ def run_rate(rate: int, folder: Path) -> dict:
 def decode_file(path: Path, iters: int = 96) -> int:
     from PIL import Image
 
-    from riff.convert import Spectrogram, decode
+    from riff.audio.decode import Spectrogram, decode
 
     [(_, decoded)] = decode([Spectrogram.from_image(Image.open(path))], griffin_lim_iters=iters)
     return decoded.waveform.shape[-1]
@@ -106,7 +106,7 @@ def run_wide_image(folder: Path, columns: int = 8192) -> dict:
 
 
 def engine(folder: Path):
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
     from riff.train.networks import save_tiny_model
 
     return Engine(str(save_tiny_model(folder / "tiny")), root=folder / "results", device="cpu")
@@ -146,8 +146,8 @@ def one(case: str, args: argparse.Namespace) -> dict:
     """Run one case in this process and measure it."""
     cap = int(args.cap_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
-    import riff.convert
-    import riff.studio  # noqa: F401  (imports are not the request's memory)
+    import riff.audio.decode
+    import riff.serve.engine  # noqa: F401  (imports are not the request's memory)
     from riff.runtime import give_back_memory
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
 
-    from riff.limits import Limits
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
+    from riff.serve.limits import Limits
     from riff.train.networks import save_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="riff-bench-budget-"))
@@ -66,10 +66,10 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     """Each kind at the most clips the budget allows (and one more, refused)."""
     from conftest import sine
 
-    from riff.audio import save_audio
-    from riff.budget import fitting_clips, peak_mb, reset_peak, resident_mb
-    from riff.params import CLIP_SECONDS, CLIP_WIDTH
+    from riff.audio.files import save_audio
+    from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
     from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
+    from riff.serve.budget import fitting_clips, peak_mb, reset_peak, resident_mb
 
     steps, width = 10, CLIP_WIDTH // 4  # narrow clips: the tiny model's Griffin-Lim is most of it
     budget_s = engine.limits.request_s
@@ -134,7 +134,7 @@ def refused(make, clips: int) -> str | None:
 
 
 def engine_estimate(engine, clips: int, steps: int, width: int) -> float:
-    from riff.budget import estimate
+    from riff.serve.budget import estimate
 
     return estimate(engine.measured(), clips, steps, width).seconds
 
@@ -158,7 +158,7 @@ def oversized_up_next(engine) -> dict:
 def many_sessions(engine) -> dict:
     """34 sessions of one address, each asking for a walk while one holds the model."""
     from riff.request import PromptEnd, Settings, Walk
-    from riff.studio import Busy
+    from riff.serve.engine import Busy
 
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=2, width=NARROW)
     outcomes: dict[str, str] = {}

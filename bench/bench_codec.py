@@ -62,7 +62,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="riff-bench-codec-"))
     originals = load_clips(args, work)
     images = encode(originals, work / "img")
-    from riff.spectrogram import GRIFFIN_LIM_ITERS
+    from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 
     report: dict[str, dict] = {}
     for iters in args.iters:
@@ -101,15 +101,15 @@ def music_files(args: argparse.Namespace, work: Path) -> list[Path]:
 
 def load_tracks(args: argparse.Namespace) -> list:
     """40 s to 80 s of each track, mono 44.1 kHz."""
-    from riff.audio import load_audio
+    from riff.audio.files import load_audio
 
     return [load_audio(p, 44100, 1)[:, 40 * 44100 : 80 * 44100] for p in args.files[: args.clips]]
 
 
 def load_clips(args: argparse.Namespace, work: Path) -> list:
     """5.11 s mono clips, 40 s into each track (past intros)."""
-    from riff.audio import load_audio
-    from riff.params import SpectrogramParams
+    from riff.audio.files import load_audio
+    from riff.audio.params import SpectrogramParams
 
     params = SpectrogramParams()
     args.files = music_files(args, work)
@@ -124,9 +124,9 @@ def load_clips(args: argparse.Namespace, work: Path) -> list:
 
 
 def encode(clips: list, folder: Path) -> list[Path]:
-    from riff.convert import image_from_waveform
-    from riff.image import save_image
-    from riff.params import SpectrogramParams
+    from riff.audio.decode import image_from_waveform
+    from riff.audio.image import save_image
+    from riff.audio.params import SpectrogramParams
 
     params = SpectrogramParams()
     folder.mkdir(parents=True)
@@ -142,8 +142,8 @@ def decode_ours(images: list[Path], iters: int, threads: int, device: str = "cpu
     import torch
     from PIL import Image
 
-    from riff.image import mel_from_image
-    from riff.spectrogram import waveform_from_mel
+    from riff.audio.image import mel_from_image
+    from riff.audio.spectrogram import waveform_from_mel
 
     loaded = [mel_from_image(Image.open(p)) for p in images]
     mel = torch.stack([m for m, _, _ in loaded]).to(device)
@@ -162,7 +162,7 @@ def decode_ours(images: list[Path], iters: int, threads: int, device: str = "cpu
 
 
 def decode_reference(images: list[Path], folder: Path, threads: int) -> tuple[list, float] | None:
-    from riff.audio import load_audio
+    from riff.audio.files import load_audio
 
     python = ROOT / ".ref-venv" / "bin" / "python"
     if not python.exists():
@@ -189,8 +189,8 @@ def score(originals: list, decoded: list) -> dict[str, float]:
     """Mean mel spectral convergence and log-spectral distance over the clips."""
     import torch
 
-    from riff.params import SpectrogramParams
-    from riff.spectrogram import mel_from_waveform
+    from riff.audio.params import SpectrogramParams
+    from riff.audio.spectrogram import mel_from_waveform
 
     params = SpectrogramParams()
     window = torch.hann_window(2048)
@@ -261,9 +261,9 @@ def track_join_stats(track, joins: list[int]) -> dict[str, float]:
     against everywhere else in the track."""
     import torch
 
-    from riff.loudness import k_weight
-    from riff.params import SpectrogramParams
-    from riff.spectrogram import mel_from_waveform
+    from riff.audio.loudness import k_weight
+    from riff.audio.params import SpectrogramParams
+    from riff.audio.spectrogram import mel_from_waveform
 
     params = SpectrogramParams()
     logmel = torch.log(mel_from_waveform(track, params)[0] + 1e-3 * float(track.abs().max()))

@@ -41,8 +41,8 @@ import torch
 
 # Runs as a script from a checkout: riff need not be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from riff.audio.params import CLIP_SECONDS
 from riff.models import Model, default_dtype, load_model, save_model
-from riff.params import CLIP_SECONDS
 from riff.render import Clip, render_clip, render_walk, stitch_walk
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import DEFAULT_SEED, seed_image

@@ -5,7 +5,7 @@
 Real music (the Nexuiz soundtrack by default, as bench_codec.py reads it) is cut into 5.11 s
 clips at two levels: as mastered, and 20 dB down. riffusion 0.0.5's own `audio-to-image` (in the
 side venv of `bench/setup_reference.sh`) writes each as a mono and a stereo PNG; riff's
-`image-to-audio` path (`riff.convert`) decodes them and writes 16-bit WAVs. Per layout and level
+`image-to-audio` path (`riff.audio.decode`) decodes them and writes 16-bit WAVs. Per layout and level
 it prints: riff's max-value tag over the reference's for the same audio, the level error (RMS of
 the decode against the source, dB), the largest true peak and the samples at full scale in the
 WAVs, how many decodes were brought down (and said so), and mel spectral convergence to the
@@ -60,7 +60,7 @@ def main() -> None:
 
 def stereo_clips(args: argparse.Namespace, work: Path) -> list:
     """5.11 s stereo clips, 40 s into each track, quantised to 16 bits as a file holds them."""
-    from riff.audio import load_audio
+    from riff.audio.files import load_audio
 
     files = bench_codec.music_files(args, work)[: args.clips]
     length = 511 * 441
@@ -78,12 +78,12 @@ def measure(clips: list, stereo: bool, folder: Path, python: Path) -> dict:
     import torch
     from PIL import Image
 
-    from riff.audio import save_audio
-    from riff.convert import Spectrogram, decode, image_from_waveform
-    from riff.image import level_from_image
-    from riff.loudness import true_peak
-    from riff.params import EXIF_MAX_VALUE, SpectrogramParams
-    from riff.spectrogram import mel_from_waveform
+    from riff.audio.decode import Spectrogram, decode, image_from_waveform
+    from riff.audio.files import save_audio
+    from riff.audio.image import level_from_image
+    from riff.audio.loudness import true_peak
+    from riff.audio.params import EXIF_MAX_VALUE, SpectrogramParams
+    from riff.audio.spectrogram import mel_from_waveform
 
     params = SpectrogramParams(stereo=stereo)
     folder.mkdir(parents=True)

@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codec import track_join_stats  # noqa: E402
 
+from riff.audio.loudness import integrated_loudness, limit_peak, true_peak  # noqa: E402
+from riff.audio.stitch import stitch_clips  # noqa: E402
 from riff.endless import Endless  # noqa: E402
-from riff.loudness import integrated_loudness, limit_peak, true_peak  # noqa: E402
 from riff.models import load_model  # noqa: E402
 from riff.render import render, stitch, stitch_walk  # noqa: E402
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
-from riff.stitch import stitch_clips  # noqa: E402
-from riff.studio import Engine  # noqa: E402
+from riff.serve.engine import Engine  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
 END = PromptEnd("rock drum beat, 120 bpm", seed=2)

@@ -50,7 +50,7 @@ def main() -> None:
 
     import app as studio
     from riff.models import load_model
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
     from riff.train.networks import save_tiny_model
     from tests.conftest import serve
 

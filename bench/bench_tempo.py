@@ -109,7 +109,7 @@ def main() -> None:
         "--seeds-only", action="store_true", help="judge the synthesised seeds alone: every pattern x tempo"
     )
     parser.add_argument(
-        "--mask-hz", type=float, default=None, help="keep the seed below this (riff.beats.grid_mask)"
+        "--mask-hz", type=float, default=None, help="keep the seed below this (riff.seeds.grid_mask)"
     )
     parser.add_argument("--json", type=Path, default=Path("bench/out/tempo.json"))
     args = parser.parse_args()
@@ -120,7 +120,7 @@ def main() -> None:
     if args.mask_hz is not None:
         import tempfile
 
-        from riff.beats import grid_mask
+        from riff.seeds import grid_mask
 
         args.mask = str(Path(tempfile.mkdtemp()) / "grid_mask.png")
         grid_mask(64, model.params, args.mask_hz).save(args.mask)

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel  # noqa: E402
 from riff.models import default_dtype, load_model  # noqa: E402
 from riff.render import render_restyle, render_walk  # noqa: E402
 from riff.request import PromptEnd, Restyle, Settings, Walk  # noqa: E402
-from riff.spectrogram import mel_from_waveform, waveform_from_mel  # noqa: E402
 
 WALK = Walk(
     PromptEnd("jazzy rapping from paris", seed=42), PromptEnd("church bells on sunday", seed=123), num_clips=4

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from riff import seedgen
+from riff.audio.params import SpectrogramParams
 from riff.grid import Grid
-from riff.params import SpectrogramParams
 from riff.seeds import REFERENCE_SEEDS
 
 # riff.request.Settings; typed loosely here so this module stays below the request layer.
@@ -28,21 +28,6 @@ def grid_seed(name: str, grid: Grid, bed: str = "auto", width: int | None = None
             meter the pattern has no arrangement for.
     """
     return seedgen.seed_image(check_seed(name, grid, width), grid, bed)
-
-
-def grid_mask(width: int, params: SpectrogramParams, keep_hz: float = 400.0) -> Image.Image:
-    """A mask (white repaints, black keeps the seed) `width` columns wide that keeps the seed's
-    band below `keep_hz` (bass, kick, the bed's roots: the grid's tempo and key) and lets the
-    prompt repaint everything above it; a soft edge one octave wide."""
-    rows = torch.arange(params.num_frequencies, dtype=torch.float64)
-    mel_max = 2595.0 * torch.log10(torch.tensor(1.0 + params.max_frequency / 700.0))
-    mel_min = 2595.0 * torch.log10(torch.tensor(1.0 + params.min_frequency / 700.0))
-    # Row 0 is the top (highest band): the image is flipped so that low sounds sit at the bottom.
-    mel = mel_max - (rows + 0.5) * (mel_max - mel_min) / params.num_frequencies
-    freq = 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-    repaint = torch.clamp(torch.log2(freq.clamp(min=1.0) / keep_hz) + 0.5, 0.0, 1.0)
-    column = (255.0 * repaint).round().to(torch.uint8)
-    return Image.fromarray(column[:, None].expand(-1, width).contiguous().numpy(), mode="L")
 
 
 def check_seed(name: str, grid: Grid | None, width: int | None = None) -> str:

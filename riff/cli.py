@@ -17,18 +17,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from riff.audio import check_writable, load_audio, save_audio
-from riff.convert import Spectrogram, decode, image_from_waveform, metadata
+from riff.audio.decode import Spectrogram, decode, image_from_waveform, metadata
+from riff.audio.files import check_writable, load_audio, save_audio
+from riff.audio.image import save_image
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 from riff.grid import MAX_BPM, METERS, MIN_BPM
-from riff.image import save_image
 from riff.interp import ALPHA_CURVES
 from riff.models import REFERENCE_MODEL, SCHEDULERS
-from riff.params import SpectrogramParams
 from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers, set_threads
 from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED, open_image
-from riff.spectrogram import GRIFFIN_LIM_ITERS
 from riff.tags import file_name, tag_file
 from riff.train.train import TRAIN_PRESETS, TrainConfig
 
@@ -440,9 +440,9 @@ def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
 
 def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settings: Settings) -> None:
     from riff.beats import check_seed
-    from riff.limits import Limits
     from riff.render import stitch
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
+    from riff.serve.limits import Limits
 
     # The studio's service path, without its limits: the operator owns this machine. The seed
     # image and mask are read before the model takes its time to load.

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from riff.loudness import PEAK_DB, integrated_loudness, true_peak
+from riff.audio.loudness import PEAK_DB, integrated_loudness, true_peak
+from riff.audio.stitch import stitch_clips
 from riff.request import MAX_SEED, PromptEnd, Walk, _check_crossfade, _check_width
 from riff.seeds import DEFAULT_SEED
-from riff.stitch import stitch_clips
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The GPU path: which GPU a Hugging Face Space has, and the UNet under `torch.compile`.
 
-How long a ZeroGPU call needs is `riff.spaces`'s: it reads the model's steps, and the model
+How long a ZeroGPU call needs is `riff.serve.spaces`'s: it reads the model's steps, and the model
 layer reads this module."""
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import torch
 
 from riff import ASSETS
+from riff.audio.params import SpectrogramParams
 from riff.gpu import TRUE, CompiledUNet, compile_mode, gpu_space
-from riff.params import SpectrogramParams
 
 log = logging.getLogger(__name__)
 

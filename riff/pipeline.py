@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from riff.image import pixels_from_unit, unit_from_pixels
+from riff.audio.image import pixels_from_unit, unit_from_pixels
 from riff.models import Model
 from riff.prompts import apply_weights, is_weighted, parse_weights
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from riff.params import SpectrogramParams
-from riff.spectrogram import hz_to_mel
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import hz_to_mel
 
 if TYPE_CHECKING:
     from riff.render import Clip

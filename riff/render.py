@@ -14,15 +14,15 @@ import torch
 from PIL import Image
 
 from riff import interp, pipeline
+from riff.audio.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
+from riff.audio.loudness import normalize_loudness
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
+from riff.audio.stitch import stitch_clips, stitch_overlapping
 from riff.beats import check_continuation, grid_seed, on_bars
-from riff.image import image_from_pixels, mel_from_pixels, pixels_from_image, pixels_from_mel
-from riff.loudness import normalize_loudness
 from riff.models import Model
-from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
-from riff.spectrogram import mel_from_waveform, waveform_from_mel
-from riff.stitch import stitch_clips, stitch_overlapping
 
 # Called with (clips done, clips in all, step, steps). Clips done grows smoothly through a batch
 # (2.5: two clips done and half of the next batch of one); step counts the schedule the user

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from riff import interp
+from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 from riff.grid import Grid
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
 from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED
-from riff.spectrogram import GRIFFIN_LIM_ITERS
 
 MAX_SEED = 2**32 - 1  # torch.Generator takes 64 bits; 32 keep seeds easy to type and share
 MAX_CLIPS = 256  # a walk's clips

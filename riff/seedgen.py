@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 
 from riff import synth
+from riff.audio.image import image_from_mel
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform
 from riff.grid import Grid, Key, clip_columns
-from riff.image import image_from_mel
-from riff.params import SpectrogramParams
-from riff.spectrogram import mel_from_waveform
 
 PARAMS = SpectrogramParams()
 VELOCITY = {"X": 1.0, "x": 0.7, "o": 0.35}  # pattern cells; anything else is a rest

@@ -8,15 +8,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from riff import ASSETS
-from riff.audio import READABLE, load_audio
-from riff.image import image_from_mel
-from riff.params import CLIP_WIDTH, SpectrogramParams
-from riff.spectrogram import mel_from_waveform
+from riff.audio.files import READABLE, load_audio
+from riff.audio.image import image_from_mel
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform
 
 SEED_DIR = ASSETS / "seed_images"
 MASK_DIR = SEED_DIR / "masks"
 DEFAULT_SEED = "og_beat"
-# A mask made on demand (riff.beats.grid_mask): keeps the seed below 400 Hz, where a grid seed's
+# A mask made on demand (grid_mask): keeps the seed below 400 Hz, where a grid seed's
 # kick and bass carry its tempo and key, and lets the prompt repaint the rest.
 GRID_MASK = "keep-bass"
 
@@ -104,8 +104,6 @@ def mask_tensor(name_or_path: str | Path, size: tuple[int, int]) -> torch.Tensor
     name = str(name_or_path)
     path = Path(name).expanduser()
     if name == GRID_MASK and not path.is_file():
-        from riff.beats import grid_mask  # made on demand: keeps the seed's bass band
-
         image = grid_mask(size[1], SpectrogramParams()).resize((size[1], size[0]), Image.Resampling.BOX)
         data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).float() / 255.0
         return data.reshape(1, 1, size[0], size[1])
@@ -147,3 +145,18 @@ def open_image(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
     return image
+
+
+def grid_mask(width: int, params: SpectrogramParams, keep_hz: float = 400.0) -> Image.Image:
+    """A mask (white repaints, black keeps the seed) `width` columns wide that keeps the seed's
+    band below `keep_hz` (bass, kick, the bed's roots: the grid's tempo and key) and lets the
+    prompt repaint everything above it; a soft edge one octave wide."""
+    rows = torch.arange(params.num_frequencies, dtype=torch.float64)
+    mel_max = 2595.0 * torch.log10(torch.tensor(1.0 + params.max_frequency / 700.0))
+    mel_min = 2595.0 * torch.log10(torch.tensor(1.0 + params.min_frequency / 700.0))
+    # Row 0 is the top (highest band): the image is flipped so that low sounds sit at the bottom.
+    mel = mel_max - (rows + 0.5) * (mel_max - mel_min) / params.num_frequencies
+    freq = 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    repaint = torch.clamp(torch.log2(freq.clamp(min=1.0) / keep_hz) + 0.5, 0.0, 1.0)
+    column = (255.0 * repaint).round().to(torch.uint8)
+    return Image.fromarray(column[:, None].expand(-1, width).contiguous().numpy(), mode="L")

@@ -18,11 +18,11 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from riff import interp, pipeline, seeds
-from riff.image import mel_from_pixels, pixels_from_image
+from riff.audio.image import mel_from_pixels, pixels_from_image
+from riff.audio.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, PromptEnd, Settings
 from riff.seeds import DEFAULT_SEED, mask_tensor
-from riff.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
 
 HEIGHT = 256  # every picture's height, its title band included
 TITLE_BAND = 20

@@ -22,10 +22,10 @@ from PIL import Image
 # Runs from a checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff import seedgen
-from riff.audio import save_audio
-from riff.image import save_image
-from riff.params import SpectrogramParams
-from riff.spectrogram import hz_to_mel
+from riff.audio.files import save_audio
+from riff.audio.image import save_image
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import hz_to_mel
 
 PARAMS = SpectrogramParams()
 SR = PARAMS.sample_rate

@@ -46,8 +46,8 @@ def narrow_seed(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def engine(tiny_model, tmp_path_factory: pytest.TempPathFactory):
     """A studio engine over the tiny model, its files in a folder of its own."""
-    from riff.budget import Calibration
-    from riff.studio import Engine
+    from riff.serve.budget import Calibration
+    from riff.serve.engine import Engine
 
     # A fixed calibration: the tests' renders are never refused for a busy machine's timings.
     fast = Calibration(step_s=0.01, clip_s=0.1, clip_mb=50)

@@ -21,9 +21,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app as studio
-from riff.audio import save_audio
+from riff.audio.files import save_audio
 from riff.request import MAX_SEED, PromptEnd, Restyle, Seeds, Settings, Walk, from_dict, to_dict
-from riff.studio import Engine
+from riff.serve.engine import Engine
 
 HOP = 441  # samples per image column at 44.1 kHz (10 ms)
 
@@ -559,7 +559,7 @@ def test_the_length_shown_before_rendering_is_the_tracks(clips, width, continuat
 
 
 def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
-    from riff.studio import EXAMPLES
+    from riff.serve.engine import EXAMPLES
 
     engine = Engine(tiny_model, root=tmp_path)
     seeds = Seeds.counting(PromptEnd("solo piano"), 1)
@@ -579,7 +579,7 @@ def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
 
 
 def test_a_stereo_picture_says_why_it_is_cyan():
-    from riff.params import SpectrogramParams
+    from riff.audio.params import SpectrogramParams
     from riff.preview import spectrogram_picture
 
     clip = Image.new("RGB", (512, 512), (0, 200, 200))

@@ -182,7 +182,7 @@ def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, t
     from playwright.sync_api import expect
 
     import app as studio
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
 
     for name, after_use in (
         (tiny_model_dir, "Model: "),
@@ -208,7 +208,7 @@ def test_an_example_plays_and_sets_the_page(chromium, tiny_model, tmp_path):
     from playwright.sync_api import expect
 
     import app as studio
-    from riff.studio import Engine
+    from riff.serve.engine import Engine
 
     name = "jazz-trio-with-upright-bass-to-bossa-nova-drums"
     engine = Engine(tiny_model, root=tmp_path / "results")
@@ -264,7 +264,7 @@ def test_decode_the_image_just_encoded(chromium, url, tmp_path):
     from conftest import sine
     from playwright.sync_api import expect
 
-    from riff.audio import save_audio
+    from riff.audio.files import save_audio
 
     song = save_audio(tmp_path / "tone.wav", sine(440.0, 3.0), 44100)
     context, page, script_errors = _open(chromium, url)
@@ -435,7 +435,7 @@ def test_a_stereo_restyle_in_the_page(chromium, url, engine, tmp_path):
     from conftest import sine
     from playwright.sync_api import expect
 
-    from riff.audio import save_audio
+    from riff.audio.files import save_audio
 
     song = save_audio(tmp_path / "stereo song.wav", torch.cat([sine(220.0, 6.0), sine(1500.0, 6.0)]), 44100)
     context, page, script_errors = _open(chromium, url)
@@ -459,7 +459,7 @@ def test_the_song_is_trimmed_on_its_waveform(chromium, url, tmp_path):
     from conftest import sine
     from playwright.sync_api import expect
 
-    from riff.audio import save_audio
+    from riff.audio.files import save_audio
 
     song = save_audio(tmp_path / "song.wav", sine(440.0, 6.0), 44100)
     context, page, script_errors = _open(chromium, url)

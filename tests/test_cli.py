@@ -13,7 +13,7 @@ import torch
 from conftest import sine
 from PIL import Image
 
-from riff.audio import save_audio
+from riff.audio.files import save_audio
 from riff.cli import main
 from riff.seeds import SEED_DIR
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from conftest import sine
 
+from riff.audio.loudness import integrated_loudness, true_peak
+from riff.audio.stitch import stitch_clips
 from riff.endless import Endless, Listener, StreamLevel, TrackStream
-from riff.limits import Limits
-from riff.loudness import integrated_loudness, true_peak
 from riff.request import MAX_SEED, PromptEnd, Settings
-from riff.stitch import stitch_clips
-from riff.studio import Engine, Gone
+from riff.serve.engine import Engine, Gone
+from riff.serve.limits import Limits
 
 FAST = Settings(num_inference_steps=3, griffin_lim_iters=2)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 
 from riff import pipeline
-from riff.image import pixels_from_image
-from riff.params import SpectrogramParams
+from riff.audio.image import pixels_from_image
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.render import render_walk
 from riff.request import PromptEnd, Settings, Walk
 from riff.seeds import seed_image
-from riff.spectrogram import mel_from_waveform, waveform_from_mel
 
 
 def test_denoise_on_the_tiny_model(tiny_model, narrow_seed):

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from riff import pipeline
-from riff import spaces as zero_gpu
 from riff.gpu import compile_mode, gpu_space
 from riff.models import (
     BUNDLED_MODEL,
@@ -26,7 +25,8 @@ from riff.models import (
     recommended_steps,
 )
 from riff.pipeline import MemoryPlan, OutOfGPUMemory, memory_plan
-from riff.spaces import GPU_SECONDS, gpu_duration, gpu_seconds
+from riff.serve import spaces as zero_gpu
+from riff.serve.spaces import GPU_SECONDS, gpu_duration, gpu_seconds
 
 SPACE_VARIABLES = ("SPACE_ID", "SPACES_ZERO_GPU", "RIFF_MODEL", "HF_HUB_OFFLINE", "RIFF_COMPILE")
 
@@ -119,7 +119,7 @@ def test_gpu_seconds_grows_with_the_request_and_is_clamped(monkeypatch):
 
 def test_gpu_seconds_fits_the_public_work_limit():
     # The studio's largest request (RIFF_MAX_WORK: clips x steps x width / 512 <= 3200) fits.
-    from riff.limits import Limits
+    from riff.serve.limits import Limits
 
     work = Limits().work
     assert gpu_seconds(32, work // 32, 512) < GPU_SECONDS[1]
@@ -187,7 +187,7 @@ def test_load_model_compiles_on_request(space, tiny_model_dir):
 
 
 def test_cli_compile_reaches_model_loading(monkeypatch, tmp_path, tiny_model_dir, narrow_seed):
-    import riff.studio
+    import riff.serve.engine
     from riff.cli import main
 
     monkeypatch.delenv("RIFF_COMPILE", raising=False)
@@ -197,7 +197,7 @@ def test_cli_compile_reaches_model_loading(monkeypatch, tmp_path, tiny_model_dir
         seen.append(compile_mode(compile, torch.device("cpu")))
         raise ValueError("stop here")
 
-    monkeypatch.setattr(riff.studio, "load_model", spy)
+    monkeypatch.setattr(riff.serve.engine, "load_model", spy)
     args = ["generate", "x", "-o", str(tmp_path / "x.wav"), "--model", str(tiny_model_dir)]
     assert main([*args, "--seed-image", narrow_seed, "--compile"]) == 2
     assert main([*args, "--seed-image", narrow_seed]) == 2

@@ -17,11 +17,11 @@ import torch
 from PIL import Image
 
 from riff import cli
-from riff.convert import Spectrogram, decode, image_from_waveform
-from riff.image import UNIT_KEY, level_from_image, save_image
-from riff.loudness import true_peak
-from riff.params import EXIF_MAX_VALUE, SpectrogramParams
-from riff.spectrogram import mel_from_waveform
+from riff.audio.decode import Spectrogram, decode, image_from_waveform
+from riff.audio.image import UNIT_KEY, level_from_image, save_image
+from riff.audio.loudness import true_peak
+from riff.audio.params import EXIF_MAX_VALUE, SpectrogramParams
+from riff.audio.spectrogram import mel_from_waveform
 
 SECONDS = 2.0
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from riff import interp, pipeline
-from riff.image import pixels_from_image
-from riff.params import SpectrogramParams
+from riff.audio.image import pixels_from_image
+from riff.audio.params import SpectrogramParams
 from riff.render import render_clip, render_walk, stitch_walk
 from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import mask_names, seed_image, seed_image_names
@@ -209,7 +209,7 @@ def test_unknown_seed_image_and_mask(tiny_model, walk_):
 
 
 def test_audio_file_as_seed(tmp_path):
-    from riff.audio import save_audio
+    from riff.audio.files import save_audio
 
     tone = torch.sin(torch.arange(44100 * 6) / 44100 * 2 * torch.pi * 220)[None] * 0.5
     path = save_audio(tmp_path / "tone.wav", tone, 44100)
@@ -301,7 +301,7 @@ def test_a_model_declares_its_spectrogram_format(tiny_model_dir, tmp_path, narro
 
 
 def test_a_mono_clip_image_is_grey_and_decodes_as_its_colours_do(tiny_model, walk_):
-    from riff.image import mel_from_image, mel_from_pixels, pixels_from_image
+    from riff.audio.image import mel_from_image, mel_from_pixels, pixels_from_image
 
     clip = next(render_walk(tiny_model, dataclasses.replace(walk_, num_clips=1), FAST))
     assert not torch.equal(clip.pixels[0], clip.pixels[1])  # the VAE's colours differ

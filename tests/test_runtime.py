@@ -73,7 +73,7 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     import uvicorn
 
     import app
-    from riff.limits import Limits
+    from riff.serve.limits import Limits
 
     served = []
 

@@ -10,12 +10,12 @@ import soundfile as sf
 import torch
 
 from riff import seedgen
-from riff.audio import save_audio
+from riff.audio.files import save_audio
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
 from riff.render import render, stitch
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
-from riff.rest import InferenceInput, walk_request
+from riff.serve.rest import InferenceInput, walk_request
 from riff.tags import file_name, tag_file, wav_chunks
 
 SR = 44100
@@ -195,9 +195,8 @@ def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
 
 
 def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
-    from riff.beats import grid_mask
-    from riff.params import SpectrogramParams
-    from riff.seeds import GRID_MASK, mask_names, mask_tensor
+    from riff.audio.params import SpectrogramParams
+    from riff.seeds import GRID_MASK, grid_mask, mask_names, mask_tensor
 
     params = SpectrogramParams()
     column = np.array(grid_mask(16, params))[:, 0]  # row 0 is the top: 10 kHz

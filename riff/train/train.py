@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from riff.image import unit_from_pixels
+from riff.audio.image import unit_from_pixels
 from riff.models import load_model, recommended_steps, save_model
 from riff.train.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
 from riff.train.evaluate import plot_losses

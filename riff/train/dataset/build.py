@@ -22,9 +22,9 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from riff.audio import READABLE, load_audio
-from riff.image import image_from_mel, save_image
-from riff.params import CLIP_WIDTH, SpectrogramParams
+from riff.audio.files import READABLE, load_audio
+from riff.audio.image import image_from_mel, save_image
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.train.dataset.labels import LICENSES, Piece
 from riff.train.dataset.midi import midi_from_notes
 
@@ -145,7 +145,7 @@ def make_clip(spec: ClipSpec, seed: int, out_dir: Path, soundfont: Path | None) 
             "provenance": {"seed": seed, "index": spec.index, **piece.provenance,
                            "soundfont": soundfont.name, "soundfont_license": LICENSES["soundfont"]},
         }  # fmt: skip
-    from riff.spectrogram import mel_from_waveform
+    from riff.audio.spectrogram import mel_from_waveform
 
     image = image_from_mel(mel_from_waveform(waveform, PARAMS), PARAMS)
     record = {"file": spec.file, "caption": record.pop("caption"), "source": spec.source, **record}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from riff.params import CLIP_SECONDS
+from riff.audio.params import CLIP_SECONDS
 from riff.train.dataset.labels import Piece, labels, tempo_words
 from riff.train.dataset.midi import Note
 from riff.train.dataset.music import INSTRUMENTS, KEY_NAMES

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from riff.params import CLIP_SECONDS
+from riff.audio.params import CLIP_SECONDS
 from riff.train.dataset.drums import STYLES, DrumStyle, drum_notes
 from riff.train.dataset.labels import Piece, labels, tempo_words
 from riff.train.dataset.music import BASSES, INSTRUMENTS, PROGRESSIONS, Key, bass_line, chord_part, melody

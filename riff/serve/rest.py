@@ -17,15 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from riff.audio import save_audio
+from riff.audio.files import save_audio
+from riff.audio.loudness import normalize_loudness
 from riff.beats import check_seed
-from riff.loudness import normalize_loudness
 from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Settings, Walk
 from riff.runtime import give_back_memory
 from riff.seeds import DEFAULT_SEED
-from riff.studio import Busy
-from riff.trust import bundled_mask, bundled_seed, client_address, public_message
+from riff.serve.engine import Busy
+from riff.serve.trust import bundled_mask, bundled_seed, client_address, public_message
 
 log = logging.getLogger(__name__)
 

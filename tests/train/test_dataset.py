@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from riff.audio.image import mel_from_image
+from riff.audio.params import SpectrogramParams
 from riff.cli import main
-from riff.image import mel_from_image
-from riff.params import SpectrogramParams
 from riff.train.dataset.build import CLIP_SAMPLES, build_dataset, find_soundfont
 from riff.train.dataset.drums import STYLES, drum_notes
 from riff.train.dataset.generated import generated_piece

@@ -11,15 +11,15 @@ import pytest
 from conftest import serve
 
 import app as studio
-from riff import budget
-from riff.budget import Calibration, check, estimate, fitting_clips
 from riff.endless import Endless
-from riff.limits import Limits
 from riff.request import PromptEnd, Settings, Walk
-from riff.studio import Busy, Engine
-from riff.trust import client_address
-from riff.upnext import UpNext
-from riff.workqueue import WorkQueue
+from riff.serve import budget
+from riff.serve.budget import Calibration, check, estimate, fitting_clips
+from riff.serve.engine import Busy, Engine
+from riff.serve.limits import Limits
+from riff.serve.trust import client_address
+from riff.serve.upnext import UpNext
+from riff.serve.workqueue import WorkQueue
 
 SLOW = Calibration(step_s=0.1, clip_s=0.5, clip_mb=100)  # 5.5 s per clip of 50 steps
 
@@ -262,7 +262,7 @@ def test_one_client_uploads_at_most_its_share_in_an_hour(tmp_path):
 def test_gradios_cache_is_trimmed_oldest_first_to_its_cap(tmp_path):
     import os
 
-    from riff.uploads import trim_folder
+    from riff.serve.uploads import trim_folder
 
     cache = tmp_path / "gradio"
     made = []

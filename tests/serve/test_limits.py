@@ -26,15 +26,15 @@ from PIL import Image
 from pydantic import ValidationError
 
 import app as studio
-from riff.audio import load_audio
-from riff.image import level_from_image, params_from_image
-from riff.limits import Limits
-from riff.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
+from riff.audio.files import load_audio
+from riff.audio.image import level_from_image, params_from_image
+from riff.audio.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
 from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.rest import InferenceInput, walk_request
 from riff.seeds import image_size, open_image
-from riff.studio import Engine
+from riff.serve.engine import Engine
+from riff.serve.limits import Limits
+from riff.serve.rest import InferenceInput, walk_request
 
 END = PromptEnd("drums")
 
@@ -359,8 +359,8 @@ def test_the_studio_refuses_oversized_inputs_in_one_line(tmp_path):
 
 
 def test_silence_round_trips_to_silence(tmp_path):
-    from riff.convert import Spectrogram, decode, image_from_waveform
-    from riff.image import save_image
+    from riff.audio.decode import Spectrogram, decode, image_from_waveform
+    from riff.audio.image import save_image
 
     path = save_image(image_from_waveform(torch.zeros(1, 44100), SpectrogramParams()), tmp_path / "quiet.png")
     [(_, clip)] = decode([Spectrogram.from_image(open_image(path))])

@@ -10,8 +10,8 @@ import torch
 from conftest import sine
 from PIL import Image
 
-from riff import spectrogram
-from riff.image import (
+from riff.audio import spectrogram
+from riff.audio.image import (
     image_from_mel,
     mel_from_image,
     mel_from_pixels,
@@ -19,9 +19,9 @@ from riff.image import (
     pixels_from_mel,
     save_image,
 )
-from riff.memo import byte_cache, tensor_bytes
-from riff.params import EXIF_MAX_VALUE, MAX_FORMAT_CELLS, SpectrogramParams
-from riff.spectrogram import Decoding, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
+from riff.audio.memo import byte_cache, tensor_bytes
+from riff.audio.params import EXIF_MAX_VALUE, MAX_FORMAT_CELLS, SpectrogramParams
+from riff.audio.spectrogram import Decoding, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
 P = SpectrogramParams()
 N = P.num_samples(512)
@@ -248,7 +248,7 @@ def test_dense_matrices_decode_as_well(monkeypatch):
     """Dense filterbank matrices (the default off the CPU) decode as well as the CPU's sparse
     ones, and `Decoding.sparse` picks which. (Samples differ: summation order differs, and the
     iterations carry such rounding into the waveform, but not into its spectrogram.)"""
-    from riff import spectrogram
+    from riff.audio import spectrogram
 
     layouts = set()  # of the filterbank matrices the decode asked the cached helpers for
 

@@ -24,15 +24,14 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from riff import budget
-from riff.audio import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
+from riff.audio.decode import Spectrogram, decode, image_from_waveform, metadata
+from riff.audio.files import READABLE, WRITABLE, audio_seconds, load_audio, save_audio
+from riff.audio.image import save_image
+from riff.audio.loudness import normalize_loudness
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.beats import check_seed
-from riff.convert import Spectrogram, decode, image_from_waveform, metadata
 from riff.endless import Endless, Listener, StreamLevel, TrackStream
 from riff.grid import clip_columns
-from riff.image import save_image
-from riff.limits import Limits, clip_count
-from riff.loudness import normalize_loudness
 from riff.models import (
     Model,
     display_name,
@@ -42,15 +41,16 @@ from riff.models import (
     recommended_steps,
     shared_name,
 )
-from riff.params import CLIP_WIDTH, SpectrogramParams
 from riff.preview import spectrogram_picture
 from riff.render import Clip, Progress, continued_columns, render, render_restyle, render_walk, stitch
 from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk, to_dict
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
+from riff.serve import budget
+from riff.serve.limits import Limits, clip_count
+from riff.serve.trust import session_dir
+from riff.serve.upnext import UpNext
+from riff.serve.workqueue import Busy, WorkQueue  # noqa: F401 (Busy: part of the engine's API)
 from riff.teach import Journey, journey
-from riff.trust import session_dir
-from riff.upnext import UpNext
-from riff.workqueue import Busy, WorkQueue  # noqa: F401 (Busy: part of the engine's API)
 
 log = logging.getLogger(__name__)
 # The session the page's examples render under: rendered once, shared by every visitor, who may

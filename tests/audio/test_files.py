@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import sine
 
-from riff import audio
-from riff.audio import load_audio, resample, save_audio
-from riff.loudness import MAX_LIMIT_DB, integrated_loudness, limit, normalize_loudness, true_peak
-from riff.stitch import equal_power_fades, stitch_loops, stitch_overlapping
+from riff.audio import files as audio
+from riff.audio.files import load_audio, resample, save_audio
+from riff.audio.loudness import MAX_LIMIT_DB, integrated_loudness, limit, normalize_loudness, true_peak
+from riff.audio.stitch import equal_power_fades, stitch_loops, stitch_overlapping
 
 
 def test_resample_keeps_a_tone_and_its_length():

@@ -23,8 +23,8 @@ from PIL import Image, PngImagePlugin
 
 import app as studio
 from riff.seeds import SEED_DIR
-from riff.studio import Engine
-from riff.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
+from riff.serve.engine import Engine
+from riff.serve.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
 
 FILE = {"_type": "gradio.FileData"}
 
@@ -198,7 +198,7 @@ def test_public_messages_name_no_server_folder():
 def test_one_render_at_a_time_and_a_bounded_wait():
     import threading
 
-    from riff.studio import Busy, WorkQueue
+    from riff.serve.engine import Busy, WorkQueue
 
     queue = WorkQueue(max_waiting=1)
     holding, release, order = threading.Event(), threading.Event(), []
@@ -231,7 +231,7 @@ def test_one_render_at_a_time_and_a_bounded_wait():
 def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
     import threading
 
-    from riff.studio import WorkQueue
+    from riff.serve.engine import WorkQueue
 
     engine = Engine("unused", root=tmp_path)
     engine.queue = WorkQueue(max_waiting=0)
@@ -261,7 +261,7 @@ def test_run_inference_counts_each_address_against_its_cap(tmp_path):
     renders gets 503, another address still gets in."""
     import threading
 
-    from riff.studio import WorkQueue
+    from riff.serve.engine import WorkQueue
 
     engine = Engine("unused", root=tmp_path)
     engine.queue = WorkQueue(max_waiting=8, per_client=1)
@@ -319,7 +319,7 @@ def test_cors_never_hands_out_credentials(site):
 
 def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
     from riff.request import PromptEnd, Settings, Walk
-    from riff.studio import Gone
+    from riff.serve.engine import Gone
 
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
     steps: list[int] = []
@@ -341,7 +341,7 @@ def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
 
 def test_cancel_stops_a_render_within_a_step_and_keeps_what_it_made(engine, narrow_seed):
     from riff.request import PromptEnd, Settings, Walk
-    from riff.studio import Stopped
+    from riff.serve.engine import Stopped
 
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
     reports: list[float] = []
@@ -370,7 +370,7 @@ def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path, 
     from conftest import sine
 
     import app as studio
-    from riff.audio import save_audio
+    from riff.audio.files import save_audio
 
     song = save_audio(tmp_path / "tone.wav", sine(440.0, 1.0), 44100)
     monkeypatch.setattr(studio, "_uploaded", str)  # as if the page had uploaded it
@@ -391,7 +391,7 @@ def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, nar
     import soundfile as sf
 
     from riff.request import Loop, PromptEnd, Settings, Walk
-    from riff.studio import track_name
+    from riff.serve.engine import track_name
 
     walk = Walk(
         PromptEnd("Solo piano, slow!"),
@@ -420,8 +420,8 @@ def test_a_growing_track_is_rewritten_a_logarithmic_number_of_times(engine, narr
     8, ... and the last, each file in place of the one before."""
     import soundfile as sf
 
-    from riff import studio as studio_module
     from riff.request import PromptEnd, Settings, Walk
+    from riff.serve import engine as studio_module
 
     stitched = []
     real = studio_module.stitch

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from riff.audio import resample
+from riff.audio.files import resample
 
 # K-weighting: a high shelf then a high pass, in analogue terms (libebur128's constants),
 # so the biquads can be derived for any sample rate.

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from riff.params import CLIP_SECONDS, CLIP_WIDTH
+from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.request import Music, Restyle
 
 
@@ -30,7 +30,7 @@ class Limits:
     queue: int = 32  # requests waiting for the model
     keep_s: float = 3600.0  # results are deleted this long after they were made, page or not
     endless_s: float = 1800.0  # music one press of an endless riff makes before it stops
-    # In the machine's own units (see `riff.budget`): estimated from a calibration, per request.
+    # In the machine's own units (see `riff.serve.budget`): estimated from a calibration, per request.
     request_s: float = 60.0  # wall time: one request under a minute on a 2-core CPU Space
     request_mb: float = 4000.0  # peak working memory above what the server holds at rest
     # Per client (an address): so that one caller cannot fill the queue.

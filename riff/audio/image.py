@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
-from riff.params import (
+from riff.audio.params import (
     DEFAULT_MAX_VALUE,
     EXIF_MAX_VALUE,
     INT16_FULL_SCALE,

@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from riff.memo import byte_cache
-from riff.params import SpectrogramParams
-from riff.stitch import stitch_overlapping
+from riff.audio.memo import byte_cache
+from riff.audio.params import SpectrogramParams
+from riff.audio.stitch import stitch_overlapping
 
 # What each cache of a format's matrices keeps at most: riffusion's format takes about 30 MB
 # in all, and an extreme one is rebuilt rather than kept.

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from riff.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
+from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
 
 
 @dataclass(frozen=True)

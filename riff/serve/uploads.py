@@ -11,7 +11,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from riff.trust import client_address
+from riff.serve.trust import client_address
 
 log = logging.getLogger("riff")
 

@@ -1,7 +1,7 @@
 """Audio <-> spectrogram images end to end, at the right level: the path the CLI and the studio
 share, so that both decide loudness the same way.
 
-- An image that stores its level (the max-value tag, see `riff.image.Level`) decodes at that
+- An image that stores its level (the max-value tag, see `riff.audio.image.Level`) decodes at that
   level, brought down only if it would go over -1 dBFS true peak; if it would have clipped,
   the caller is told in one line (`Decoded.note`).
 - One that does not (a model's output) has no level to keep: it is set to -14 LUFS.
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from riff.image import Level, image_from_mel, mel_from_image, params_from_image
-from riff.loudness import PEAK_DB, limit_peak, normalize_loudness
-from riff.params import SpectrogramParams
-from riff.spectrogram import GRIFFIN_LIM_ITERS, check_decodable, mel_from_waveform, waveform_from_mel
+from riff.audio.image import Level, image_from_mel, mel_from_image, params_from_image
+from riff.audio.loudness import PEAK_DB, limit_peak, normalize_loudness
+from riff.audio.params import SpectrogramParams
+from riff.audio.spectrogram import GRIFFIN_LIM_ITERS, check_decodable, mel_from_waveform, waveform_from_mel
 
 
 def image_from_waveform(waveform: torch.Tensor, params: SpectrogramParams) -> Image.Image:

@@ -1,0 +1,1 @@
+"""Audio without a model: the spectrogram format, the codec both ways, files, loudness and joins."""

@@ -1,0 +1,1 @@
+"""The public service: the engine (queue, cancel, model), its limits, trust, REST and Spaces."""

@@ -1,0 +1,98 @@
+"""The folders are the layers and every import points down: riff/audio (no model) below the core
+below riff/serve (the public service), with riff/train beside the service. Read from the source
+with `ast`, function-level imports included, so a lazy import cannot hide an upward reach."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+RIFF = Path(__file__).resolve().parent.parent / "riff"
+
+# Entry points may reach any layer; each one is listed with the reason.
+ENTRY_POINTS = {
+    "riff.__main__": "python -m riff runs the CLI",
+    "riff.cli": "the CLI renders through the server's Engine (Limits.none()) and runs riff.train's commands",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(RIFF.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(RIFF.rglob("*.py"))}
+
+
+def _imports(name: str) -> set[str]:
+    """The riff modules `name` imports (`from riff import x` counts as riff.x when x is a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "riff")
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] == "riff"
+        ):
+            subs = {f"{node.module}.{a.name}" for a in node.names} & MODULES.keys()
+            found.update(subs or {node.module})
+    return found - {name}
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def _layer(name: str) -> str:
+    for layer in ("audio", "serve", "train"):
+        if name == f"riff.{layer}" or name.startswith(f"riff.{layer}."):
+            return layer
+    return "core"
+
+
+def _reaches(name: str, layers: set[str], allowed: set[str] = frozenset()) -> list[str]:
+    return sorted(t for t in GRAPH[name] if t in MODULES and _layer(t) in layers and t not in allowed)
+
+
+def test_the_graph_is_read():
+    assert "riff.audio.spectrogram" in GRAPH["riff.render"]
+    assert "riff.serve.engine" in GRAPH["riff.cli"]
+    assert "riff.interp" in GRAPH["riff.request"]  # `from riff import interp`
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "audio"])
+def test_audio_imports_nothing_of_riff_outside_it(name):
+    outside = sorted(t for t in GRAPH[name] if _layer(t) != "audio" and t != "riff")
+    assert not outside, f"{name} reaches up to {outside}"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "core" and n not in ENTRY_POINTS])
+def test_core_imports_neither_serve_nor_train(name):
+    assert not _reaches(name, {"serve", "train"}), f"{name} reaches up"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "serve"])
+def test_serve_does_not_import_train(name):
+    assert not _reaches(name, {"train"})
+
+
+def test_no_import_cycles():
+    cycles, state = [], {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for t in sorted(GRAPH[name] & MODULES.keys()):
+            if state.get(t) == "open":
+                cycles.append(path[path.index(t) :] + [t])
+            elif t not in state:
+                visit(t, [*path, t])
+        state[name] = "done"
+
+    for name in MODULES:
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, " ; ".join(" -> ".join(c) for c in cycles)
