@@ -1474,6 +1474,20 @@ def _only_tools(demo: gr.Blocks) -> None:
             fn._mcp_type = "none"
 
 
+def _call_only_tools(demo: gr.Blocks) -> None:
+    """Gradio's MCP server hides the other endpoints from its tool list but still calls them
+    by name (and lists them in its schema): drop them from its name table, so that only the
+    tools are tools."""
+    server = getattr(demo, "mcp_server_obj", None)
+    if server is None:
+        return
+    server.tool_to_endpoint = {
+        name: endpoint
+        for name, endpoint in server.tool_to_endpoint.items()
+        if getattr(server.get_block_fn_from_endpoint_name(endpoint).fn, "_mcp_type", None) == "tool"
+    }
+
+
 def _path(file) -> str:
     return file["path"] if isinstance(file, dict) else getattr(file, "path", file)
 
@@ -1584,6 +1598,7 @@ def build_app(
         css=CSS,
         mcp_server=mcp_server,
     )
+    _call_only_tools(demo)
     # Gradio refuses file inputs that were not uploaded only in a Blocks marked launched, which
     # mount_gradio_app never does: without this, {"path": "/etc/passwd"} would be copied into
     # the cache and served back.

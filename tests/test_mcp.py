@@ -74,3 +74,23 @@ def test_a_bad_tool_call_says_why_in_one_line(mcp_url):
     text = " ".join(getattr(part, "text", "") for part in result.content)
     assert result.isError or "prompt" in text
     assert "Traceback" not in text and "/tmp" not in json.dumps(text)
+
+
+def test_the_other_endpoints_cannot_be_called_as_tools_either(mcp_url):
+    async def work(session):
+        return [
+            await session.call_tool(name, {"prompt": ""})  # without a prompt: quick either way
+            for name in ("endless", "generate_1", "chain", "teach", "queue_next")
+        ]
+
+    for result in _session(mcp_url, work):
+        text = " ".join(getattr(part, "text", "") for part in result.content)
+        assert result.isError and "Unknown tool" in text
+    schema = httpx.get(mcp_url.rstrip("/") + "/schema", timeout=30).raise_for_status().json()
+    assert {tool["name"] for tool in schema} == {
+        "generate",
+        "interpolate",
+        "loop",
+        "audio_to_image",
+        "image_to_audio",
+    }
