@@ -286,7 +286,7 @@ def test_run_inference_answers_bad_requests_with_one_json_line(site, body, statu
 def test_a_failure_inside_a_render_is_answered_and_the_next_request_works(site, monkeypatch):
     engine = site[1]
 
-    def explode(*_):
+    def explode(*_, **__):
         raise RuntimeError("/secret/path/model.bin exploded")
 
     monkeypatch.setattr(engine, "clip", explode)
@@ -294,14 +294,14 @@ def test_a_failure_inside_a_render_is_answered_and_the_next_request_works(site, 
     assert response.status_code == 500 and "secret" not in response.text
     assert response.json()["error"] == "the render failed on the server; try again"
 
-    def no_memory(*_):
+    def no_memory(*_, **__):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")
 
     monkeypatch.setattr(engine, "clip", no_memory)
     response = post(site, json.dumps(request()))
     assert response.status_code == 503 and "out of memory" in response.json()["error"]
 
-    def no_gpu_memory(*_):
+    def no_gpu_memory(*_, **__):
         raise OutOfGPUMemory("out of GPU memory for 1 clips of 64 columns: lower the batch size or the width")
 
     monkeypatch.setattr(engine, "clip", no_gpu_memory)
