@@ -23,16 +23,13 @@ what the music is); `--model` loads a diffusers folder, such as assets/riff-smal
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -41,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # conftest.serve: the app on a free local port
 
 RATE = 44100  # riff's sample rate, an ADTS rate: the encoder does not resample
 WINDOW = 882  # 20 ms, for levels
@@ -67,31 +65,6 @@ def recording_engine(model, root: Path, seconds: float, width: int | None):
                 yield chunk
 
     return Recording(model, root=root, limits=dataclasses.replace(Limits(), endless_s=seconds))
-
-
-@contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """The ASGI app on a free 127.0.0.1 port, in a thread; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the app did not start on port {port}")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def press_play(url: str, inputs: list, session: str, found: dict, timeout_s: float) -> None:
@@ -268,7 +241,9 @@ def main(argv: list[str] | None = None) -> dict:
     engine = recording_engine(model, work / "studio", args.seconds, args.width)
     inputs = ["lofi hip hop beat, mellow", 0, 2, args.steps, 0.75, 7.0, "og_beat"]
     started = time.monotonic()
-    with serving(studio.build_app(engine)) as url:
+    from conftest import serve
+
+    with serve(studio.build_app(engine)) as url:
         segments, playlist = receive(url, inputs)
     wall_s = time.monotonic() - started
     chunks = [c for c in engine.chunks if c.shape[-1]]
