@@ -15,6 +15,7 @@ import math
 import os
 import random
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -1641,7 +1642,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     import uvicorn
 
-    engine = Engine(args.model, args.device)
+    # Results go inside Gradio's cache, which Gradio serves as they are: copied out of a
+    # folder of riff's own, every file a page is handed (a growing track is handed several
+    # times) would be stored twice.
+    cache = Path(gr.utils.get_upload_folder())
+    cache.mkdir(parents=True, exist_ok=True)
+    engine = Engine(args.model, args.device, root=tempfile.mkdtemp(prefix="riff-studio-", dir=cache))
 
     def preload() -> None:
         # Load while the page is already up; a failure is kept and shown as one line.
@@ -1651,7 +1657,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"riff: {error}", flush=True)
 
     threading.Thread(target=preload, daemon=True).start()
-    keep_trimmed(Path(gr.utils.get_upload_folder()), engine.limits.cache_mb * 1e6)
+    keep_trimmed(cache, engine.limits.cache_mb * 1e6, skip=engine.root)  # the engine trims its own
     print(f"riff studio on http://{args.host}:{args.port}", flush=True)
     # uvicorn stops on SIGTERM as on SIGINT, then raises the signal again with the handler it
     # found: the default one would end the process here, skipping the clean-up below.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from riff import interp
+from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 from riff.grid import Grid
 from riff.models import SCHEDULERS
@@ -238,6 +239,16 @@ class Restyle:
 
     def prompt_ends(self) -> tuple[PromptEnd, ...]:
         return (self.start, self.end)
+
+    def clip_count(self) -> int:
+        """Clips the region is cut into (`render.restyle_segments`: clip-wide, overlapping by the
+        crossfade; a song shorter than the region gives fewer), both channels counted when stereo."""
+        params = SpectrogramParams()
+        length = params.num_samples(CLIP_WIDTH)
+        overlap = int(self.crossfade_ms / 1000 * params.sample_rate)
+        region = int(min(self.duration_s, 1e7) * params.sample_rate)
+        segments = max(0, region - length) // (length - overlap) + 1
+        return segments * (2 if self.stereo else 1)
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,18 @@ def test_restyle_walks_over_segments_of_a_song(tiny_model, walk_):
         restyle_segments(song[:, :44100], 250, SpectrogramParams())
 
 
+@pytest.mark.parametrize("seconds", [5.11, 5.2, 9.96, 9.98, 12.0, 60.0])
+def test_a_restyle_counts_the_segments_it_is_cut_into(walk_, seconds):
+    from riff.render import restyle_segments
+
+    song = torch.zeros(1, int(seconds * 44100))
+    restyle = Restyle(walk_.start, walk_.end, duration_s=seconds)
+    segments = len(restyle_segments(song, restyle.crossfade_ms, SpectrogramParams()))
+    assert restyle.clip_count() == segments  # what the budget counts is what renders
+    assert dataclasses.replace(restyle, stereo=True).clip_count() == 2 * segments
+    assert segments == (1 if seconds < 9.97 else 2 if seconds < 14.83 else segments)
+
+
 def test_a_stereo_restyle_keeps_left_and_right(tiny_model, walk_):
     from riff.render import render_restyle, stitch_restyle
 

@@ -78,7 +78,8 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     served = []
 
     class Engine:
-        def __init__(self, model, device):
+        def __init__(self, model, device, root=None):
+            self.root = root
             self.model = types.SimpleNamespace(describe=lambda: "a fake model")
             self.limits = Limits()
 
@@ -87,7 +88,7 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
 
     monkeypatch.setattr(app, "Engine", Engine)
     monkeypatch.setattr(app, "build_app", lambda engine, cache_examples, trusted_proxies, mcp_server: "the app")
-    monkeypatch.setattr(app, "keep_trimmed", lambda folder, max_bytes: None)
+    monkeypatch.setattr(app, "keep_trimmed", lambda folder, max_bytes, skip: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(torch.get_num_threads()))
     app.main(["--threads", "1"])
     torch.set_num_threads(2)

@@ -16,6 +16,11 @@ from pathlib import Path
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
 
+# How far above its level before a burst of heavy requests the server's resident memory may
+# stay once they are done (heap trimmed): caches kept in bytes (the codec's, 64 MB each) and
+# allocator slack. bench/bench_budget.py measures it ("burst").
+MEMORY_MARGIN_MB = 300
+
 
 @dataclass(frozen=True)
 class Calibration:

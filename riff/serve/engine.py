@@ -46,7 +46,7 @@ from riff.render import Clip, Progress, continued_columns, render, render_restyl
 from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk, to_dict
 from riff.seeds import image_size, mask_tensor, open_image, seed_image
 from riff.serve import budget
-from riff.serve.limits import Limits, clip_count
+from riff.serve.limits import Limits
 from riff.serve.trust import session_dir
 from riff.serve.upnext import UpNext
 from riff.serve.workqueue import Busy, WorkQueue  # noqa: F401 (Busy: part of the engine's API)
@@ -304,7 +304,7 @@ class Engine:
         if self.limits.request_s == float("inf") and self.limits.request_mb == float("inf"):
             return
         budget.check(
-            self.measured(), clip_count(music), steps, width, self.limits.request_s, self.limits.request_mb
+            self.measured(), music.clip_count(), steps, width, self.limits.request_s, self.limits.request_mb
         )
 
     def measured(self) -> budget.Calibration:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
+from riff.audio.params import CLIP_WIDTH
 from riff.request import Music, Restyle
 
 
@@ -85,7 +85,7 @@ class Limits:
                     )
         if steps > self.steps:
             raise ValueError(f"{steps} inference steps are too many here: at most {self.steps}")
-        clips = clip_count(music)
+        clips = music.clip_count()
         if isinstance(music, Restyle):
             # Its segments are bounded by the audio and the work limits, not by `clips`.
             if music.duration_s > self.audio_s:
@@ -116,11 +116,3 @@ class Limits:
         """Refuse uploaded audio by its header, before it is read."""
         if seconds > self.audio_s:
             raise ValueError(f"{seconds:.0f} s of audio is too long here: at most {self.audio_s:g} s")
-
-
-def clip_count(music: Music) -> int:
-    """Clips a request renders: a restyle's segments (per channel) included."""
-    if isinstance(music, Restyle):
-        segments = math.ceil(music.duration_s / (CLIP_SECONDS - music.crossfade_ms / 1000))
-        return segments * (2 if music.stereo else 1)
-    return music.clip_count()

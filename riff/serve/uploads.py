@@ -130,12 +130,15 @@ class UploadCap:
         await send({"type": "http.response.body", "body": body})
 
 
-def trim_folder(folder: Path, max_bytes: float) -> int:
+def trim_folder(folder: Path, max_bytes: float, skip: Path | None = None) -> int:
     """Delete `folder`'s oldest files (by modification time) until it holds at most `max_bytes`;
-    returns the bytes freed. Files that vanish meanwhile are skipped."""
+    returns the bytes freed. Files under `skip` (riff's own results, which the engine keeps to
+    its own caps) are neither counted nor deleted; files that vanish meanwhile are skipped."""
     files = []
     for path in folder.rglob("*"):
         try:
+            if skip is not None and path.is_relative_to(skip):
+                continue
             if path.is_file() and not path.is_symlink():
                 stat = path.stat()
                 files.append((stat.st_mtime, stat.st_size, path))
@@ -158,15 +161,18 @@ def trim_folder(folder: Path, max_bytes: float) -> int:
     return freed
 
 
-def keep_trimmed(folder: Path, max_bytes: float, every_s: float = 30.0) -> threading.Thread:
+def keep_trimmed(
+    folder: Path, max_bytes: float, every_s: float = 30.0, skip: Path | None = None
+) -> threading.Thread:
     """Trim `folder` to `max_bytes` every `every_s` seconds in a daemon thread (Gradio's cache:
-    its own sweep goes by age only, so a burst of uploads or results could fill the disk)."""
+    its own sweep goes by age only, so a burst of uploads could fill the disk); see
+    `trim_folder` for `skip`."""
 
     def run() -> None:
         while True:
             time.sleep(every_s)
             try:
-                freed = trim_folder(folder, max_bytes) if folder.is_dir() else 0
+                freed = trim_folder(folder, max_bytes, skip) if folder.is_dir() else 0
             except OSError:
                 freed = 0
             if freed:

@@ -276,6 +276,13 @@ def test_gradios_cache_is_trimmed_oldest_first_to_its_cap(tmp_path):
     assert [p.exists() for p in made] == [False, False, False, True, True]
     assert not (cache / "hash0").exists()  # emptied folders go too
     assert trim_folder(cache, 250_000) == 0
+    # riff's results inside the cache are the engine's to trim: neither counted nor deleted.
+    ours = cache / "riff-studio-x" / "session" / "track.wav"
+    ours.parent.mkdir(parents=True)
+    ours.write_bytes(b"x" * 400_000)
+    os.utime(ours, (0, 0))
+    assert trim_folder(cache, 250_000, skip=cache / "riff-studio-x") == 0 and ours.exists()
+    assert trim_folder(cache, 250_000) == 400_000 and not ours.exists()
 
 
 def test_results_are_trimmed_oldest_first_to_the_disk_caps(tmp_path):
