@@ -8,12 +8,15 @@ is exactly its bars long, rounded once, and every join sits on a bar line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from PIL import Image
 
 from riff import seedgen
 from riff.audio.params import SpectrogramParams
-from riff.grid import Grid
+from riff.grid import MAX_BPM, MIN_BPM, Grid
 from riff.seeds import REFERENCE_SEEDS
 
 # riff.request.Settings; typed loosely here so this module stays below the request layer.
@@ -78,3 +81,152 @@ def check_continuation(continuation: bool, settings: SettingsLike) -> None:
     columns (80 ms each), which bar lines do not fall on."""
     if continuation and settings.grid() is not None:  # type: ignore[attr-defined]
         raise ValueError("continuation does not keep a bar grid yet: turn off continuation or the tempo")
+
+
+# --- A song's own bars: tempo and first downbeat from its onsets (audio to audio on bars) ---
+
+ONSET_HOP = 220  # 5 ms frames at 44.1 kHz: the estimate's time resolution before refinement
+BASS_HZ = 200.0  # below this, kicks and bass: where a bar's first beat is loudest
+
+
+@dataclass(frozen=True)
+class Beat:
+    """A song's tempo and where its bars start: bar lines at `downbeat_s + k x bar_s`."""
+
+    bpm: float
+    downbeat_s: float  # the first bar line at or after the song's start
+    beats_per_bar: int = 4
+
+    @property
+    def bar_s(self) -> float:
+        return self.beats_per_bar * 60.0 / self.bpm
+
+
+def onset_envelopes(waveform: torch.Tensor, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(all-band, bass-band) spectral flux of log magnitudes, and the frame rate: how much
+    louder each frame is than the one before (Bello et al. 2005), half-wave rectified."""
+    mono = waveform.float().reshape(-1, waveform.shape[-1]).mean(0)
+    hop = max(1, round(ONSET_HOP * sample_rate / 44100))
+    n_fft = 4 * hop * 2
+    spec = torch.stft(mono, n_fft, hop, window=torch.hann_window(n_fft), center=True, return_complex=True)
+    logmag = torch.log1p(1000 * spec.abs()).numpy()
+    flux = np.maximum(np.diff(logmag, axis=1, prepend=logmag[:, :1]), 0)
+    bass = int(BASS_HZ * n_fft / sample_rate) + 1
+    return flux.mean(0), flux[:bass].mean(0), sample_rate / hop
+
+
+def estimate_beat(
+    waveform: torch.Tensor, sample_rate: int, beats_per_bar: int = 4, prior_bpm: float = 120.0
+) -> Beat:
+    """A song's tempo (40-240 bpm) and first downbeat, from the autocorrelation of its onsets.
+
+    The tempo is the autocorrelation lag that best explains the onsets, weighted by a log-normal
+    prior around `prior_bpm` (one octave wide, as common trackers do against half and double
+    readings), then refined by a comb over the whole song. The downbeat is the beat phase whose
+    bass onsets (kicks) are strongest.
+
+    Args:
+        waveform: (channels, samples) or (samples,).
+    Raises:
+        ValueError: a song too short (under four beats at 40 bpm) or without onsets.
+    """
+    env, bass, rate = onset_envelopes(waveform, sample_rate)
+    if len(env) < 6 * rate or env.max() <= 0:
+        raise ValueError("the song needs at least 6 s with clear onsets to find its tempo")
+    env = env - np.convolve(env, np.ones(int(rate)) / int(rate), mode="same")  # local mean out
+    env = np.maximum(env, 0)
+    ac = np.correlate(env, env, mode="full")[len(env) - 1 :]
+    lags = np.arange(int(rate * 60 / MAX_BPM), int(rate * 60 / MIN_BPM) + 1)
+    bpms = 60 * rate / lags
+    score = np.log1p(1e6 * ac[lags] / ac[0]) - 0.5 * np.log2(bpms / prior_bpm) ** 2
+    bpm = _refine(env, rate, float(bpms[np.argmax(score)]))
+    period = 60 * rate / bpm
+    beats = np.arange(0, len(env) - 1, period)
+    phases = [_comb(env, beats + p) for p in np.arange(0, period, 0.25)]
+    phase = float(np.argmax(phases)) * 0.25
+    # Of the bar's beats, the one with the strongest bass onsets starts the bar.
+    bar = beats_per_bar * period
+    firsts = [_comb(bass, np.arange(phase + b * period, len(env) - 1, bar)) for b in range(beats_per_bar)]
+    downbeat = (phase + int(np.argmax(firsts)) * period) % bar
+    return Beat(round(bpm, 2), downbeat / rate, beats_per_bar)
+
+
+def _comb(env: np.ndarray, frames: np.ndarray) -> float:
+    """Mean onset strength at (fractional) `frames`, the best of each frame and its neighbours."""
+    frames = frames[frames < len(env) - 1]
+    near = np.stack([np.interp(frames + d, np.arange(len(env)), env) for d in (-1, 0, 1)])
+    return float(near.max(0).mean()) if len(frames) else 0.0
+
+
+def _refine(env: np.ndarray, rate: float, bpm: float) -> float:
+    """The tempo within 3% of `bpm` whose beats, at their best phase, land on the most onset."""
+    best, best_score = bpm, -1.0
+    for candidate in bpm * np.linspace(0.97, 1.03, 121):
+        period = 60 * rate / candidate
+        beats = np.arange(0, len(env) - 1 - period, period)
+        score = max(_comb(env, beats + p) for p in np.linspace(0, period, 24, endpoint=False))
+        if score > best_score:
+            best, best_score = float(candidate), score
+    return best
+
+
+def bar_cuts(beat: Beat, start_s: float, length: int, sample_rate: int, most: int) -> tuple[int, list[int]]:
+    """Where a region cut on the song's bars is cut: (samples a segment spans, segment starts
+    relative to the region start) for segments of as many whole bars as fit `most` samples, the
+    first starting on the first bar line in the region. Raises ValueError if not one fits."""
+    bar = beat.bar_s * sample_rate
+    bars = int(most // bar)
+    if bars < 1:
+        raise ValueError(f"a bar at {beat.bpm:g} bpm is longer than a segment: restyle without bars")
+    first = (beat.downbeat_s - start_s) % beat.bar_s * sample_rate
+    stride = bars * bar
+    starts = []
+    k = 0
+    while round(first + (k + 1) * stride) <= length:
+        starts.append(round(first + k * stride))
+        k += 1
+    if not starts:
+        raise ValueError(f"the region holds no {bars} whole bars at {beat.bpm:g} bpm: make it longer")
+    return round(stride), starts
+
+
+def bar_segments(
+    song: torch.Tensor,
+    start_s: float,
+    region: int,
+    overlap: int,
+    params: SpectrogramParams,
+    most: int,
+    beat: Beat,
+) -> tuple[list[torch.Tensor], int]:
+    """A song's region cut on its bars: (segments, samples each clip keeps). Each segment is
+    whole bars plus `overlap`, centred on its bar lines (the crossfade straddles each one), and
+    padded with the song after it to whole latent columns (a multiple of 8 columns); its clip is
+    cut back to the kept samples before the segments are crossfaded together.
+
+    Args:
+        song: (channels, samples); region: samples of it from `start_s` on that are restyled.
+        most: samples a segment may span, overlap included.
+    """
+    first = int(start_s * params.sample_rate)
+    stride, starts = bar_cuts(beat, start_s, region, params.sample_rate, most - overlap)
+    keep = stride + overlap
+    columns = -(-params.width_for(keep) // 8) * 8
+    span = params.num_samples(columns)
+    half = overlap // 2
+    segments = []
+    for s in starts:
+        at = max(0, first + s - half)
+        piece = song[:, at : at + span]
+        segments.append(torch.nn.functional.pad(piece, (0, span - piece.shape[-1])))
+    return segments, keep
+
+
+def song_beat(song: torch.Tensor, sample_rate: int, bpm: float | None, downbeat_s: float | None) -> Beat:
+    """The song's beat as given, what is not given estimated (`estimate_beat`)."""
+    if bpm is not None and downbeat_s is not None:
+        return Beat(float(bpm), float(downbeat_s))
+    found = estimate_beat(song, sample_rate)
+    return Beat(
+        found.bpm if bpm is None else float(bpm), found.downbeat_s if downbeat_s is None else downbeat_s
+    )

@@ -19,7 +19,7 @@ from riff.audio.loudness import normalize_loudness
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.audio.stitch import stitch_clips, stitch_overlapping
-from riff.beats import check_continuation, grid_seed, on_bars
+from riff.beats import bar_segments, check_continuation, grid_seed, on_bars, song_beat
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
@@ -197,9 +197,8 @@ def render_restyle(
     if settings.bpm is not None:
         raise ValueError("a restyle keeps its song's tempo: leave the tempo unset")
     params = model.params
-    segments = torch.stack(
-        restyle_segments(restyle_region(song, restyle, params), restyle.crossfade_ms, params)
-    )
+    pieces, keep = restyle_pieces(song, restyle, params)
+    segments = torch.stack(pieces)
     alphas = interp.alpha_curve(len(segments), restyle.alpha_curve, restyle.alpha_power)
     sides = 2 if restyle.stereo and song.shape[0] == 2 else 1
     # Mono: the channels' mean. Stereo: left and right as neighbouring clips with the same
@@ -210,6 +209,8 @@ def render_restyle(
     init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
     stops = [(0, a) for a in alphas for _ in range(sides)]
     clips = _walk_clips(model, restyle.prompt_ends(), stops, init, None, settings, progress)
+    if keep is not None:  # on bars: each clip cut back to its bars and the overlap
+        clips = (dataclasses.replace(c, waveform=c.waveform[..., :keep]) for c in clips)
     if sides == 1:
         yield from clips
         return
@@ -223,6 +224,20 @@ def render_restyle(
             torch.cat([left.waveform, right.waveform]),
             dataclasses.replace(params, stereo=True),
         )
+
+
+def restyle_pieces(
+    song: torch.Tensor, restyle: Restyle, params: SpectrogramParams
+) -> tuple[list[torch.Tensor], int | None]:
+    """The segments a restyle renders, and with `on_bars` the samples each clip keeps (see
+    `riff.beats.bar_segments`); None: clips are kept whole."""
+    region = restyle_region(song, restyle, params)
+    overlap = int(restyle.crossfade_ms / 1000 * params.sample_rate)
+    if not restyle.on_bars:
+        return restyle_segments(region, restyle.crossfade_ms, params), None
+    beat = song_beat(song, params.sample_rate, restyle.song_bpm, restyle.downbeat_s)
+    most = params.num_samples(CLIP_WIDTH)
+    return bar_segments(song, restyle.start_s, region.shape[-1], overlap, params, most, beat)
 
 
 def restyle_region(song: torch.Tensor, restyle: Restyle, params: SpectrogramParams) -> torch.Tensor:

@@ -19,7 +19,7 @@ from typing import Any
 from riff import interp
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
-from riff.grid import Grid
+from riff.grid import Grid, check_bpm
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
 from riff.seedgen import BEDS
@@ -227,8 +227,17 @@ class Restyle:
     alpha_power: float = 2.0
     crossfade_ms: float = 250.0  # segments overlap by this and fade across it
     stereo: bool = False  # left and right restyled side by side (twice the work), else mono
+    # Segments cut on the song's bars (each whole bars, joins on bar lines), at `song_bpm` from
+    # `downbeat_s` (a bar line, in the song's seconds); either None: estimated from the song.
+    on_bars: bool = False
+    song_bpm: float | None = None
+    downbeat_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.song_bpm is not None:
+            check_bpm(self.song_bpm)
+        if self.downbeat_s is not None and not 0 <= self.downbeat_s < math.inf:
+            raise ValueError(f"the downbeat must be at >= 0 s (finite), got {self.downbeat_s} s")
         if not (0 <= self.start_s < math.inf and 0 < self.duration_s < math.inf):
             raise ValueError(
                 f"the region must start at >= 0 s and last > 0 s (finite), got {self.start_s} s for "
@@ -242,12 +251,17 @@ class Restyle:
 
     def clip_count(self) -> int:
         """Clips the region is cut into (`render.restyle_segments`: clip-wide, overlapping by the
-        crossfade; a song shorter than the region gives fewer), both channels counted when stereo."""
+        crossfade; on bars, at most this many: whole bars from the first bar line on; a song
+        shorter than the region gives fewer), both channels counted when stereo."""
         params = SpectrogramParams()
         length = params.num_samples(CLIP_WIDTH)
         overlap = int(self.crossfade_ms / 1000 * params.sample_rate)
         region = int(min(self.duration_s, 1e7) * params.sample_rate)
         segments = max(0, region - length) // (length - overlap) + 1
+        if self.on_bars:  # whole bars a segment, at the tempo given (else a typical 120 bpm)
+            bar = 4 * 60 / (self.song_bpm or 120.0) * params.sample_rate
+            stride = max(1, int((length - overlap) // bar)) * bar
+            segments = max(1, int(region // stride))
         return segments * (2 if self.stereo else 1)
 
 

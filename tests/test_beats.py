@@ -1,0 +1,96 @@
+"""A song's own bars: tempo and downbeat estimated from its onsets, and a restyle cut on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from riff import seedgen
+from riff.audio.params import SpectrogramParams
+from riff.beats import Beat, bar_segments, estimate_beat, song_beat
+from riff.grid import Grid
+from riff.request import PromptEnd, Restyle, Settings
+
+SR = 44100
+FAST = Settings(num_inference_steps=4, griffin_lim_iters=2)
+
+
+def drum_track(name: str, bpm: float, offset_s: float, loops: int = 5) -> torch.Tensor:
+    """A synthesised drum loop played `loops` times after `offset_s` of silence: (1, samples)."""
+    loop = seedgen.render(name, Grid.parse(bpm, key="A minor", bars=2))
+    return torch.from_numpy(np.concatenate([np.zeros(int(offset_s * SR)), np.tile(loop, loops)])).float()[
+        None
+    ]
+
+
+def bar_error(found: Beat, downbeat_s: float) -> float:
+    """Seconds from `downbeat_s` to the nearest of `found`'s bar lines."""
+    return abs((found.downbeat_s - downbeat_s + found.bar_s / 2) % found.bar_s - found.bar_s / 2)
+
+
+@pytest.mark.parametrize(
+    "name, bpm, offset", [("og_beat", 96, 0.37), ("motorway", 124, 1.1), ("vibes", 72, 0.9)]
+)
+def test_the_tempo_and_first_downbeat_of_a_drum_track(name, bpm, offset):
+    found = estimate_beat(drum_track(name, bpm, offset), SR)
+    assert abs(found.bpm / bpm - 1) < 0.005
+    assert bar_error(found, offset) < 0.025
+    assert found.downbeat_s < found.bar_s  # the first bar line in the song
+    # Told a wrong downbeat (one beat late), the check fails: it judges the bar, not the beat.
+    assert bar_error(found, offset + 60 / bpm) > 0.5 * 60 / bpm
+
+
+def test_a_slower_track_reads_slower():
+    assert (
+        estimate_beat(drum_track("og_beat", 80, 0.0), SR).bpm
+        < estimate_beat(drum_track("og_beat", 88, 0.0), SR).bpm
+    )
+
+
+def test_silence_has_no_tempo():
+    with pytest.raises(ValueError, match="clear onsets"):
+        estimate_beat(torch.zeros(1, 10 * SR), SR)
+
+
+def test_what_is_given_is_kept():
+    song = drum_track("og_beat", 96, 0.37)
+    assert song_beat(song, SR, 100.0, 0.5) == Beat(100.0, 0.5)
+    given = song_beat(song, SR, None, 0.5)
+    assert given.downbeat_s == 0.5 and abs(given.bpm - 96) < 0.5
+
+
+def test_segments_cut_on_the_song_s_bars():
+    params = SpectrogramParams()
+    beat = Beat(100.0, 0.37)
+    song = drum_track("og_beat", 100, 0.37, loops=6)
+    overlap = int(0.25 * SR)
+    segments, keep = bar_segments(song, 0.0, song.shape[-1], overlap, params, params.num_samples(512), beat)
+    bar = beat.bar_s * SR
+    assert keep == round(2 * bar) + overlap  # two bars of 2.4 s and the overlap fit 5.11 s
+    assert len(segments) == int((song.shape[-1] - 0.37 * SR) // (2 * bar))
+    columns = params.width_for(segments[0].shape[-1])
+    assert columns % 8 == 0 and segments[0].shape[-1] >= keep
+    # Each segment starts half the overlap before a bar line: the song's own bar, found again.
+    for k, segment in enumerate(segments[:3]):
+        start = round(0.37 * SR + k * 2 * bar) - overlap // 2
+        torch.testing.assert_close(segment[:, :keep], song[:, start : start + keep])
+
+
+def test_a_restyle_on_bars_joins_on_bar_lines(tiny_model):
+    from riff.render import render_restyle, stitch_restyle
+
+    song = drum_track("og_beat", 100, 0.37, loops=4)
+    restyle = Restyle(PromptEnd("a"), PromptEnd("b", 1), duration_s=15.0, on_bars=True, song_bpm=100.0)
+    clips = list(render_restyle(tiny_model, song, restyle, FAST))
+    bar = 2.4 * SR
+    overlap = int(0.25 * SR)
+    assert len(clips) == restyle.clip_count() == 3
+    assert all(c.waveform.shape[-1] == round(2 * bar) + overlap for c in clips)
+    assert stitch_restyle(clips, 250).shape[-1] == 3 * round(2 * bar) + overlap
+
+
+@pytest.mark.parametrize("fields, match", [({"song_bpm": 300}, "tempo"), ({"downbeat_s": -1.0}, "downbeat")])
+def test_bad_song_beats_fail_in_one_line(fields, match):
+    with pytest.raises(ValueError, match=match):
+        Restyle(PromptEnd("a"), PromptEnd("b"), on_bars=True, **fields)
