@@ -62,25 +62,63 @@ def clip_length(grid: Grid, index: int, sample_rate: int) -> int:
 
 
 def on_bars(
-    waveform: torch.Tensor, index: int, settings: SettingsLike, params: SpectrogramParams
+    waveform: torch.Tensor,
+    index: int,
+    settings: SettingsLike,
+    params: SpectrogramParams,
+    lead: int = 0,
 ) -> torch.Tensor:
-    """Clip `index`'s audio (channels, samples) cut at its last bar line when `settings` has a
-    tempo; as it is otherwise."""
+    """Clip `index`'s audio (channels, samples) cut at its bar lines when `settings` has a
+    tempo: its bars from `lead` on (samples of its image before its first bar line); as it is
+    otherwise."""
     grid = settings.grid()  # type: ignore[attr-defined]
     waveform = waveform.float().cpu()
     if grid is None:
         return waveform
     length = clip_length(grid, index, params.sample_rate)
-    if waveform.shape[-1] < length:
+    if waveform.shape[-1] < lead + length:
         raise ValueError(f"a clip of {waveform.shape[-1]} samples is shorter than its bars ({length})")
-    return waveform[..., :length].contiguous()
+    return waveform[..., lead : lead + length].contiguous()
 
 
-def check_continuation(continuation: bool, settings: SettingsLike) -> None:
-    """Raises ValueError for continuation on a grid: a continued clip's kept part is latent
-    columns (80 ms each), which bar lines do not fall on."""
-    if continuation and settings.grid() is not None:  # type: ignore[attr-defined]
-        raise ValueError("continuation does not keep a bar grid yet: turn off continuation or the tempo")
+@dataclass(frozen=True)
+class Continued:
+    """A continued clip on a grid. Its image starts `lead` samples before its first bar line:
+    the clip before's last `kept` latent columns, then the seed's loop from `phase` samples
+    past a bar line, `width` latent columns in all. Its audio is cut from `lead` on."""
+
+    lead: int
+    width: int
+    phase: int
+    kept: int
+
+
+def continued(
+    grid: Grid, before: tuple[int, int, int], length: int, kept: int, params: SpectrogramParams, factor: int
+) -> Continued:
+    """How a clip of `length` samples of bars continues the one `before` (its lead, latent
+    width and samples of bars) on one beat grid: its kept columns are the clip before's end,
+    so its image starts where they start, and its seed part is the loop at the phase the grid
+    has there. Its image is wider than a first clip's by about the kept part.
+
+    Raises:
+        ValueError: the kept columns do not reach back to the clip before's last bar line.
+    """
+    lead_before, width_before, length_before = before
+    column = factor * params.hop_length  # samples a latent column spans
+    lead = lead_before + length_before - (width_before - kept) * column
+    if lead < 0:
+        raise ValueError(f"a continued clip keeps {kept} latent columns, too few to reach its bar line")
+    width = -(-((lead + length) // params.hop_length + 2) // factor)
+    loop = round(grid.clip_samples(params.sample_rate))
+    return Continued(lead, width, (kept * column - lead) % loop, kept)
+
+
+def continued_seed(name: str, grid: Grid, bed: str, step: Continued, factor: int) -> Image.Image:
+    """The seed part of a continued clip's image: the loop from `step.phase` on, as many
+    columns as the clip's latent width less the kept ones."""
+    pattern = check_seed(name, grid)
+    return seedgen.seed_image_from(pattern, grid, bed, step.phase, (step.width - step.kept) * factor)
 
 
 # --- A song's own bars: tempo and first downbeat from its onsets (audio to audio on bars) ---

@@ -19,7 +19,7 @@ from riff.audio.loudness import normalize_loudness
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.audio.stitch import stitch_clips, stitch_overlapping
-from riff.beats import bar_segments, check_continuation, grid_seed, on_bars, song_beat
+from riff.beats import bar_segments, clip_length, continued, continued_seed, grid_seed, on_bars, song_beat
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
@@ -42,6 +42,7 @@ class Clip:
     params: SpectrogramParams = field(default_factory=SpectrogramParams)
     kept: int = 0  # columns at its start that continue the clip before (see `Walk.continuation`)
     latent: torch.Tensor | None = None  # (C, h, w) the denoised latent, on the model's device
+    lead: int = 0  # samples of its image before its first bar line (continued on a grid)
 
     def image(self) -> Image.Image:
         """The 8-bit spectrogram image with its metadata. A mono clip is grey: the VAE's three
@@ -85,6 +86,7 @@ def render_walk(
     init = _seed_latent(model, walk.seed_image, walk.width, settings)
     stops = [(0, a) for a in walk.clip_alphas()]
     previous = after.latent if after is not None and walk.continuation else None
+    before = None if previous is None else (after.lead, previous.shape[-1], after.waveform.shape[-1])
     yield from _walk_clips(
         model,
         walk.prompt_ends(),
@@ -95,6 +97,8 @@ def render_walk(
         progress,
         walk.continuation,
         previous=previous,
+        seed_name=walk.seed_image,
+        before=before,
     )
 
 
@@ -104,7 +108,15 @@ def render_chain(
     """A prompt chain: one walk through all its ends, hop after hop, in order."""
     init = _seed_latent(model, chain.seed_image, chain.width, settings)
     yield from _walk_clips(
-        model, chain.ends, chain.stops(), init, chain.mask, settings, progress, chain.continuation
+        model,
+        chain.ends,
+        chain.stops(),
+        init,
+        chain.mask,
+        settings,
+        progress,
+        chain.continuation,
+        seed_name=chain.seed_image,
     )
 
 
@@ -261,6 +273,8 @@ def _walk_clips(
     continuation: bool = False,
     noise: Callable[[int], torch.Tensor] | None = None,
     previous: torch.Tensor | None = None,
+    seed_name: str | None = None,
+    before: tuple[int, int, int] | None = None,
 ) -> Iterator[Clip]:
     """The walk loop every kind of music shares.
 
@@ -274,8 +288,10 @@ def _walk_clips(
             on along the seed's loop instead of restarting. Clips then render one at a time.
         noise: the noise of clip i, instead of the slerp between its ends' seeds.
         previous: with continuation, the latent the first clip continues.
+        seed_name, before: on a grid, the seed image's pattern, and (lead, latent width, samples
+            of bars) of the clip `previous` is (see `riff.beats.continued`).
     """
-    check_continuation(continuation, settings)
+    grid = settings.grid()
     steps = settings.steps(model.recommended_steps)
     alphas = [a for _, a in stops]
 
@@ -319,8 +335,27 @@ def _walk_clips(
             clip_noise = torch.stack([noise(i) for i in batch.indices])
         guidance = torch.tensor([between(*stops[i], "guidance") for i in batch.indices], dtype=torch.float64)
         init = init_latents if init_latents.shape[0] == 1 else init_latents[batch.indices]
-        clip_mask, clip_kept = mask, 0
-        if previous is not None:  # a continuation: the previous clip's end, then the seed's start
+        clip_mask, clip_kept, lead = mask, 0, 0
+        if previous is not None and grid is not None:  # the seed's loop goes on on the grid
+            step = continued(
+                grid,
+                before,
+                clip_length(grid, batch.indices[0], model.params.sample_rate),
+                kept,
+                model.params,
+                model.vae_scale,
+            )
+            seed = continued_seed(seed_name, grid, settings.bed, step, model.vae_scale)
+            init = torch.cat(
+                [previous[None, ..., -kept:], pipeline.encode_image(model, pixels_from_image(seed))], dim=-1
+            )
+            clip_mask = _mask(mask_name, init, settings)
+            clip_mask = torch.ones_like(init[:1, :1]) if clip_mask is None else clip_mask.clone()
+            clip_mask[..., :kept] = 0
+            lead = step.lead
+            wide = [pipeline.latent_noise(e.seed, (1, *init.shape[1:])).to(model.device)[0] for e in ends]
+            clip_noise = torch.cat([interp.slerp(wide[h], wide[h + 1], t) for h, t in zip(hops, ts)])
+        elif previous is not None:  # a continuation: the previous clip's end, then the seed's start
             init = torch.cat([previous[None, ..., -kept:], init[..., : init.shape[-1] - kept]], dim=-1)
             clip_mask = torch.ones_like(init[:1, :1]) if mask is None else mask.clone()
             clip_mask[..., :kept] = 0
@@ -341,8 +376,12 @@ def _walk_clips(
             phase_seed=ends[0].seed,
             kept=clip_kept,
             later=overlap and 0 < n < len(batches) - 1,  # the first clip plays at once
+            lead=lead,
         )
         previous = rendered.latents[-1] if continuation else None
+        if grid is not None:
+            length = clip_length(grid, batch.indices[-1], model.params.sample_rate)
+            before = (lead, rendered.latents.shape[-1], length)
         for ready in (waiting, rendered):
             if ready is None or (ready is rendered and ready.later):
                 continue
@@ -427,6 +466,7 @@ def _render_batch(
     phase_seed: int,
     kept: int = 0,
     later: bool = False,
+    lead: int = 0,
 ) -> _Rendered:
     params = model.params
     latents = pipeline.denoise(
@@ -455,10 +495,11 @@ def _render_batch(
                 i,
                 alphas[i],
                 pixels[k].cpu(),
-                on_bars(waveforms[k], i, settings, params),
+                on_bars(waveforms[k], i, settings, params, lead),
                 params,
                 kept,
                 latents[k],
+                lead,
             )
             for k, i in enumerate(batch.indices)
         ]

@@ -31,6 +31,9 @@ VELOCITY = {"X": 1.0, "x": 0.7, "o": 0.35}  # pattern cells; anything else is a 
 BEDS = ("auto", "bass", "pad", "both", "none")
 BED_GAINS = {"bass": 2.0, "pad": 0.8}  # beside the pattern (kick peak ~1.2): loud enough to name the key
 A_MINOR = Key(9, True)  # what the pitched patterns are written in
+# Below this tempo, hits between the beats play softer: a slow beat with loud 8ths reads at
+# twice its tempo to a beat tracker (and to a listener tapping along).
+SLOW_BPM = 90.0
 # A minor's minor third, sixth and seventh (C, F, G, in semitones above A): a major key raises them.
 _RAISED_IN_MAJOR = frozenset({3, 8, 10})
 
@@ -50,6 +53,15 @@ class Loop:
     def __post_init__(self) -> None:
         self.buf = np.zeros(self.length)
 
+    @property
+    def beats(self) -> int:
+        """Quarter-note beats in a bar (6/8: its six 8ths are counted in 16ths all the same)."""
+        return self.steps_per_bar // 4
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 * PARAMS.sample_rate * self.bars * self.beats / self.length
+
     def add(self, sound: np.ndarray, step: float) -> None:
         """Mix `sound` in at 16th-note `step` of the loop, wrapping round the end."""
         start = round(step * self.length / (self.bars * self.steps_per_bar))
@@ -64,6 +76,8 @@ class Loop:
                 cell = cells[(16 * (bar % phrase) + s) % len(cells)]
                 if cell in VELOCITY:
                     vel = VELOCITY[cell] * self.rng.uniform(0.88, 1.0)  # played, not sequenced
+                    if s % (self.steps_per_bar // self.beats) and self.bpm < SLOW_BPM:
+                        vel *= 0.5 * (self.bpm / SLOW_BPM) ** 2  # softer the slower
                     self.add(gain * vel * sound(self.rng), bar * self.steps_per_bar + s)
 
     def notes(self, notes: list[tuple[float, float]], sound: Callable, gain: float = 1.0, phrase: int = 2):
@@ -86,73 +100,90 @@ class Loop:
         return midi + (self.key.tonic - 9 + 6) % 12 - 6
 
 
+def downbeat(loop: Loop, gain: float = 1.0) -> None:
+    """An open hat on each bar's first beat: the accent that tells a beat tracker where the bar
+    starts, and that beat 1 to 2 is the beat, not 1 to 3 (a fast tempo read at half)."""
+    loop.hits("X" + "." * 15, lambda rng: synth.hat(rng, 0.2), gain)
+
+
 def og_beat(loop: Loop) -> None:
-    """Backbeat: kick on 1 and 3 with a pushed kick, snare on 2 and 4, 8th hats."""
+    """Backbeat: kick on 1 (lighter on 3), snare on 2 and 4, soft 8th hats, the downbeat accented."""
     if loop.six_eight:
         loop.hits("X.....x.....", synth.kick)
         loop.hits("......X.....", synth.snare)
         loop.hits("X.x.x.X.x.x.", synth.hat)
         return
-    loop.hits("X......xX.......|X......xX.x.....", synth.kick)
+    loop.hits("X.......o.......|X.......o.o.....", synth.kick)
     loop.hits("....X.......X...", synth.snare)
-    loop.hits("X.x.x.x.X.x.x.x.", synth.hat)
+    loop.hits("X.o.o.o.o.o.o.o.", synth.hat)
+    downbeat(loop)
 
 
 def agile(loop: Loop) -> None:
-    """Busy beat: syncopated kicks, ghost snares, 16th hats, a fill into the loop."""
-    loop.hits("X..x..X...X..x..|X..x..X...X.x...|X..x..X...X.....", synth.kick)
-    loop.hits("....X..o.o..X..o|....X..o.o..X...|....X..o.o..XoXX", synth.snare)
-    loop.hits("XoxoXoxoXoxoXoxo", synth.hat)
+    """Busy beat: pushed kicks, ghost snares, 8th hats, a fill into the loop."""
+    loop.hits("X.......o.x.....|X.....o...x.....|X.......o.x.....", synth.kick)
+    loop.hits("....X.o.....X.o.|....X.o.....X...|....X.o.....XoXo", synth.snare)
+    loop.hits("X.o.x.o.x.o.x.o.", synth.hat)
+    downbeat(loop)
 
 
 def marim(loop: Loop) -> None:
-    """Marimba melody in A minor pentatonic over a light beat."""
+    """Marimba melody in A minor pentatonic over a light backbeat."""
     melody = [69, 72, 76, 72, 74, 76, 79, 76, 69, 72, 74, 72, 67, 69, 64, 67]
-    loop.notes([(2 * i, m) for i, m in enumerate(melody)], synth.marimba)
-    loop.notes([(3, 81), (11, 84), (19, 79), (27, 76)], synth.marimba, 0.5)
+    loop.notes([(2 * i, m) for i, m in enumerate(melody)], synth.marimba, 0.6)
+    loop.notes([(3, 81), (11, 84), (19, 79), (27, 76)], synth.marimba, 0.3)
     loop.notes([(0, 45), (16, 43)], synth.marimba, 0.8)
-    loop.hits("X.......X.....x.", synth.kick, 0.6)
-    loop.hits("....x.......x...", synth.snare, 0.4)
-    loop.hits("..o...o...o...o.", synth.hat)
+    loop.hits("X.......o.......", synth.kick)
+    loop.hits("....X.......X...", synth.snare, 0.6)
+    loop.hits("x.o.o.o.o.o.o.o.", synth.hat)
+    downbeat(loop)
 
 
 def motorway(loop: Loop) -> None:
-    """Four on the floor: claps on 2 and 4, open hats and bass on the offbeats."""
-    loop.hits("X...X...X...X...", synth.kick)
+    """Four on the floor: claps on 2 and 4, hats and bass on the offbeats."""
+    loop.hits("X...x...x...x...", synth.kick)
     loop.hits("....X.......X...", synth.clap)
-    loop.hits("..x...x...x...x.", lambda rng: synth.hat(rng, 0.2))
-    loop.hits(".o.o.o.o.o.o.o.o", synth.hat)
+    loop.hits("..o...o...o...o.", lambda rng: synth.hat(rng, 0.2))
+    loop.hits("X.o.x.o.x.o.x.o.", synth.hat)
     roots = [45, 45, 41]  # A A F, one per bar
     notes = [(16 * bar + s, roots[bar]) for bar in range(3) for s in (2, 6, 10, 14)]
-    loop.notes(notes, synth.bass, 0.7, phrase=3)
+    loop.notes(notes, synth.bass, 0.5, phrase=3)
+    downbeat(loop)
 
 
 def vibes(loop: Loop) -> None:
-    """Fmaj7 to Em7 on a tremolo vibraphone over a brushed beat."""
+    """Fmaj7 to Em7 on a tremolo vibraphone over a brushed backbeat."""
     chords = [[53, 57, 60, 64], [52, 55, 59, 62]]  # Fmaj7, Em7
     for bar, chord in enumerate(chords):
         loop.notes([(16 * bar + s, m) for s in (0, 10) for m in chord], synth.vibraphone, 0.6)
         loop.notes([(16 * bar, chord[0] - 12)], synth.bass, 0.5)
-    loop.hits("X.........x.....", synth.kick, 0.5)
-    loop.hits("....x.......x...", lambda rng: synth.snare(rng, 0.15), 0.2)
-    loop.hits("X.o.x.o.x.o." if loop.six_eight else "x.o.x.o.x.o.x.o.", synth.brush)
+    if loop.six_eight:
+        loop.hits("X.........x.....", synth.kick, 0.5)
+        loop.hits("X.o.x.o.x.o.", synth.brush)
+        return
+    loop.hits("X.......o.......", synth.kick, 0.8)
+    loop.hits("....x.......x...", synth.snare, 0.6)
+    loop.hits("x.o.x.o.x.o.x.o.", synth.brush)
+    downbeat(loop, 0.7)
 
 
 def breakbeat(loop: Loop) -> None:
-    """Syncopated break: displaced kicks, ghost-note snares."""
-    loop.hits("X.X.......XX....|..X.......X.....", synth.kick)
-    loop.hits("....X..o.o..X..o|.o..X..o.o..X..o", synth.snare)
-    loop.hits("x.x.x.x.x.x.x.x.", synth.hat)
-    loop.hits("..........x.....|..............x.", lambda rng: synth.hat(rng, 0.25))
+    """Break: a displaced second kick, ghost-note snares."""
+    loop.hits("X.........x.....|X.o.......o.....", synth.kick)
+    loop.hits("....X.o.....X.o.|....X.o.....X...", synth.snare)
+    loop.hits("X.o.x.o.x.o.x.o.", synth.hat)
+    downbeat(loop)
 
 
 def halftime(loop: Loop) -> None:
-    """Half-time: snare on 3 only, rolling hats, an 808 sub under the kicks."""
-    loop.hits("X......x..X.....|X.........X..x..|X......x..X.....", synth.kick)
+    """Half-time feel: the big snare on 3, a rim on 2 and 4, an 808 sub under the kicks."""
+    loop.hits("X.........o.....|X.....o...o.....|X.........o.....", synth.kick)
     notes = [(0, 33), (10, 33), (16, 36), (26, 31), (32, 33), (42, 33)]
     loop.notes(notes, synth.sub, 0.8, phrase=3)
     loop.hits("........X.......", synth.snare)
-    loop.hits("XoxoxoXox.xoXoxx", synth.hat)
+    loop.hits("....x.......x...", lambda rng: synth.snare(rng, 0.03), 0.6)
+    loop.hits("X.o.x.o.x.o.x.o.", synth.hat)
+    downbeat(loop)
 
 
 @dataclass(frozen=True)
@@ -265,3 +296,14 @@ def seed_image(name: str, grid: Grid, bed_kind: str = "auto") -> Image.Image:
     """The seed image of pattern `name` on `grid`: `clip_columns(grid)` columns, its bars from
     column 0 on and the loop's start again after them (the clip's audio is cut at the bar)."""
     return _cached(name, grid, bed_kind).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_from(name: str, grid: Grid, bed_kind: str, phase: int, width: int) -> Image.Image:
+    return image_of_loop(np.roll(render(name, grid, bed_kind), -phase), width)
+
+
+def seed_image_from(name: str, grid: Grid, bed_kind: str, phase: int, width: int) -> Image.Image:
+    """The seed image of pattern `name` on `grid`, `width` columns starting `phase` samples
+    into its loop (a continued clip's seed part, see `riff.beats.continued`)."""
+    return _cached_from(name, grid, bed_kind, phase, width).copy()

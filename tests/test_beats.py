@@ -94,3 +94,58 @@ def test_a_restyle_on_bars_joins_on_bar_lines(tiny_model):
 def test_bad_song_beats_fail_in_one_line(fields, match):
     with pytest.raises(ValueError, match=match):
         Restyle(PromptEnd("a"), PromptEnd("b"), on_bars=True, **fields)
+
+
+def test_continued_clips_keep_one_grid():
+    """Each continued clip's image starts where the kept columns of the one before start, its
+    audio is cut from its first bar line, and its seed part is the loop at the grid's phase."""
+    from riff.beats import continued
+
+    params = SpectrogramParams()
+    grid = Grid.parse(113, bars=2)
+    column, loop = 8 * params.hop_length, round(grid.clip_samples(SR))
+    bounds = grid.clip_bounds(6, SR)
+    image_start, before = 0, (0, 56, bounds[1])  # the first clip: 448 columns, no lead
+    for i in range(1, 6):
+        kept = 14
+        step = continued(grid, before, bounds[i + 1] - bounds[i], kept, params, 8)
+        image_start += (before[1] - kept) * column  # the kept columns are the clip before's end
+        assert image_start + step.lead == bounds[i]  # its bars start on the track's bar line
+        assert (step.width * 8 - 1) * params.hop_length >= step.lead + bounds[i + 1] - bounds[i]
+        assert (image_start + kept * column - step.phase - bounds[i]) % loop in (0, loop - 1, 1)
+        before = (step.lead, step.width, bounds[i + 1] - bounds[i])
+    with pytest.raises(ValueError, match="too few"):
+        continued(grid, (0, 56, bounds[1]), bounds[2] - bounds[1], 0, params, 8)
+
+
+def test_a_continued_walk_on_a_grid_is_exactly_its_bars(tiny_model):
+    from riff.render import render, stitch
+    from riff.request import Walk
+
+    settings = Settings(num_inference_steps=2, griffin_lim_iters=2, bpm=200, bars=1, key="Dm")
+    walk = Walk(PromptEnd("x"), PromptEnd("y", 1), num_clips=3, seed_image="og_beat", continuation=True)
+    clips = list(render(tiny_model, walk, settings))
+    bounds = settings.grid().clip_bounds(3, SR)
+    assert [c.waveform.shape[-1] for c in clips] == np.diff(bounds).tolist()
+    assert stitch(clips, walk).shape[-1] == bounds[-1]
+    assert clips[0].lead == 0 and all(c.lead > 0 for c in clips[1:])
+    kept = clips[0].latent.shape[-1] // 4  # a quarter of the first clip's latent columns
+    for before, after in zip(clips, clips[1:]):
+        # The kept part is the clip before's end, untouched; the clip is wider by about it.
+        torch.testing.assert_close(after.latent[..., :kept], before.latent[..., -kept:], atol=1e-5, rtol=0)
+        assert after.latent.shape[-1] > clips[0].latent.shape[-1]
+
+
+def test_the_endless_riff_plays_on_a_grid(tiny_model, tmp_path):
+    import itertools
+
+    from riff.endless import Endless
+    from riff.serve.engine import Engine
+
+    engine = Engine(tiny_model, root=tmp_path)
+    settings = Settings(num_inference_steps=2, griffin_lim_iters=2, bpm=200, bars=1)
+    riff = Endless(PromptEnd("piano", seed=3), clips_per_seed=2, seed_image="og_beat", crossfade_ms=20)
+    chunks = list(itertools.islice(engine.endless(riff, settings, lambda: None), 4))
+    bar = round(4 * 60 / 200 * SR)
+    assert [c.clip.waveform.shape[-1] for c in chunks] == [bar] * 4  # every clip one bar
+    assert [c.clip.lead > 0 for c in chunks] == [False, True, True, True]  # each continues the last

@@ -185,13 +185,10 @@ def test_tracks_are_exactly_their_bars_long(tiny_model, music):
     assert stitch(clips, music).shape[-1] == grid.track_samples(3, SR) == round(3 * 4 * 60 / 227 * SR)
 
 
-def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
+def test_a_tempo_needs_a_pattern(tiny_model, narrow_seed):
     settings = Settings(bpm=200, **FAST)
     with pytest.raises(ValueError, match="bundled pattern"):
         list(render(tiny_model, Seeds(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
-    walk = Walk(PromptEnd("x"), PromptEnd("y"), num_clips=2, continuation=True)
-    with pytest.raises(ValueError, match="continuation"):
-        list(render(tiny_model, walk, settings))
 
 
 def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
