@@ -160,15 +160,15 @@ def test_pitched_patterns_move_to_the_asked_key(key):
     assert all(abs(loop.pitch(m) - m) <= 7 for m in a_minor)  # moved the short way
 
 
-@pytest.mark.parametrize("name, key", [("og_beat", "F# major"), ("breakbeat", "Eb minor"), ("halftime", "E")])
+@pytest.mark.parametrize("name, key", [("og_beat", "C major"), ("breakbeat", "Eb minor"), ("halftime", "E")])
 def test_drum_patterns_in_a_key_sound_in_it(name, key):
     grid = Grid.parse(100, key=key, bars=4)
     assert key_of(seedgen.render(name, grid)) == parse_key(key)
 
 
 def test_no_bed_no_key():
-    grid = Grid.parse(100, key="F# major", bars=4)
-    assert key_of(seedgen.render("og_beat", grid, "none")) != parse_key("F# major")
+    grid = Grid.parse(100, key="C major", bars=4)  # the drums alone read as F# major (a 180 Hz snare)
+    assert key_of(seedgen.render("og_beat", grid, "none")) != parse_key("C major")
 
 
 def test_seeds_are_deterministic_and_cached():
