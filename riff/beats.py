@@ -125,6 +125,7 @@ def continued_seed(name: str, grid: Grid, bed: str, step: Continued, factor: int
 
 ONSET_HOP = 220  # 5 ms frames at 44.1 kHz: the estimate's time resolution before refinement
 BASS_HZ = 200.0  # below this, kicks and bass: where a bar's first beat is loudest
+HARMONY_HZ = 600.0  # below this, bass notes and chords: they change on bar lines
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,12 @@ class Beat:
         return self.beats_per_bar * 60.0 / self.bpm
 
 
-def onset_envelopes(waveform: torch.Tensor, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """(all-band, bass-band) spectral flux of log magnitudes, and the frame rate: how much
-    louder each frame is than the one before (Bello et al. 2005), half-wave rectified."""
+def onset_envelopes(
+    waveform: torch.Tensor, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(all-band, bass-band) spectral flux of log magnitudes (how much louder each frame is
+    than the one before, half-wave rectified: Bello et al. 2005), the log magnitudes below
+    `HARMONY_HZ` (bins, frames), and the frame rate."""
     mono = waveform.float().reshape(-1, waveform.shape[-1]).mean(0)
     hop = max(1, round(ONSET_HOP * sample_rate / 44100))
     n_fft = 4 * hop * 2
@@ -150,7 +154,8 @@ def onset_envelopes(waveform: torch.Tensor, sample_rate: int) -> tuple[np.ndarra
     logmag = torch.log1p(1000 * spec.abs()).numpy()
     flux = np.maximum(np.diff(logmag, axis=1, prepend=logmag[:, :1]), 0)
     bass = int(BASS_HZ * n_fft / sample_rate) + 1
-    return flux.mean(0), flux[:bass].mean(0), sample_rate / hop
+    low = logmag[: int(HARMONY_HZ * n_fft / sample_rate) + 1]
+    return flux.mean(0), flux[:bass].mean(0), low, sample_rate / hop
 
 
 def estimate_beat(
@@ -160,15 +165,16 @@ def estimate_beat(
 
     The tempo is the autocorrelation lag that best explains the onsets, weighted by a log-normal
     prior around `prior_bpm` (one octave wide, as common trackers do against half and double
-    readings), then refined by a comb over the whole song. The downbeat is the beat phase whose
-    bass onsets (kicks) are strongest.
+    readings), then refined by a comb over the whole song. The downbeat is the beat of the bar
+    where the low spectrum changes most (bass notes and chords change on bar lines) and whose
+    bass onsets (kicks) are strongest, the two weighed alike.
 
     Args:
         waveform: (channels, samples) or (samples,).
     Raises:
         ValueError: a song too short (under four beats at 40 bpm) or without onsets.
     """
-    env, bass, rate = onset_envelopes(waveform, sample_rate)
+    env, bass, low, rate = onset_envelopes(waveform, sample_rate)
     if len(env) < 6 * rate or env.max() <= 0:
         raise ValueError("the song needs at least 6 s with clear onsets to find its tempo")
     env = env - np.convolve(env, np.ones(int(rate)) / int(rate), mode="same")  # local mean out
@@ -182,11 +188,23 @@ def estimate_beat(
     beats = np.arange(0, len(env) - 1, period)
     phases = [_comb(env, beats + p) for p in np.arange(0, period, 0.25)]
     phase = float(np.argmax(phases)) * 0.25
-    # Of the bar's beats, the one with the strongest bass onsets starts the bar.
     bar = beats_per_bar * period
-    firsts = [_comb(bass, np.arange(phase + b * period, len(env) - 1, bar)) for b in range(beats_per_bar)]
+    kicks = np.array(
+        [_comb(bass, np.arange(phase + b * period, len(env) - 1, bar)) for b in range(beats_per_bar)]
+    )
+    change = _changes(low, phase, period, beats_per_bar)
+    firsts = kicks / (kicks.mean() + 1e-9) + change / (change.mean() + 1e-9)
     downbeat = (phase + int(np.argmax(firsts)) * period) % bar
     return Beat(round(bpm, 2), downbeat / rate, beats_per_bar)
+
+
+def _changes(low: np.ndarray, phase: float, period: float, beats_per_bar: int) -> np.ndarray:
+    """How much the low spectrum changes into each beat of the bar: (beats_per_bar,), the mean
+    over the song of the distance between a beat's mean spectrum and the one before's."""
+    starts = np.arange(phase, low.shape[1] - period, period).astype(int)
+    means = np.stack([low[:, s : s + int(period)].mean(1) for s in starts])
+    jumps = np.r_[0.0, np.linalg.norm(np.diff(means, axis=0), axis=1)]
+    return np.array([jumps[b::beats_per_bar][b == 0 :].mean() for b in range(beats_per_bar)])
 
 
 def _comb(env: np.ndarray, frames: np.ndarray) -> float:
