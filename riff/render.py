@@ -19,7 +19,16 @@ from riff.audio.loudness import normalize_loudness
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.audio.stitch import stitch_clips, stitch_overlapping
-from riff.beats import bar_segments, clip_length, continued, continued_seed, grid_seed, on_bars, song_beat
+from riff.beats import (
+    Continued,
+    bar_segments,
+    clip_length,
+    continued,
+    continued_seed,
+    grid_seed,
+    on_bars,
+    song_beat,
+)
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
@@ -345,13 +354,7 @@ def _walk_clips(
                 model.params,
                 model.vae_scale,
             )
-            seed = continued_seed(seed_name, grid, settings.bed, step, model.vae_scale)
-            init = torch.cat(
-                [previous[None, ..., -kept:], pipeline.encode_image(model, pixels_from_image(seed))], dim=-1
-            )
-            clip_mask = _mask(mask_name, init, settings)
-            clip_mask = torch.ones_like(init[:1, :1]) if clip_mask is None else clip_mask.clone()
-            clip_mask[..., :kept] = 0
+            init, clip_mask = _continued_init(model, seed_name, settings, step, previous, mask_name)
             lead = step.lead
             wide = [pipeline.latent_noise(e.seed, (1, *init.shape[1:])).to(model.device)[0] for e in ends]
             clip_noise = torch.cat([interp.slerp(wide[h], wide[h + 1], t) for h, t in zip(hops, ts)])
@@ -587,6 +590,26 @@ def _seed_latent(
         seed_image(name, model.params, width) if grid is None else grid_seed(name, grid, settings.bed, width)
     )
     return pipeline.encode_image(model, pixels_from_image(image))
+
+
+def _continued_init(
+    model: Model,
+    name: str,
+    settings: Settings,
+    step: Continued,
+    previous: torch.Tensor,
+    mask_name: str | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, C, h, step.width) start latent of a clip continued on a grid: the previous clip's
+    last `step.kept` columns, then the seed's loop from the grid's phase; and its mask, the
+    kept columns kept."""
+    seed = continued_seed(name, settings.grid(), settings.bed, step, model.vae_scale)
+    seed_latent = pipeline.encode_image(model, pixels_from_image(seed))
+    init = torch.cat([previous[None, ..., -step.kept :], seed_latent], dim=-1)
+    mask = _mask(mask_name, init, settings)
+    mask = torch.ones_like(init[:1, :1]) if mask is None else mask.clone()
+    mask[..., : step.kept] = 0
+    return init, mask
 
 
 def _mask(
