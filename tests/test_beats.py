@@ -118,14 +118,21 @@ def test_continued_clips_keep_one_grid():
         continued(grid, (0, 56, bounds[1]), bounds[2] - bounds[1], 0, params, 8)
 
 
-def test_a_continued_walk_on_a_grid_is_exactly_its_bars(tiny_model):
+@pytest.mark.parametrize("kind", ["walk", "chain"])
+def test_a_continued_walk_on_a_grid_is_exactly_its_bars(tiny_model, kind):
     from riff.render import render, stitch
-    from riff.request import Walk
+    from riff.request import Chain, Walk
 
     settings = Settings(num_inference_steps=2, griffin_lim_iters=2, bpm=200, bars=1, key="Dm")
-    walk = Walk(PromptEnd("x"), PromptEnd("y", 1), num_clips=3, seed_image="og_beat", continuation=True)
+    ends = (PromptEnd("x"), PromptEnd("y", 1))
+    walk = (
+        Walk(*ends, num_clips=3, seed_image="og_beat", continuation=True)
+        if kind == "walk"
+        else Chain(ends, clips_per_hop=3, seed_image="og_beat", continuation=True)
+    )
     clips = list(render(tiny_model, walk, settings))
-    bounds = settings.grid().clip_bounds(3, SR)
+    assert len(clips) == (3 if kind == "walk" else 4)  # a chain ends on its last end
+    bounds = settings.grid().clip_bounds(len(clips), SR)
     assert [c.waveform.shape[-1] for c in clips] == np.diff(bounds).tolist()
     assert stitch(clips, walk).shape[-1] == bounds[-1]
     assert clips[0].lead == 0 and all(c.lead > 0 for c in clips[1:])
