@@ -74,7 +74,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
 
     from riff.audio.files import save_audio
     from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-    from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
+    from riff.request import MAX_SEEDS, PromptEnd, Restyle, Seeds, Settings, Walk
     from riff.serve.budget import fitting_clips, peak_mb, reset_peak, resident_mb
 
     steps, width = 10, CLIP_WIDTH // 4  # narrow clips: the tiny model's Griffin-Lim is most of it
@@ -82,9 +82,11 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     full = {w: fitting_clips(engine.measured(), steps, w, budget_s) for w in (width, CLIP_WIDTH)}
     fit = min(full[width], 3 if quick else 32)
     a, b = PromptEnd("drums", 1), PromptEnd("piano", 2)
-    wide = min(full[CLIP_WIDTH], 2 if quick else 8)  # a restyle's segments are clip-wide
-    song = save_audio(work / "song.wav", sine(220.0, max(wide, 1) * CLIP_SECONDS + 5), 44100)
+    wide = min(full[CLIP_WIDTH], 2 if quick else 32)  # a restyle's segments are clip-wide
     segment = CLIP_SECONDS - Restyle.crossfade_ms / 1000
+    # Long enough for one segment more than fits, so that its refusal is the budget's.
+    song_s = min((full[CLIP_WIDTH] + 1) * segment + CLIP_SECONDS, engine.limits.audio_s)
+    song = save_audio(work / "song.wav", sine(220.0, song_s), 44100)
     kinds = {
         "walk": lambda n: engine.render(
             Walk(a, b, num_clips=n, width=width), Settings(num_inference_steps=steps)
@@ -93,13 +95,17 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
             Seeds(a, tuple(range(n)), width=width), Settings(num_inference_steps=steps)
         ),
         "restyle": lambda n: engine.restyle(
-            song, Restyle(a, a, 0.0, max(n * segment, CLIP_SECONDS)), Settings(num_inference_steps=steps)
-        ),  # segments are clip-wide: its own count (`wide`)
+            song,
+            Restyle(a, a, 0.0, (n - 1) * segment + CLIP_SECONDS + 0.01),
+            Settings(num_inference_steps=steps),
+        ),  # n segments (`Restyle.clip_count`), each clip-wide: its own count (`wide`)
     }
     rows = []
     for kind, make in kinds.items():
         columns = CLIP_WIDTH if kind == "restyle" else width
         fit, over = (wide, full[CLIP_WIDTH] + 1) if kind == "restyle" else (fit, full[width] + 1)
+        if kind == "text":
+            fit = min(fit, MAX_SEEDS)  # its own count limit: more seeds are refused by count
         if fit == 0:  # not even one clip fits this budget on this machine
             rows.append({"kind": kind, "clips": 0, "refused": refused(make, 1)})
             continue
