@@ -7,23 +7,18 @@ instrument family, drums or not, and the tempo band. It is scored on the held-ou
 captions that no training clip has verbatim. Mel statistics (per-band mean and spread) of the
 generated clips are compared with the held-out real ones by Fréchet distance, next to the same
 distance between the real training and held-out clips as a floor.
-
-`plot_losses` draws the loss curves `riff train` keeps beside its checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
 from riff import pipeline
@@ -326,56 +321,3 @@ def evaluate(
 
 def write_report(report: Report, path: str | Path) -> None:
     Path(path).write_text(json.dumps(report.figures, indent=2) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# Training loss curves
-
-
-def _smooth(values: list[float], width: int) -> Iterator[float]:
-    total = 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= width:
-            total -= values[i - width]
-        yield total / min(i + 1, width)
-
-
-def _place(frame: tuple, i: int, v: float) -> tuple[float, float]:
-    """Pixel position of step `i`, log-loss `v` in a panel (left, top, width, height, n, low, high)."""
-    left, top, width, height, n, low, high = frame
-    return left + width * i / max(1, n - 1), top + height * (1 - (v - low) / (high - low))
-
-
-def plot_losses(curves: dict[str, list[float]], path: str | Path, size: tuple[int, int] = (720, 300)) -> Path:
-    """A PNG with one panel per stage: the loss per step (light) and its running mean (dark)."""
-    from PIL import ImageDraw, ImageFont
-
-    curves = {name: values for name, values in curves.items() if values}
-    width, height = size
-    image = Image.new("RGB", (width, height * max(1, len(curves))), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    left, right, top, bottom = 60, 12, 22, 28
-    for panel, (name, values) in enumerate(curves.items()):
-        y0 = panel * height
-        logs = [math.log10(max(v, 1e-8)) for v in values]
-        low, high = min(logs), max(logs)
-        high = high if high > low else low + 1
-        plot_w, plot_h = width - left - right, height - top - bottom
-
-        frame = (left, y0 + top, plot_w, plot_h, len(logs), low, high)
-        draw.rectangle([left, y0 + top, width - right, y0 + top + plot_h], outline="black")
-        draw.text((left, y0 + 4), f"{name} loss (log scale), {len(values)} steps", fill="black", font=font)
-        for tick in (low, high):
-            draw.text((4, _place(frame, 0, tick)[1] - 6), f"{10**tick:.3g}", fill="black", font=font)
-        draw.text((left, y0 + top + plot_h + 6), "0", fill="black", font=font)
-        draw.text((width - right - 40, y0 + top + plot_h + 6), f"{len(values)}", fill="black", font=font)
-        if len(logs) > 1:
-            draw.line([_place(frame, i, v) for i, v in enumerate(logs)], fill=(190, 200, 230), width=1)
-            smooth = list(_smooth(logs, max(1, len(logs) // 50)))
-            draw.line([_place(frame, i, v) for i, v in enumerate(smooth)], fill=(20, 60, 160), width=2)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
