@@ -266,16 +266,7 @@ def evaluate(
     prompts = [r["caption"] for r in unseen]
     generated = generate_images(model, prompts, [seed + i for i in range(len(prompts))], steps)
 
-    check_prompts = [p for p in PROMPT_CHECKS for _ in range(checks_per_prompt)]
-    check_images = generate_images(
-        model, check_prompts, [seed + 1000 + i for i in range(len(check_prompts))], steps
-    )
-    check_predictions = predict(classifier, check_images)
-    prompt_checks = {}
-    for prompt, expect in PROMPT_CHECKS.items():
-        rows = [i for i, p in enumerate(check_prompts) if p == prompt]
-        passed = sum(all(check_predictions[k][i] == v for k, v in expect.items()) for i in rows)
-        prompt_checks[prompt] = {"expect": expect, "passed": passed, "clips": len(rows)}
+    prompt_checks = check_prompts(model, classifier, steps, checks_per_prompt, seed)
 
     # The best guess without listening: each label's commonest value in training, scored on
     # the clips the generated ones are compared with.
@@ -284,21 +275,7 @@ def evaluate(
         for name in ("family", "has_drums", "tempo_band")
     }
     generated_stats, held_stats = mel_statistics(generated), mel_statistics(held_pixels)
-    # The floor: real training clips against the held-out ones, as many as were generated
-    # (the distance grows when fewer clips are compared), averaged over draws.
-    draws = torch.Generator().manual_seed(seed)
-    train_stats = mel_statistics(train_pixels)
-    floor = float(
-        np.mean(
-            [
-                frechet_distance(
-                    train_stats[torch.randperm(len(train_stats), generator=draws)[: len(prompts)].numpy()],
-                    held_stats,
-                )
-                for _ in range(8)
-            ]
-        )
-    )
+    floor = real_floor(mel_statistics(train_pixels), held_stats, len(prompts), seed)
     figures = {
         "model": display_name(model.name),
         "train_clips": len(train_records),
@@ -317,6 +294,36 @@ def evaluate(
         "prompt_checks": prompt_checks,
     }
     return Report(figures)
+
+
+def check_prompts(model: Model, classifier: Classifier, steps: int, clips: int, seed: int) -> dict[str, dict]:
+    """Each of PROMPT_CHECKS generated `clips` times (seeds from `seed + 1000` up) and judged:
+    {prompt: {"expect": labels, "passed": clips judged so, "clips": clips}}."""
+    prompts = [p for p in PROMPT_CHECKS for _ in range(clips)]
+    images = generate_images(model, prompts, [seed + 1000 + i for i in range(len(prompts))], steps)
+    predictions = predict(classifier, images)
+    checks = {}
+    for prompt, expect in PROMPT_CHECKS.items():
+        rows = [i for i, p in enumerate(prompts) if p == prompt]
+        passed = sum(all(predictions[k][i] == v for k, v in expect.items()) for i in rows)
+        checks[prompt] = {"expect": expect, "passed": passed, "clips": len(rows)}
+    return checks
+
+
+def real_floor(
+    train_stats: np.ndarray, held_stats: np.ndarray, clips: int, seed: int, draws: int = 8
+) -> float:
+    """The Fréchet distance real clips reach: `clips` training clips against the held-out ones,
+    as many as were generated (the distance grows when fewer clips are compared), averaged over
+    `draws` random picks."""
+    generator = torch.Generator().manual_seed(seed)
+    distances = [
+        frechet_distance(
+            train_stats[torch.randperm(len(train_stats), generator=generator)[:clips].numpy()], held_stats
+        )
+        for _ in range(draws)
+    ]
+    return float(np.mean(distances))
 
 
 def write_report(report: Report, path: str | Path) -> None:
