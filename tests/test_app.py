@@ -576,17 +576,3 @@ def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
     # The finished track also goes by its prompts' name (the player's own download).
     named = result.named_track()
     assert named.name == "solo-piano.wav" and named.read_bytes() == result.track.read_bytes()
-
-
-def test_a_stereo_picture_says_why_it_is_cyan():
-    from riff.audio.params import SpectrogramParams
-    from riff.preview import spectrogram_picture
-
-    clip = Image.new("RGB", (512, 512), (0, 200, 200))
-    legends = []
-    for stereo in (False, True):
-        picture = spectrogram_picture([clip], SpectrogramParams(stereo=stereo))
-        band = torch.tensor(list(picture.crop((0, picture.height - 14, 300, picture.height)).getdata()))
-        legends.append({tuple(c) for c in band.tolist()} & {(0, 136, 0), (0, 0, 204), (0, 136, 136)})
-    assert legends[0] == set()  # a mono picture is grey: nothing to explain
-    assert legends[1] == {(0, 136, 0), (0, 0, 204), (0, 136, 136)}  # green, blue, cyan named

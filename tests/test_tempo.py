@@ -1,4 +1,5 @@
-"""Tempo, key, meter and bars: parsing, seeds on demand, exact lengths, tags, the CLI and REST."""
+"""Tempo, key, meter and bars: parsing, seeds on demand, exact lengths, the CLI and REST
+(tests/audio/test_tags.py: the tags)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import soundfile as sf
 import torch
 
 from riff import seedgen
-from riff.audio.files import save_audio
+from riff.audio.tags import wav_chunks
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
 from riff.render import render, stitch
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
 from riff.serve.rest import InferenceInput, walk_request
-from riff.tags import file_name, tag_file, wav_chunks
 
 SR = 44100
 FAST = {"num_inference_steps": 2, "griffin_lim_iters": 2}
@@ -219,38 +219,6 @@ def test_a_tempo_without_a_mask_keeps_the_bass(tiny_model):
     bass = next(render(tiny_model, dataclasses.replace(music, mask=GRID_MASK), settings)).waveform
     other = next(render(tiny_model, dataclasses.replace(music, mask="keep_high"), settings)).waveform
     assert torch.equal(default, bass) and not torch.equal(default, other)
-
-
-@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
-def test_tags_read_back(tmp_path, suffix):
-    import mutagen
-
-    grid = Grid.parse(96, key="A minor", bars=2)
-    frames = grid.track_samples(2, SR)
-    path = save_audio(tmp_path / file_name("Jazz piano!", grid, suffix), torch.zeros(1, frames), SR)
-    assert path.name == f"jazz-piano_96bpm_Am{suffix}"
-    tag_file(path, grid, clips=2, loop=True)
-    if suffix == ".wav":
-        chunks = wav_chunks(path)
-        flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", chunks["acid"])
-        assert (root, beats, numerator, denominator, tempo) == (69, 16, 4, 4, 96.0) and flags & 0x02
-        loop = struct.unpack("<15I", chunks["smpl"])
-        assert loop[7] == 1 and loop[11:13] == (0, frames - 1)
-        assert sf.info(str(path)).frames == frames  # still a WAV every reader plays
-        assert mutagen.File(path) is not None
-    elif suffix == ".mp3":
-        tags = mutagen.File(path).tags
-        assert (str(tags["TBPM"]), str(tags["TKEY"])) == ("96", "Am")
-    else:
-        tags = mutagen.File(path).tags
-        assert (tags["BPM"], tags["KEY"]) == (["96"], ["Am"])
-
-
-def test_a_wav_that_is_no_loop_has_no_smpl_chunk(tmp_path):
-    path = save_audio(tmp_path / "x.wav", torch.zeros(1, 1000), SR)
-    tag_file(path, Grid.parse(120, "3/4", bars=1), clips=3)
-    chunks = wav_chunks(path)
-    assert "smpl" not in chunks and struct.unpack("<IHHfIHHf", chunks["acid"])[4:7] == (9, 4, 3)
 
 
 def test_cli_generate_on_a_grid(capsys, tiny_model_dir, tmp_path):

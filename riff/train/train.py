@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from riff.audio.image import unit_from_pixels
 from riff.models import load_model, recommended_steps, save_model
+from riff.pictures import plot_losses
 from riff.train.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
-from riff.train.evaluate import plot_losses
 from riff.train.networks import PRESETS, build_components
 from riff.train.tokenizer import learn_tokenizer
 
