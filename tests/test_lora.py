@@ -1,0 +1,123 @@
+"""LoRA: trained for a few steps on the tiny model, loaded at a scale, stacked, and refused in one
+line when it does not fit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from train.test_train import write_dataset
+
+from riff.lora import LORA_FILE, Adapter, use_adapters
+from riff.models import load_model
+from riff.render import render_seeds
+from riff.request import PromptEnd, Seeds, Settings
+from riff.train.train import TrainConfig, train
+
+SETTINGS = Settings(num_inference_steps=3, griffin_lim_iters=2)
+DRUMS = PromptEnd("drum beat", seed=3)
+
+
+def lora_config(dataset, out, base, **changes) -> TrainConfig:
+    settings = dict(
+        data=str(dataset), out=str(out), init=str(base), lora_rank=4, unet_steps=6,
+        batch_size=4, crop=4, checkpoint_every=3, holdout=0.25, lr=1e-2, seed=0,
+    )  # fmt: skip
+    return TrainConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope="module")
+def loras(tiny_model_dir, tmp_path_factory):
+    """Two LoRAs of the tiny model, trained on different seeds of the same clips."""
+    dataset = write_dataset(tmp_path_factory.mktemp("lora-clips"), clips_per_kind=2)
+    return [
+        train(lora_config(dataset, tmp_path_factory.mktemp(f"lora{i}"), tiny_model_dir, seed=i))
+        for i in (0, 1)
+    ]
+
+
+def pixels(model) -> torch.Tensor:
+    [clip] = render_seeds(model, Seeds(DRUMS, (DRUMS.seed,), width=64), SETTINGS)
+    return clip.pixels
+
+
+@pytest.fixture
+def fresh(tiny_model_dir):
+    return load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+
+
+def test_a_trained_lora_is_a_diffusers_file_and_leaves_the_model_alone(loras, tiny_model_dir):
+    folder = loras[0]
+    about = json.loads((folder / "lora.json").read_text())
+    assert about["rank"] == 4 and about["made_by"] == "riff train --lora"
+    assert about["base_model"] == tiny_model_dir.name  # a name, never a path
+    keys = list(load_file(folder / LORA_FILE))
+    assert keys and all(k.startswith("unet.") and ".lora." in k for k in keys)
+    assert not (folder / "unet").exists()  # adapters only, not a copy of the model
+
+
+def test_scale_zero_changes_nothing_and_scale_one_changes_the_clip(loras, fresh, tiny_model_dir):
+    base = pixels(fresh)
+    use_adapters(fresh, [Adapter(str(loras[0]), 0.0)])
+    assert torch.equal(pixels(fresh), base)
+    use_adapters(fresh, [Adapter(str(loras[0]), 1.0)])
+    adapted = pixels(fresh)
+    assert not torch.equal(adapted, base)
+    use_adapters(fresh, [])  # none asked for: the model as it was
+    assert torch.equal(pixels(fresh), base)
+    again = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    use_adapters(again, [Adapter.parse(f"{loras[0]}:1")])
+    assert torch.equal(pixels(again), adapted)  # the same file at the same scale: the same clip
+
+
+def test_two_loras_stack_each_at_its_own_scale(loras, fresh):
+    a, b = (str(folder / LORA_FILE) for folder in loras)
+    use_adapters(fresh, [Adapter(a, 1.0)])
+    only_a = pixels(fresh)
+    use_adapters(fresh, [Adapter(b, 1.0)])
+    only_b = pixels(fresh)
+    use_adapters(fresh, [Adapter(a, 1.0), Adapter(b, 1.0)])
+    both = pixels(fresh)
+    assert not torch.equal(both, only_a) and not torch.equal(both, only_b)
+    use_adapters(fresh, [Adapter(a, 1.0), Adapter(b, 0.0)])
+    assert torch.equal(pixels(fresh), only_a)
+
+
+def test_a_lora_for_another_model_is_refused_in_one_line_before_any_change(loras, fresh, tmp_path):
+    state = load_file(loras[0] / LORA_FILE)
+    key = next(k for k in state if k.endswith("lora.down.weight"))
+    state[key] = torch.zeros(state[key].shape[0], state[key].shape[1] + 8)  # another model's width
+    save_file(state, tmp_path / "wide.safetensors")
+    base = pixels(fresh)
+    with pytest.raises(ValueError, match="made for another model") as caught:
+        use_adapters(fresh, [Adapter(str(tmp_path / "wide.safetensors"))])
+    assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+    unknown = {
+        k.replace("down_blocks", "middle_blocks"): v for k, v in load_file(loras[0] / LORA_FILE).items()
+    }
+    save_file(unknown, tmp_path / "other.safetensors")
+    with pytest.raises(ValueError, match="made for another model"):
+        use_adapters(fresh, [Adapter(str(tmp_path / "other.safetensors"))])
+    assert torch.equal(pixels(fresh), base)
+
+
+def test_missing_corrupt_and_out_of_range_adapters_are_one_line_errors(tmp_path, fresh):
+    with pytest.raises(ValueError, match="no LoRA at 'nowhere'"):
+        use_adapters(fresh, [Adapter(str(tmp_path / "nowhere"))])
+    (tmp_path / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(ValueError, match="cannot be read") as caught:
+        use_adapters(fresh, [Adapter(str(tmp_path / "broken.safetensors"))])
+    assert "\n" not in str(caught.value)
+    for text in ("style:2.5", "style:-3", "style:nan"):
+        with pytest.raises(ValueError, match=r"scale must be in -2..2"):
+            Adapter.parse(text)
+    assert Adapter.parse("style") == Adapter("style", 1.0)
+    assert Adapter.parse("c:/loras/style:0.5") == Adapter("c:/loras/style", 0.5)
+    assert Adapter.parse("c:/loras/style") == Adapter("c:/loras/style", 1.0)
+
+
+def test_a_lora_needs_the_model_it_adapts(tmp_path):
+    with pytest.raises(ValueError, match="--init"):
+        TrainConfig(data=str(tmp_path), out=str(tmp_path / "out"), lora_rank=4)
