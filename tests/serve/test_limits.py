@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-import app as studio
+from riff import studio
 from riff.audio.files import load_audio
 from riff.audio.image import level_from_image, params_from_image
 from riff.audio.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
@@ -35,6 +35,7 @@ from riff.seeds import image_size, open_image
 from riff.serve.engine import Engine
 from riff.serve.limits import Limits
 from riff.serve.rest import InferenceInput, walk_request
+from riff.studio.handlers import Studio
 
 END = PromptEnd("drums")
 
@@ -378,7 +379,7 @@ def test_the_page_shows_out_of_memory_as_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(engine, "render", no_memory)
     with pytest.raises(gr.Error, match="out of memory for this request"):
-        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+        list(Studio(engine).generate("drums", num_inference_steps=5))
 
 
 @pytest.mark.parametrize(
@@ -400,7 +401,7 @@ def test_the_page_shows_library_errors_as_one_line_without_their_text(tmp_path, 
 
     monkeypatch.setattr(engine, "render", failing)
     with pytest.raises(gr.Error, match=match) as error:
-        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+        list(Studio(engine).generate("drums", num_inference_steps=5))
     assert not any(word in error.value.message for word in ("istft", "MKL", "alloc", "bytes", "\n"))
 
 
