@@ -368,10 +368,10 @@ def test_the_studio_asks_zerogpu_for_each_requests_duration(monkeypatch):
 
     module.GPU = GPU
     monkeypatch.setitem(sys.modules, "spaces", module)
-    from riff.studio import edge, handlers, renders
+    from riff.studio import clips, edge, handlers, walks
 
     def reload() -> None:  # the handlers' classes, decorated again with what `spaces` is now
-        for module in (edge, renders, handlers):
+        for module in (edge, walks, clips, handlers):
             importlib.reload(module)
 
     try:

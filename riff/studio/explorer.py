@@ -18,7 +18,7 @@ from riff.studio import widgets
 from riff.studio.edge import NO_MASK, clip_width
 from riff.studio.handlers import Studio
 from riff.studio.help import explain
-from riff.studio.renders import walk_fields
+from riff.studio.walks import walk_fields
 from riff.studio.widgets import SLIDER_CLIPS, Panel, inputs, results_panel
 
 EXAMPLES = [

@@ -4,9 +4,10 @@ and hands it to the engine (`riff.serve.engine.Engine`); parameter names are the
 
 from __future__ import annotations
 
+from riff.studio.clips import Clips
 from riff.studio.codec import Codec
-from riff.studio.renders import Clips, Walks
 from riff.studio.stream import Streams
+from riff.studio.walks import Walks
 
 
 class Studio(Walks, Clips, Streams, Codec):
