@@ -267,14 +267,14 @@ def upload_flood(engine, requests: int) -> dict:
     from conftest import serve
     from gradio.utils import get_upload_folder
 
-    import app as studio
+    from riff.studio import build_app
 
     folder = Path(get_upload_folder())
     size = lambda: sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6  # noqa: E731
     before = size()
     statuses: list[int] = []
     payload = [("files", (f"{i}.wav", b"\0" * 10_000_000)) for i in range(8)]
-    with serve(studio.build_app(engine)) as site:
+    with serve(build_app(engine)) as site:
         began = time.perf_counter()
         for _ in range(requests):
             statuses.append(httpx.post(site + "gradio_api/upload", files=payload, timeout=120).status_code)

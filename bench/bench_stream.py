@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    import app as studio
     from riff.models import load_model
+    from riff.studio import build_app
     from riff.train.networks import save_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="riff-bench-stream-"))
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.monotonic()
     from conftest import serve
 
-    with serve(studio.build_app(engine)) as url:
+    with serve(build_app(engine)) as url:
         segments, playlist = receive(url, inputs)
     wall_s = time.monotonic() - started
     chunks = [c for c in engine.chunks if c.shape[-1]]

@@ -57,9 +57,9 @@ def engine(tiny_model, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def url(engine) -> Iterator[str]:
     """The studio (page and REST route) served on a free local port."""
-    import app as studio
+    from riff.studio import build_app
 
-    with serve(studio.build_app(engine)) as address:
+    with serve(build_app(engine)) as address:
         yield address
 
 

@@ -145,22 +145,3 @@ def test_the_listener_plays_out_its_buffer_after_the_last_chunk():
     clock.now += 30  # long after: finished, so the silence is not a stall
     assert listener.status() == "done: all 10 s played"
     assert (listener.heard, listener.waited) == (10.0, 0.0)
-
-
-def test_the_pages_status_line_follows_the_listener_between_chunks(engine):
-    import gradio as gr
-
-    import app
-
-    studio = app.Studio(engine)
-    assert studio.endless_status() == (gr.skip(), gr.skip())  # nothing plays yet: no change
-    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2)
-    _, _, first = next(stream)
-    assert first.startswith("Playing 'piano' · seed 0 → 1 · ") and " s heard, " in first
-    status, timer = studio.endless_status()  # a tick, no chunk: the same listener's line
-    assert status.startswith("Playing 'piano'") and " s buffered" in status and timer == gr.skip()
-    stream.close()  # Stop, or the limit: the player plays out its buffer
-    status, timer = studio.endless_status()
-    assert status.endswith("left to play; no more is coming") and timer == gr.skip()
-    assert isinstance(studio.endless_stopped(), gr.Timer)
-    assert studio.endless_status() == (gr.skip(), gr.skip())

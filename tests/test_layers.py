@@ -1,5 +1,6 @@
 """The folders are the layers and every import points down: riff/audio (no model) below the core
-below riff/serve (the public service), with riff/train beside the service. Read from the source
+below riff/serve (the public service), with riff/train beside the service, and riff/studio (the
+Gradio page) on top. Read from the source
 with `ast`, function-level imports included, so a lazy import cannot hide an upward reach."""
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ GRAPH = {name: _imports(name) for name in MODULES}
 
 
 def _layer(name: str) -> str:
-    for layer in ("audio", "serve", "train"):
+    for layer in ("audio", "serve", "train", "studio"):
         if name == f"riff.{layer}" or name.startswith(f"riff.{layer}."):
             return layer
     return "core"
@@ -60,6 +61,7 @@ def _reaches(name: str, layers: set[str], allowed: set[str] = frozenset()) -> li
 
 def test_the_graph_is_read():
     assert "riff.audio.spectrogram" in GRAPH["riff.render"]
+    assert "riff.serve.engine" in GRAPH["riff.studio.server"]
     assert "riff.serve.engine" in GRAPH["riff.cli"]
     assert "riff.interp" in GRAPH["riff.request"]  # `from riff import interp`
 
@@ -77,6 +79,16 @@ def test_core_imports_neither_serve_nor_train(name):
 
 @pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "serve"])
 def test_serve_does_not_import_train(name):
+    assert not _reaches(name, {"train"})
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) != "studio" and n not in ENTRY_POINTS])
+def test_nothing_below_imports_the_studio(name):
+    assert not _reaches(name, {"studio"}), f"{name} reaches up to the page"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "studio"])
+def test_the_studio_does_not_import_train(name):
     assert not _reaches(name, {"train"})
 
 

@@ -1,6 +1,6 @@
 """The teaching view on a tiny random model: the journey ends where render does, its numbers
-and pictures, phase retrieval's progress, slerp against lerp, the slider help (how the pictures
-are drawn: tests/test_pictures.py)."""
+and pictures, phase retrieval's progress, slerp against lerp (how the pictures are drawn:
+tests/test_pictures.py; the slider help: tests/studio/test_help.py)."""
 
 from __future__ import annotations
 
@@ -162,27 +162,3 @@ def test_bad_input_is_refused_by_name(tiny_model, narrow_seed):
         teach.journey(tiny_model, END, FAST, narrow_seed, previews=-1)
     with pytest.raises(ValueError, match="1"):
         teach.slerp_vs_lerp(1, 2, points=1)
-
-
-def test_slider_help_covers_every_control():
-    controls = {
-        "prompt",
-        "negative_prompt",
-        "seed",
-        "denoising",
-        "guidance",
-        "num_inference_steps",
-        "scheduler",
-        "alpha_curve",
-        "crossfade_ms",
-        "num_clips",
-        "seed_image",
-        "mask",
-        "width",
-        "continuation",
-        "clips_per_hop",
-        "clips",
-    }
-    assert controls <= set(teach.SLIDER_HELP)
-    for text in teach.SLIDER_HELP.values():
-        assert text.endswith(".") and text.count(". ") == 0 and len(text) < 160

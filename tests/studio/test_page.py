@@ -20,10 +20,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app as studio
 from riff.audio.files import save_audio
 from riff.request import MAX_SEED, PromptEnd, Restyle, Seeds, Settings, Walk, from_dict, to_dict
 from riff.serve.engine import Engine
+from riff.studio import build_app, build_demo
+from riff.studio.explorer import clips_for, length_s, track_seconds
 
 HOP = 441  # samples per image column at 44.1 kHz (10 ms)
 
@@ -85,7 +86,7 @@ def test_the_app_names_every_endpoint(client):
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",
-        # the MCP tools (app.tools), one file out each
+        # the MCP tools (riff.studio.mcp.tools), one file out each
         "/tool_generate",
         "/tool_interpolate",
         "/tool_loop",
@@ -228,7 +229,7 @@ def test_the_teaching_view_shows_one_clips_journey(client):
 
 
 def test_every_control_says_what_it_does_to_the_sound():
-    demo = studio.build_demo(Engine("riff-small"))
+    demo = build_demo(Engine("riff-small"))
     controls = [
         c["props"]
         for c in demo.get_config_file()["components"]
@@ -494,7 +495,7 @@ def broken_engine(tmp_path_factory) -> Engine:
 
 def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, song, tmp_path):
     assert broken_engine.status().startswith("Model: /nonexistent/folder (loads on first use")
-    with serve(studio.build_app(broken_engine)) as address:
+    with serve(build_app(broken_engine)) as address:
         visitor = Client(address, verbose=False, download_files=str(tmp_path))
         try:
             with pytest.raises(AppError) as excinfo:
@@ -520,28 +521,12 @@ def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, 
     status = broken_engine.status()
     assert status.startswith("Model not available: no such model folder") and "\n" not in status
     # A page built after the failure (as `python app.py` does) says so where the status shows.
-    demo = studio.build_demo(broken_engine)
+    demo = build_demo(broken_engine)
     shown = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-status"]
     assert shown == [status]
 
 
 # --- the page's pieces -----------------------------------------------------------------------
-
-
-def test_progress_names_the_clip_being_denoised():
-    labels: list[tuple[float, str]] = []
-    report = studio._progress(lambda fraction, desc: labels.append((fraction, desc)))
-    report(0.05, 5, 1, 20)  # clip 1, first step
-    report(1.0, 5, 20, 20)  # clip 1, last step: still clip 1, not clip 2
-    report(1.0, 5, 0, 0)  # clip 1 is audio; clip 2 is next
-    report(2.5, 5, 10, 20)  # a batch of clips 2-5 half way
-    assert [desc for _, desc in labels] == [
-        "clip 1/5, step 1/20",
-        "clip 1/5, step 20/20",
-        "clip 2/5",
-        "clip 3/5, step 10/20",
-    ]
-    assert [fraction for fraction, _ in labels] == [0.01, 0.2, 0.2, 0.5]
 
 
 @pytest.mark.parametrize(
@@ -553,9 +538,9 @@ def test_progress_names_the_clip_being_denoised():
     ],
 )
 def test_the_length_shown_before_rendering_is_the_tracks(clips, width, continuation, hops):
-    assert studio.track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
-    assert studio._length_s(5) == 25.6
-    assert studio._clips_for(30) == 6 and studio._clips_for(25.6) == 5 and studio._clips_for(1) == 1
+    assert track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
+    assert length_s(5) == 25.6
+    assert clips_for(30) == 6 and clips_for(25.6) == 5 and clips_for(1) == 1
 
 
 def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
