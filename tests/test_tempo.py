@@ -13,10 +13,11 @@ from riff import seedgen
 from riff.audio.files import save_audio
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
-from riff.render import render, stitch
+from riff.render import render
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
 from riff.serve.rest import InferenceInput, walk_request
 from riff.tags import file_name, tag_file, wav_chunks
+from riff.track import stitch
 
 SR = 44100
 FAST = {"num_inference_steps": 2, "griffin_lim_iters": 2}
