@@ -1,4 +1,5 @@
-"""The walk on a tiny random model: batching, determinism, endpoints, masks, stitching."""
+"""Each kind of request rendered on a tiny random model: shapes, determinism, endpoints, masks,
+seeds and restyles (the walk loop itself: test_walk.py; joining clips: test_track.py)."""
 
 from __future__ import annotations
 
