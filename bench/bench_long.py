@@ -37,10 +37,11 @@ from riff.audio.loudness import integrated_loudness, limit_peak, true_peak  # no
 from riff.audio.stitch import stitch_clips  # noqa: E402
 from riff.endless import Endless  # noqa: E402
 from riff.models import load_model  # noqa: E402
-from riff.render import render, stitch, stitch_walk  # noqa: E402
+from riff.render import render  # noqa: E402
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
 from riff.serve.engine import Engine  # noqa: E402
+from riff.track import stitch, stitch_walk  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
 END = PromptEnd("rock drum beat, 120 bpm", seed=2)

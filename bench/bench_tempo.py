@@ -186,7 +186,7 @@ def judge_seeds(path: Path) -> None:
 
 def judge_joins(model, args: argparse.Namespace) -> list[dict]:
     """Loops and a walk of 3 clips: track length against the grid's, onsets by the joins."""
-    from riff.render import stitch
+    from riff.track import stitch
 
     cases = [
         (

@@ -19,7 +19,7 @@ from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import hz_to_mel
 
 if TYPE_CHECKING:
-    from riff.render import Clip
+    from riff.walk import Clip
 
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN = 64, 36, 12
 FREQ_TICKS = (100, 250, 500, 1000, 2000, 5000, 10000)

@@ -122,14 +122,9 @@ def journey(
 
     # 2. The start step the strength picks, and the seed latent noised to it.
     steps = settings.steps(model.recommended_steps)
-    start = interp.start_step(steps, end.denoising, model.scheduler.config.get("steps_offset", 0))
     sched = model.make_scheduler(settings.scheduler)
-    sched.set_timesteps(steps, device=model.device)
-    timesteps = sched.timesteps[start:]
-    if hasattr(sched, "set_begin_index"):
-        sched.set_begin_index(start)
-    if len(timesteps) == 0:
-        raise ValueError(f"start step {start} leaves no timesteps of {steps}")
+    start = pipeline.start_step(sched, steps, end.denoising)
+    timesteps = pipeline.timesteps(sched, steps, end.denoising, model.device)
     noise = pipeline.latent_noise(end.seed, tuple(init.shape)).to(model.device, model.dtype)
     latents = sched.add_noise(init, noise, timesteps[:1])
     caption = f"strength {end.denoising:g} starts at step {start} of {steps}: {len(timesteps)} steps run. "
@@ -225,12 +220,14 @@ def _denoise(
         if step.index + 1 in wanted:
             guess = _predicted_x0(step.scheduler, step.output, step.latents, step.eps, int(step.t))
             guesses.append(guess if mask is None else mask * guess + (1 - mask) * init)
+        if on_step is not None:
+            on_step(step.index + 1, step.run)
 
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
     guidance = torch.full((1,), end.guidance)
     latents = pipeline.denoise(
         model, init, embeddings[:1], embeddings[1:], noise, guidance, start, steps, settings.scheduler,
-        mask, on_step, observe,
+        mask, observe,
     )  # fmt: skip
     return latents, guesses
 

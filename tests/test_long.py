@@ -7,9 +7,10 @@ import torch
 from PIL import Image
 
 from riff.audio.stitch import stitch_clips
-from riff.render import render, render_walk, stitch
+from riff.render import render, render_walk
 from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
 from riff.seeds import seed_image, tile_image
+from riff.track import stitch
 
 FAST = Settings(num_inference_steps=4, batch_size=3, griffin_lim_iters=2)
 A = PromptEnd("solo piano", seed=1)

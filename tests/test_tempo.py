@@ -14,9 +14,10 @@ from riff import seedgen
 from riff.audio.tags import wav_chunks
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
-from riff.render import render, stitch
+from riff.render import render
 from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
 from riff.serve.rest import InferenceInput, walk_request
+from riff.track import stitch
 
 SR = 44100
 FAST = {"num_inference_steps": 2, "griffin_lim_iters": 2}

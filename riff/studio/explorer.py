@@ -10,7 +10,7 @@ import gradio as gr
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
-from riff.render import continued_columns
+from riff.walk import continued_columns
 from riff.request import MAX_SEED, PromptEnd, Settings, Walk, from_dict
 from riff.seeds import SEED_DIR, mask_names, seed_image_names
 from riff.serve.engine import Engine
