@@ -10,7 +10,6 @@ import gradio as gr
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
-from riff.walk import continued_columns
 from riff.request import MAX_SEED, PromptEnd, Settings, Walk, from_dict
 from riff.seeds import SEED_DIR, mask_names, seed_image_names
 from riff.serve.engine import Engine
@@ -20,6 +19,7 @@ from riff.studio.handlers import Studio
 from riff.studio.help import explain
 from riff.studio.walks import walk_fields
 from riff.studio.widgets import SLIDER_CLIPS, Panel, inputs, results_panel
+from riff.walk import continued_columns
 
 EXAMPLES = [
     # Phrases the bundled model learned (see its dataset's captions); any model reads them.
