@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # riff.serve.engine imports the stream's stitcher and level from here until it uses riff.track.
-from riff.audio.stitch import StreamLevel, TrackStream  # noqa: F401
 from riff.request import MAX_SEED, PromptEnd, Walk, _check_crossfade, _check_width
 from riff.seeds import DEFAULT_SEED
 

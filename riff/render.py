@@ -18,11 +18,7 @@ from riff.beats import grid_seed
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, PromptEnd, Restyle, Seeds, Settings, Walk
 from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
-
-# stitch, stitch_walk and continued_columns: riff.serve.engine, riff.cli and app.py import them
-# from here until they import them from riff.track and riff.walk.
-from riff.track import stitch, stitch_walk  # noqa: F401
-from riff.walk import Clip, Plan, Progress, continued_columns, walk_clips  # noqa: F401
+from riff.walk import Clip, Plan, Progress, walk_clips
 
 
 def render(

@@ -41,7 +41,7 @@ def test_the_engine_plays_on_and_takes_the_prompt_up_next(tiny_model, narrow_see
     audio = torch.cat([c.audio for c in chunks], dim=-1)
     assert chunks[-1].music_s == pytest.approx(audio.shape[-1] / 44100)
     assert float(audio.abs().max()) <= 1.0
-    assert engine.queue._count == 0  # no turn on the model is held between chunks
+    assert engine.queue.admitted() == 0  # no turn on the model is held between chunks
 
 
 def test_the_engine_stops_when_the_page_leaves_or_at_its_limit(tiny_model, narrow_seed, tmp_path):

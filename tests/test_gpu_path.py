@@ -187,7 +187,7 @@ def test_load_model_compiles_on_request(space, tiny_model_dir):
 
 
 def test_cli_compile_reaches_model_loading(monkeypatch, tmp_path, tiny_model_dir, narrow_seed):
-    import riff.serve.engine
+    import riff.models
     from riff.cli import main
 
     monkeypatch.delenv("RIFF_COMPILE", raising=False)
@@ -197,12 +197,12 @@ def test_cli_compile_reaches_model_loading(monkeypatch, tmp_path, tiny_model_dir
         seen.append(compile_mode(compile, torch.device("cpu")))
         raise ValueError("stop here")
 
-    monkeypatch.setattr(riff.serve.engine, "load_model", spy)
+    monkeypatch.setattr(riff.models, "load_model", spy)
     args = ["generate", "x", "-o", str(tmp_path / "x.wav"), "--model", str(tiny_model_dir)]
     assert main([*args, "--seed-image", narrow_seed, "--compile"]) == 2
     assert main([*args, "--seed-image", narrow_seed]) == 2
     assert seen == ["default", None]
-    assert "RIFF_COMPILE" not in os.environ  # set for the load only
+    assert "RIFF_COMPILE" not in os.environ  # --compile is passed, not set in the environment
 
 
 def _compiler() -> str | None:

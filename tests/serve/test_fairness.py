@@ -52,7 +52,7 @@ def test_the_engine_refuses_before_the_model_loads(tmp_path):
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=32)
     with pytest.raises(ValueError, match=r"about 176 s .* at most 10 clip"):
         next(engine.render(walk, Settings(num_inference_steps=50)))
-    assert engine.queue._count == 0 and [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert engine.queue.admitted() == 0 and [p for p in tmp_path.rglob("*") if p.is_file()] == []
     lenient = Engine("unused", root=tmp_path, calibration=SLOW, limits=Limits(request_s=1000))
     with pytest.raises(ValueError, match="unused"):  # within budget: on to loading the model
         next(lenient.render(walk, Settings(num_inference_steps=50)))

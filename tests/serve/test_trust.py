@@ -392,7 +392,7 @@ def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, nar
     import soundfile as sf
 
     from riff.request import Loop, PromptEnd, Settings, Walk
-    from riff.serve.engine import track_name
+    from riff.serve.results import track_name
 
     walk = Walk(
         PromptEnd("Solo piano, slow!"),
@@ -422,12 +422,12 @@ def test_a_growing_track_is_rewritten_a_logarithmic_number_of_times(engine, narr
     import soundfile as sf
 
     from riff.request import PromptEnd, Settings, Walk
-    from riff.serve import engine as studio_module
+    from riff.serve import results as results_module
 
     stitched = []
-    real = studio_module.stitch
+    real = results_module.stitch
     monkeypatch.setattr(
-        studio_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
+        results_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
     )
     walk = Walk(PromptEnd("piano"), PromptEnd("drums"), num_clips=9, seed_image=narrow_seed)
     handed = []
