@@ -564,4 +564,4 @@ def studio(args: argparse.Namespace) -> int | None:
         raise UsageError(
             f"the studio needs {error.name}: install riff with its studio extra, riff[studio]"
         ) from None
-    return run_studio(args.argv)
+    return run_studio(args.argv, prog="riff studio")

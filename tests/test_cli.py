@@ -258,13 +258,21 @@ def test_studio_hands_the_rest_of_the_command_line_to_the_studio(capsys, monkeyp
 
     seen = []
     studio = types.ModuleType("riff.studio")
-    studio.main = lambda argv: seen.append(argv) or 0
+    studio.main = lambda argv, prog: seen.append(argv) or 0
     monkeypatch.setitem(sys.modules, "riff.studio", studio)
     assert main(["studio", "--help"]) == 0
     assert main(["-v", "studio", "--port", "7861", "--share", "x"]) == 0
     assert seen == [["--help"], ["--port", "7861", "--share", "x"]]
-    studio.main = lambda argv: 3
+    studio.main = lambda argv, prog: 3
     assert main(["studio"]) == 3  # the studio's exit status is the command's
+
+
+def test_riff_studio_is_the_page_under_its_own_name():
+    shown = subprocess.run(
+        [sys.executable, "-m", "riff", "studio", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: riff studio")
+    assert "--trusted-proxies" in shown.stdout and "--mcp" in shown.stdout
 
 
 def test_studio_without_its_dependencies_says_what_to_install(capsys, monkeypatch):

@@ -164,9 +164,10 @@ def build_app(
     return app
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """`python app.py`'s options; defaults from the environment (Spaces sets SPACE_ID)."""
-    parser = argparse.ArgumentParser(description="riff studio")
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`python app.py`'s (and `riff studio`'s) options; defaults from the environment (Spaces
+    sets SPACE_ID)."""
+    parser = argparse.ArgumentParser(prog=prog, description="riff studio: the page, on http://HOST:PORT")
     parser.add_argument(
         "--model", default=None, help="hub id or local diffusers folder (default: $RIFF_MODEL)"
     )
@@ -194,9 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     """Serve the studio until the server stops (Ctrl+C, SIGTERM); no results outlive it."""
-    options = build_parser()
+    options = build_parser(prog)
     args = options.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
