@@ -12,6 +12,7 @@ was, 1 applies the adapter as trained; several adapters stack, each at its own s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -99,28 +100,29 @@ def use_adapters(model: Model, adapters: list[Adapter] | tuple[Adapter, ...]) ->
         ValueError: in one line, before the model is changed, for a missing or corrupt file or an
             adapter made for another model.
     """
+    wanted = tuple((_adapter_key(a), a.scale) for a in adapters)
+    if getattr(model.unet, "_riff_adapters", ()) == wanted:
+        return  # as the last call left it: nothing to load or set
     loader = _loader(model)
     loaded = set(getattr(model.unet, "peft_config", {}) or {})
-    names = []
-    for adapter in adapters:
-        name = _adapter_key(adapter)
+    names = [name for name, _ in wanted]
+    for adapter, name in zip(adapters, names):
         if name not in loaded:
             _load(loader, model, adapter, name)
             loaded.add(name)
-        names.append(name)
     if names:
         loader.set_adapters(names, adapter_weights=[a.scale for a in adapters])
+        loader.enable_lora()
     elif loaded:
         loader.disable_lora()
-        return
-    if names:
-        loader.enable_lora()
+    model.unet._riff_adapters = wanted
 
 
 def _adapter_key(adapter: Adapter) -> str:
     """A name for the adapter inside the model, unique per file (peft's names may not hold dots)."""
     path = adapter.weights_file().resolve()
-    return f"{adapter.name}-{abs(hash(str(path))) % 10**8}".replace(".", "_")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    return f"{adapter.name}-{digest}".replace(".", "_")
 
 
 def _load(loader: object, model: Model, adapter: Adapter, name: str) -> None:

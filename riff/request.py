@@ -20,6 +20,7 @@ from riff import interp
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 from riff.grid import Grid
+from riff.lora import Adapter
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
 from riff.seedgen import BEDS
@@ -28,6 +29,7 @@ from riff.seeds import DEFAULT_SEED
 MAX_SEED = 2**32 - 1  # torch.Generator takes 64 bits; 32 keep seeds easy to type and share
 MAX_CLIPS = 256  # a walk's clips
 MAX_SEEDS = 16  # clips of one text-to-audio request
+MAX_LORAS = 4  # adapters applied at once
 MAX_STEPS = 1000  # the schedulers' training timesteps
 MAX_GUIDANCE = 50.0
 MAX_CROSSFADE_MS = 2000.0
@@ -270,9 +272,16 @@ class Settings:
     bars: int | None = None  # per clip; None: as many as fit one 5.11 s clip
     key: str | None = None  # any of the 24, as typed: "A minor", "Am", "F#", "E flat minor"
     bed: str = "auto"  # under a drum pattern in a key: bass, pad, both, none (auto: both)
+    # LoRA adapters (riff.lora) as (folder, scale), applied together; a public server takes
+    # only the names of those its operator put in its LoRA folder (`Engine.lora_dir`).
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         self.grid()  # a bad tempo, meter, key or bar count fails here, before any work
+        adapters = tuple(Adapter(str(path), float(scale)) for path, scale in self.loras)  # scales checked
+        if len(adapters) > MAX_LORAS:
+            raise ValueError(f"at most {MAX_LORAS} LoRAs at once, got {len(adapters)}")
+        object.__setattr__(self, "loras", tuple((a.path, a.scale) for a in adapters))  # JSON lists too
         steps = self.num_inference_steps
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {steps}")
@@ -300,6 +309,10 @@ class Settings:
     def steps(self, recommended: int) -> int:
         """The steps to run, given the model's recommendation."""
         return recommended if self.num_inference_steps is None else self.num_inference_steps
+
+    def adapters(self) -> list[Adapter]:
+        """The LoRAs to apply, in order."""
+        return [Adapter(path, scale) for path, scale in self.loras]
 
     def overlaps(self, device: object) -> bool:
         """Whether phase retrieval overlaps denoising on `device` (a torch.device)."""

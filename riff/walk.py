@@ -19,6 +19,7 @@ from riff.audio.image import image_from_pixels, mel_from_pixels
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import waveform_from_mel
 from riff.beats import check_continuation, on_bars
+from riff.lora import use_adapters
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, PromptEnd, Settings
 
@@ -88,6 +89,7 @@ def walk_clips(
     batch's phase retrieval runs while the next batch denoises.
     """
     check_continuation(plan.continuation, settings)
+    use_adapters(model, settings.adapters())  # before any work: a LoRA that does not fit fails here
     steps = settings.steps(model.recommended_steps)
     between = _Between(model, plan)
     starts = [
@@ -108,6 +110,9 @@ def walk_clips(
             mask = torch.ones_like(init[:1, :1]) if plan.mask is None else plan.mask.clone()
             mask[..., :kept] = 0
             clip_kept = kept * model.vae_scale
+        use_adapters(
+            model, settings.adapters()
+        )  # again: a server's other requests take turns between batches
         cond, uncond, noise, guidance = between.inputs(batch.indices)
         job = BatchJob(batch, init, cond, uncond, noise, guidance, mask, phase_seed, clip_kept)
         rendered = render_batch(

@@ -3,6 +3,7 @@ line when it does not fit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from train.test_train import write_dataset
 
 from riff.lora import LORA_FILE, Adapter, use_adapters
 from riff.models import load_model
-from riff.render import render_seeds
+from riff.render import render, render_seeds
 from riff.request import PromptEnd, Seeds, Settings
 from riff.train.train import TrainConfig, train
 
@@ -38,8 +39,10 @@ def loras(tiny_model_dir, tmp_path_factory):
     ]
 
 
-def pixels(model) -> torch.Tensor:
-    [clip] = render_seeds(model, Seeds(DRUMS, (DRUMS.seed,), width=64), SETTINGS)
+def pixels(model, *adapters: Adapter) -> torch.Tensor:
+    """A clip rendered with `adapters` (the render applies them: `Settings.loras`)."""
+    settings = dataclasses.replace(SETTINGS, loras=tuple((a.path, a.scale) for a in adapters))
+    [clip] = render_seeds(model, Seeds(DRUMS, (DRUMS.seed,), width=64), settings)
     return clip.pixels
 
 
@@ -60,29 +63,22 @@ def test_a_trained_lora_is_a_diffusers_file_and_leaves_the_model_alone(loras, ti
 
 def test_scale_zero_changes_nothing_and_scale_one_changes_the_clip(loras, fresh, tiny_model_dir):
     base = pixels(fresh)
-    use_adapters(fresh, [Adapter(str(loras[0]), 0.0)])
-    assert torch.equal(pixels(fresh), base)
-    use_adapters(fresh, [Adapter(str(loras[0]), 1.0)])
-    adapted = pixels(fresh)
+    assert torch.equal(pixels(fresh, Adapter(str(loras[0]), 0.0)), base)
+    adapted = pixels(fresh, Adapter(str(loras[0]), 1.0))
     assert not torch.equal(adapted, base)
-    use_adapters(fresh, [])  # none asked for: the model as it was
-    assert torch.equal(pixels(fresh), base)
+    assert torch.equal(pixels(fresh), base)  # none asked for: the model as it was
     again = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
-    use_adapters(again, [Adapter.parse(f"{loras[0]}:1")])
-    assert torch.equal(pixels(again), adapted)  # the same file at the same scale: the same clip
+    assert torch.equal(pixels(again, Adapter.parse(f"{loras[0]}:1")), adapted)  # same file, scale: same clip
+    use_adapters(again, [])  # applied by hand too, as riff.lora's users may
+    assert torch.equal(pixels(again), base)
 
 
 def test_two_loras_stack_each_at_its_own_scale(loras, fresh):
     a, b = (str(folder / LORA_FILE) for folder in loras)
-    use_adapters(fresh, [Adapter(a, 1.0)])
-    only_a = pixels(fresh)
-    use_adapters(fresh, [Adapter(b, 1.0)])
-    only_b = pixels(fresh)
-    use_adapters(fresh, [Adapter(a, 1.0), Adapter(b, 1.0)])
-    both = pixels(fresh)
+    only_a, only_b = pixels(fresh, Adapter(a, 1.0)), pixels(fresh, Adapter(b, 1.0))
+    both = pixels(fresh, Adapter(a, 1.0), Adapter(b, 1.0))
     assert not torch.equal(both, only_a) and not torch.equal(both, only_b)
-    use_adapters(fresh, [Adapter(a, 1.0), Adapter(b, 0.0)])
-    assert torch.equal(pixels(fresh), only_a)
+    assert torch.equal(pixels(fresh, Adapter(a, 1.0), Adapter(b, 0.0)), only_a)
 
 
 def test_a_lora_for_another_model_is_refused_in_one_line_before_any_change(loras, fresh, tmp_path):
@@ -121,3 +117,26 @@ def test_missing_corrupt_and_out_of_range_adapters_are_one_line_errors(tmp_path,
 def test_a_lora_needs_the_model_it_adapts(tmp_path):
     with pytest.raises(ValueError, match="--init"):
         TrainConfig(data=str(tmp_path), out=str(tmp_path / "out"), lora_rank=4)
+
+
+def test_settings_carry_loras_through_json_and_interleaved_renders_keep_their_own(loras, fresh):
+    from riff.request import Walk, from_dict, to_dict
+
+    walk = Walk(DRUMS, PromptEnd("solo piano", seed=4), num_clips=2, width=64)
+    plain = dataclasses.replace(SETTINGS, batch_size=1)
+    styled = dataclasses.replace(plain, loras=[[str(loras[0]), 0.7]])  # as JSON gives it: lists
+    assert styled.loras == ((str(loras[0]), 0.7),) and hash(styled)
+    assert from_dict(to_dict(walk, styled)) == (walk, styled)
+    alone = {s: [c.pixels for c in render(fresh, walk, s)] for s in (plain, styled)}
+    assert not torch.equal(alone[plain][0], alone[styled][0])
+    # A server takes turns between requests clip by clip: each keeps its own adapters.
+    a, b = render(fresh, walk, styled), render(fresh, walk, plain)
+    turns = [next(a).pixels, next(b).pixels, next(a).pixels, next(b).pixels]
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(turns, [alone[styled][0], alone[plain][0], alone[styled][1], alone[plain][1]])
+    )
+    with pytest.raises(ValueError, match="at most 4 LoRAs"):
+        Settings(loras=[(str(loras[0]), 0.1)] * 5)
+    with pytest.raises(ValueError, match="scale must be in"):
+        Settings(loras=[(str(loras[0]), 3.0)])
