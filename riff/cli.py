@@ -26,11 +26,13 @@ from riff.audio.tags import file_name, tag_file
 from riff.beats import check_seed
 from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.interp import ALPHA_CURVES
-from riff.models import REFERENCE_MODEL, SCHEDULERS
+from riff.lora import Adapter
+from riff.models import REFERENCE_MODEL, SCHEDULERS, model_name
 from riff.request import Chain, Loop, Music, PromptEnd, Seeds, Settings, Walk
 from riff.runtime import keep_large_buffers, set_threads
 from riff.seedgen import BEDS
 from riff.seeds import DEFAULT_SEED, mask_tensor, open_image, seed_image
+from riff.train.lora import LORA_RANK
 from riff.train.train import TRAIN_PRESETS, TrainConfig
 
 if TYPE_CHECKING:
@@ -232,6 +234,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         default=d["train_text_encoder"],
         help="also train the text encoder (default: only from scratch)",
     )
+    p.add_argument(
+        "--lora",
+        action="store_true",
+        help="train a LoRA of --init (default: the default model) into OUT, not a whole model",
+    )
+    p.add_argument(
+        "--rank", dest="lora_rank", metavar="RANK", type=int, default=None, help="the LoRA's rank (default 8)"
+    )
     p.set_defaults(run=train)
 
 
@@ -304,6 +314,13 @@ def _render_options(p: argparse.ArgumentParser) -> None:
         help="run the UNet under torch.compile: faster steps after a warm-up (default: $RIFF_COMPILE)",
     )
     p.add_argument("--scheduler", default=Settings.scheduler, choices=SCHEDULERS)
+    p.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="PATH[:SCALE]",
+        help="a LoRA (riff train --lora) at a scale in -2..2, default 1; repeat to stack several",
+    )
     p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
     p.add_argument(
         "--width",
@@ -409,9 +426,13 @@ def train(args: argparse.Namespace) -> None:
     from riff.train.train import train as run_training
 
     chosen = {key: value for key, value in vars(args).items() if key in TRAIN_DEFAULTS}
+    if args.lora or args.lora_rank is not None:
+        chosen["lora_rank"] = args.lora_rank or LORA_RANK
+        chosen["init"] = args.init or model_name()
     config = TrainConfig(data=str(args.data), out=str(args.out), **chosen)
     folder = run_training(config)
-    print(f"{folder}: trained model; loss curves in {folder / 'training' / 'loss.png'}")
+    what = "LoRA (use it with --lora)" if config.lora_rank else "model"
+    print(f"{folder}: trained {what}; loss curves in {folder / 'training' / 'loss.png'}")
 
 
 def evaluate(args: argparse.Namespace) -> None:
@@ -430,6 +451,13 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    settings = _read_settings(args)
+    for adapter in settings.adapters():
+        adapter.weights_file()  # a missing LoRA fails now, before the model loads
+    return settings
+
+
+def _read_settings(args: argparse.Namespace) -> Settings:
     return Settings(
         num_inference_steps=args.num_inference_steps,
         scheduler=args.scheduler,
@@ -439,6 +467,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         bars=args.bars,
         key=args.key,
         bed=args.bed,
+        loras=tuple((a.path, a.scale) for a in map(Adapter.parse, args.lora)),
     )
 
 

@@ -20,6 +20,7 @@ from riff import interp, pipeline, seeds
 from riff.audio.image import mel_from_pixels, pixels_from_image
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
+from riff.lora import use_adapters
 from riff.models import Model
 from riff.pictures import (
     convergence_plot,
@@ -111,6 +112,7 @@ def journey(
         raise ValueError(f"previews must be at least 0, got {previews}")
     if not phase_iters or min(phase_iters) < 0:
         raise ValueError(f"phase_iters must be iteration counts of at least 0, got {phase_iters}")
+    use_adapters(model, settings.adapters())  # its LoRAs, as `render_clip` applies them
     params = model.params
     # 1. The seed image and its latent, as `render_clip` makes them.
     seed = seeds.seed_image(seed_image, params)

@@ -140,3 +140,95 @@ def test_settings_carry_loras_through_json_and_interleaved_renders_keep_their_ow
         Settings(loras=[(str(loras[0]), 0.1)] * 5)
     with pytest.raises(ValueError, match="scale must be in"):
         Settings(loras=[(str(loras[0]), 3.0)])
+
+
+def test_the_cli_trains_a_lora_and_renders_with_it(capsys, tmp_path, tiny_model_dir, narrow_seed):
+    import soundfile as sf
+
+    from riff.cli import main
+
+    data = write_dataset(tmp_path / "clips", clips_per_kind=2)
+    common = ["--unet-steps", "3", "--batch-size", "2", "--crop", "4", "--holdout", "0.25"]
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                str(tmp_path / "style"),
+                "--lora",
+                "--rank",
+                "2",
+                "--init",
+                str(tiny_model_dir),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert "trained LoRA" in capsys.readouterr().out
+    assert json.loads((tmp_path / "style" / "lora.json").read_text())["rank"] == 2
+    render = [
+        "generate",
+        "drums",
+        "--model",
+        str(tiny_model_dir),
+        "--num-inference-steps",
+        "3",
+        "--seed-image",
+        narrow_seed,
+    ]
+    assert main([*render, "-o", str(tmp_path / "plain.wav")]) == 0
+    assert main([*render, "-o", str(tmp_path / "styled.wav"), "--lora", f"{tmp_path / 'style'}:2"]) == 0
+    assert main([*render, "-o", str(tmp_path / "zero.wav"), "--lora", f"{tmp_path / 'style'}:0"]) == 0
+    plain, styled, zero = (sf.read(tmp_path / f"{n}.wav")[0] for n in ("plain", "styled", "zero"))
+    assert (plain == zero).all() and not (plain == styled).all()
+    capsys.readouterr()
+    assert main([*render, "-o", str(tmp_path / "x.wav"), "--lora", "nowhere:0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("riff: error: no LoRA at 'nowhere'") and "\n" not in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_server_takes_lora_names_from_its_folder_never_paths(loras, tmp_path):
+    from riff.serve.loras import LoraFolder
+
+    folder = tmp_path / "offered"
+    (folder / "grit").mkdir(parents=True)
+    (folder / "grit" / LORA_FILE).write_bytes((loras[0] / LORA_FILE).read_bytes())
+    (folder / "empty").mkdir()  # no weights: not on offer
+    offered = LoraFolder(folder)
+    assert offered.names() == ["grit"]
+    resolved = offered.resolve(Settings(loras=[("grit", 0.5)]))
+    assert resolved.loras == ((str(folder / "grit"), 0.5),)
+    for asked in (str(loras[0]), "../grit", "empty", str(folder / "grit")):
+        with pytest.raises(ValueError, match="no LoRA named") as caught:
+            offered.resolve(Settings(loras=[(asked, 1.0)]))
+        assert str(tmp_path) not in str(caught.value)  # never echoes a server path
+    with pytest.raises(ValueError, match="this server offers none"):
+        LoraFolder(None).resolve(Settings(loras=[("grit", 1.0)]))
+    assert LoraFolder(None).resolve(SETTINGS) is SETTINGS
+
+
+def test_the_engine_renders_an_offered_lora_and_its_json_names_it(loras, tiny_model, tmp_path):
+    from riff.request import Walk
+    from riff.serve.engine import Engine
+    from riff.serve.limits import Limits
+
+    folder = tmp_path / "offered"
+    (folder / "grit").mkdir(parents=True)
+    (folder / "grit" / LORA_FILE).write_bytes((loras[0] / LORA_FILE).read_bytes())
+    engine = Engine(tiny_model, root=tmp_path / "root", limits=Limits.none(), lora_dir=folder)
+    walk = Walk(DRUMS, PromptEnd("piano", seed=4), num_clips=1, width=64)
+    styled = dataclasses.replace(SETTINGS, loras=(("grit", 1.0),))
+    [*_, result] = engine.render(walk, styled)
+    assert json.loads(result.settings.read_text())["settings"]["loras"] == [["grit", 1.0]]
+    [*_, plain] = engine.render(walk, SETTINGS)
+    assert sf_frames(result.track) != sf_frames(plain.track)
+    with pytest.raises(ValueError, match="no LoRA named"):
+        list(engine.render(walk, dataclasses.replace(SETTINGS, loras=((str(loras[0]), 1.0),))))
+
+
+def sf_frames(path):
+    import soundfile as sf
+
+    return sf.read(path)[0].tobytes()

@@ -79,7 +79,7 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     served = []
 
     class Engine:
-        def __init__(self, model, device, root=None):
+        def __init__(self, model, device, root=None, lora_dir=None):
             self.root = root
             self.model = types.SimpleNamespace(describe=lambda: "a fake model")
             self.limits = Limits()

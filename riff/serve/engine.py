@@ -36,6 +36,7 @@ from riff.serve import budget, results
 from riff.serve.chunks import Chunk, Chunker
 from riff.serve.codec import Codec
 from riff.serve.limits import Limits
+from riff.serve.loras import LoraFolder
 from riff.serve.results import Result
 from riff.serve.sessions import EXAMPLES, Gone, Sessions, Stopped
 from riff.serve.workqueue import Busy, WorkQueue
@@ -104,28 +105,26 @@ class Engine:
         root: str | Path | None = None,
         limits: Limits | None = None,
         calibration: budget.Calibration | None = None,
+        lora_dir: str | Path | None = None,
     ) -> None:
         self._model = LazyModel(model, device)
+        self.loras = LoraFolder(lora_dir)  # the adapters requests may name
         limits = limits or Limits.from_env()
         self.sessions = Sessions(root, limits)
         self.up_next = self.sessions.up_next  # what each session's endless riff moves to next
         self.queue = WorkQueue(limits.queue, limits.client_queue, limits.client_endless)
         self.calibration = calibration  # measured on first use where not given
-        self.codec = Codec(self.sessions, self._model.device)
-        # The sessions' and the codec tools' methods the page and the REST route call, as the
-        # engine's own (see `Sessions` and `Codec`).
-        self.session_folder = self.sessions.folder
-        self.trim = self.sessions.trim
-        self.sweep = self.sessions.sweep
-        self.close = self.sessions.close
-        self.forget_session = self.sessions.forget
-        self.identify = self.sessions.identify
-        self.client = self.sessions.client
-        self.own_file = self.sessions.own_file
-        self.cancel = self.sessions.cancel  # stops the session's render at its next UNet step
-        self.audio_to_image = self.codec.audio_to_image
-        self.image_to_audio = self.codec.image_to_audio
-        self.export = self.codec.export
+        sessions = self.sessions
+        self.codec = codec = Codec(sessions, self._model.device)
+        # The sessions' and the codec tools' methods the page and REST call, as the engine's own.
+        self.session_folder, self.trim, self.sweep = sessions.folder, sessions.trim, sessions.sweep
+        self.close, self.forget_session, self.identify = sessions.close, sessions.forget, sessions.identify
+        self.client, self.own_file, self.cancel = sessions.client, sessions.own_file, sessions.cancel
+        self.audio_to_image, self.image_to_audio, self.export = (
+            codec.audio_to_image,
+            codec.image_to_audio,
+            codec.export,
+        )
 
     @property
     def limits(self) -> Limits:
@@ -156,11 +155,12 @@ class Engine:
         return self.sessions.root
 
     # Each request checked, admitted, afforded, then its clips in turns on the model.
-    def _checked(self, music: Music, settings: Settings, width: int = CLIP_WIDTH) -> int:
-        """The request's denoising steps, once it is checked against the limits."""
+    def _checked(self, music: Music, settings: Settings, width: int = CLIP_WIDTH) -> tuple[int, Settings]:
+        """The request's denoising steps, once it is checked against the limits, and its
+        settings with the LoRAs it names resolved to this server's folders."""
         steps = settings.steps(self.default_steps)
         self.limits.check(music, steps, width)
-        return steps
+        return steps, self.loras.resolve(settings)
 
     def afford(self, music: Music, steps: int, width: int = CLIP_WIDTH) -> None:
         """Refuse, before it starts, a request this machine cannot do within the time and memory
@@ -204,7 +204,7 @@ class Engine:
         grid = settings.grid()  # with a tempo, the seed is a pattern and its bars set the width
         check_seed(music.seed_image, grid, music.width)
         width = music.width or (clip_columns(grid) if grid else seed_width(music.seed_image, self.limits))
-        steps = self._checked(music, settings, width)
+        steps, settings = self._checked(music, settings, width)
         seed_image(music.seed_image)
         if music.mask is not None:
             mask_tensor(music.mask, (8, 8))
@@ -256,8 +256,9 @@ class Engine:
             while True:
                 walk = endless.hop(start, up_next())
                 width = walk.width or seed_width(walk.seed_image, self.limits)
-                self.afford(walk, self._checked(walk, settings, width), width)
-                clips = render_walk(self.model, walk, settings, watch, after=after)
+                steps, resolved = self._checked(walk, settings, width)
+                self.afford(walk, steps, width)
+                clips = render_walk(self.model, walk, resolved, watch, after=after)
                 for clip in self._turns(clips, session):
                     after = clip  # the next hop starts from the last clip of this one
                     audio = chunker(clip)
@@ -278,7 +279,7 @@ class Engine:
         model; returns it and its audio as a WAV in the session's folder."""
         music = Seeds(end, (end.seed,), seed_image=seed_image_name)
         width = seed_width(seed_image_name, self.limits)
-        steps = self._checked(music, settings, width)
+        steps, settings = self._checked(music, settings, width)
         watch = self.sessions.watch(session, progress)
         with self.queue.admit(self.client(session)):
             self.afford(music, steps, width)
@@ -297,7 +298,7 @@ class Engine:
         progress: Progress | None = None,
     ) -> Iterator[Result]:
         """Audio to audio: restyle a region of a song segment by segment."""
-        steps = self._checked(restyle, settings)
+        steps, resolved = self._checked(restyle, settings)
         self.limits.check_audio(audio_seconds(audio))
         end = restyle.start_s + restyle.duration_s
         with self.queue.admit(self.client(session)):
@@ -305,7 +306,7 @@ class Engine:
             channels = 2 if restyle.stereo else 1
             song = load_audio(audio, self.model.params.sample_rate, channels, max_seconds=end)
             clips = render_restyle(
-                self.model, song, restyle, settings, self.sessions.watch(session, progress)
+                self.model, song, restyle, resolved, self.sessions.watch(session, progress)
             )
             yield from self._write(self._turns(clips, session), restyle, settings, session)
 

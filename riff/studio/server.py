@@ -192,6 +192,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=None,
         help="also serve the endpoints as MCP tools at /gradio_api/mcp/ (default: $GRADIO_MCP_SERVER)",
     )
+    parser.add_argument(
+        "--lora-dir",
+        default=os.environ.get("RIFF_LORA_DIR"),
+        metavar="DIR",
+        help="LoRAs the page offers, a folder each (riff train --lora); requests name them, never a path "
+        "(default: $RIFF_LORA_DIR)",
+    )
     return parser
 
 
@@ -212,7 +219,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     # times) would be stored twice.
     cache = Path(gr.utils.get_upload_folder())
     cache.mkdir(parents=True, exist_ok=True)
-    engine = Engine(args.model, args.device, root=tempfile.mkdtemp(prefix="riff-studio-", dir=cache))
+    root = tempfile.mkdtemp(prefix="riff-studio-", dir=cache)
+    engine = Engine(args.model, args.device, root=root, lora_dir=args.lora_dir)
 
     def preload() -> None:
         # Load while the page is already up; a failure is kept and shown as one line.

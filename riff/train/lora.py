@@ -16,6 +16,7 @@ from riff.lora import LORA_FILE
 UNET_LAYERS = ["to_k", "to_q", "to_v", "to_out.0"]  # what diffusers' LoRA training adapts
 TEXT_LAYERS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 RANKS = (1, 128)
+LORA_RANK = 8  # riff train --lora without --rank: small, and enough for a style
 
 
 def add_lora(components: dict[str, object], rank: int, text_encoder: bool = False) -> None:
