@@ -74,7 +74,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
 
     from riff.audio.files import save_audio
     from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-    from riff.request import MAX_SEEDS, PromptEnd, Restyle, Seeds, Settings, Walk
+    from riff.request import MAX_SEEDS, PromptEnd, Restyle, Settings, Variations, Walk
     from riff.serve.budget import fitting_clips, peak_mb, reset_peak, resident_mb
 
     steps, width = 10, CLIP_WIDTH // 4  # narrow clips: the tiny model's Griffin-Lim is most of it
@@ -92,7 +92,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
             Walk(a, b, num_clips=n, width=width), Settings(num_inference_steps=steps)
         ),
         "text": lambda n: engine.render(
-            Seeds(a, tuple(range(n)), width=width), Settings(num_inference_steps=steps)
+            Variations(a, tuple(range(n)), width=width), Settings(num_inference_steps=steps)
         ),
         "restyle": lambda n: engine.restyle(
             song,

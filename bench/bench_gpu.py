@@ -45,7 +45,7 @@ from riff.audio.params import CLIP_SECONDS
 from riff.models import Model, default_dtype, load_model, save_model
 from riff.render import render_clip, render_walk
 from riff.request import PromptEnd, Settings, Walk
-from riff.seeds import DEFAULT_SEED, seed_image
+from riff.seed_images import DEFAULT_SEED, seed_image
 from riff.track import stitch_walk
 from riff.train.networks import PRESETS, build_components, save_tiny_model
 from riff.train.tokenizer import tiny_tokenizer

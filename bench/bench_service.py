@@ -158,7 +158,7 @@ def page_user(url, work, index, requests, record, stop_at) -> None:
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from riff.seeds import SEED_DIR
+    from riff.seed_images import SEED_DIR
 
     rng = random.Random(index)
     client = Client(url, verbose=False, download_files=str(work / f"downloads-{index}"))

@@ -14,7 +14,7 @@ from PIL import Image
 from riff import seedgen
 from riff.audio.params import SpectrogramParams
 from riff.grid import Grid
-from riff.seeds import REFERENCE_SEEDS
+from riff.seed_images import REFERENCE_SEEDS
 
 # riff.request.Settings; typed loosely here so this module stays below the request layer.
 SettingsLike = object

@@ -28,10 +28,10 @@ from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.interp import ALPHA_CURVES
 from riff.lora import Adapter
 from riff.models import REFERENCE_MODEL, SCHEDULERS, model_name
-from riff.request import Chain, Loop, Music, PromptEnd, Seeds, Settings, Walk
+from riff.request import Chain, Loop, Music, PromptEnd, Settings, Variations, Walk
 from riff.runtime import keep_large_buffers, set_threads
+from riff.seed_images import DEFAULT_SEED, mask_tensor, open_image, seed_image
 from riff.seedgen import BEDS
-from riff.seeds import DEFAULT_SEED, mask_tensor, open_image, seed_image
 from riff.train.lora import LORA_RANK
 from riff.train.train import TRAIN_PRESETS, TrainConfig
 
@@ -524,7 +524,7 @@ def loop(args: argparse.Namespace) -> None:
 
 def generate(args: argparse.Namespace) -> None:
     _output(args, args.prompt)
-    seeds = Seeds(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
+    seeds = Variations(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
     _render(args, seeds, _settings(args))
 
 
@@ -537,7 +537,7 @@ def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
     return PromptEnd(prompt, seed, args.negative_prompt, args.denoising, args.guidance)
 
 
-def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settings: Settings) -> None:
+def _render(args: argparse.Namespace, music: Walk | Variations | Chain | Loop, settings: Settings) -> None:
     """Request -> clips -> track, written to `args.output` (and each clip's spectrogram to
     `args.images_dir`): the library's own path, without the studio's queue and limits."""
     from riff.models import load_model

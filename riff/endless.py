@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 # riff.serve.engine imports the stream's stitcher and level from here until it uses riff.track.
 from riff.request import MAX_SEED, PromptEnd, Walk, _check_crossfade, _check_width
-from riff.seeds import DEFAULT_SEED
+from riff.seed_images import DEFAULT_SEED
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform
 from riff.beats import grid_seed
 from riff.models import Model
-from riff.request import DEFAULT_SETTINGS, Chain, Loop, PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
+from riff.request import DEFAULT_SETTINGS, Chain, Loop, PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
 from riff.walk import Clip, Plan, Progress, walk_clips
 
 
 def render(
     model: Model,
-    music: Walk | Seeds | Chain | Loop,
+    music: Walk | Variations | Chain | Loop,
     settings: Settings = DEFAULT_SETTINGS,
     progress: Progress | None = None,
 ) -> Iterator[Clip]:
@@ -88,8 +88,8 @@ def render_loop(
     yield from walk_clips(model, plan, settings, progress)
 
 
-def render_seeds(
-    model: Model, seeds: Seeds, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
+def render_variations(
+    model: Model, seeds: Variations, settings: Settings = DEFAULT_SETTINGS, progress: Progress | None = None
 ) -> Iterator[Clip]:
     """One clip per seed from one prompt end (no interpolation), batched, in seed order; phase
     retrieval is seeded by the first seed."""
@@ -113,7 +113,7 @@ def render_clip(
     mask: str | None = None,
 ) -> Clip:
     """One clip of one prompt end, with its own seed."""
-    return next(render_seeds(model, Seeds(end, (end.seed,), seed_image, mask), settings))
+    return next(render_variations(model, Variations(end, (end.seed,), seed_image, mask), settings))
 
 
 def render_restyle(
@@ -216,7 +216,7 @@ def _mask(
 # What renders each kind of music from a seed image: a new kind adds its line here.
 RENDERERS: dict[type, Callable[..., Iterator[Clip]]] = {
     Walk: render_walk,
-    Seeds: render_seeds,
+    Variations: render_variations,
     Chain: render_chain,
     Loop: render_loop,
 }

@@ -1,7 +1,7 @@
 """What to render, and how: the frozen requests that travel unchanged from the studio, the CLI
 and the API down to the pipeline.
 
-A piece of music says what to play: a `Walk` between two prompt ends, `Seeds` (one prompt,
+A piece of music says what to play: a `Walk` between two prompt ends, `Variations` (one prompt,
 a clip per seed), a `Chain` of walks through several prompts, a seamless `Loop`, or a `Restyle`
 of a song. `Settings` says how to render any of them (steps,
 scheduler, batching, phase retrieval), as audiocraft keeps `set_generation_params` apart from
@@ -23,8 +23,8 @@ from riff.grid import Grid
 from riff.lora import Adapter
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
+from riff.seed_images import DEFAULT_SEED
 from riff.seedgen import BEDS
-from riff.seeds import DEFAULT_SEED
 
 MAX_SEED = 2**32 - 1  # torch.Generator takes 64 bits; 32 keep seeds easy to type and share
 MAX_CLIPS = 256  # a walk's clips
@@ -117,7 +117,7 @@ class Walk:
 
 
 @dataclass(frozen=True)
-class Seeds:
+class Variations:
     """Text to audio: one clip of `end` per seed (its own seed is not used), in seed order."""
 
     end: PromptEnd
@@ -136,7 +136,7 @@ class Seeds:
         _check_crossfade(self.crossfade_ms)
 
     @classmethod
-    def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Seeds:
+    def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Variations:
         """`count` seeds from `end.seed` on: seed, seed + 1, ..."""
         if not 1 <= count <= MAX_SEEDS:  # before the tuple is built: a count may be huge
             raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {count}")
@@ -320,8 +320,15 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
-Music = Walk | Seeds | Chain | Loop | Restyle
-KINDS: dict[str, type] = {"walk": Walk, "seeds": Seeds, "chain": Chain, "loop": Loop, "restyle": Restyle}
+Music = Walk | Variations | Chain | Loop | Restyle
+KINDS: dict[str, type] = {
+    "walk": Walk,
+    "variations": Variations,
+    "chain": Chain,
+    "loop": Loop,
+    "restyle": Restyle,
+}
+OLD_KINDS = {"seeds": "variations"}  # names settings files of earlier releases use
 
 
 def to_dict(music: Music, settings: Settings) -> dict:
@@ -337,7 +344,7 @@ def from_dict(data: dict) -> tuple[Music, Settings]:
         ValueError: an unknown kind, missing prompt ends, or bad values, in one line.
     """
     try:
-        cls = KINDS[data["kind"]]
+        cls = KINDS[OLD_KINDS.get(data["kind"], data["kind"])]
         music = _build(cls, data["music"])
         settings = _build(Settings, data.get("settings") or {})
     except (KeyError, TypeError) as error:

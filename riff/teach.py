@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from riff import interp, pipeline, seeds
+from riff import interp, pipeline, seed_images
 from riff.audio.image import mel_from_pixels, pixels_from_image
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
@@ -32,7 +32,7 @@ from riff.pictures import (
     png_base64,
 )
 from riff.request import DEFAULT_SETTINGS, PromptEnd, Settings
-from riff.seeds import DEFAULT_SEED, mask_tensor
+from riff.seed_images import DEFAULT_SEED, mask_tensor
 
 PHASE_ITERS = (0, 8, 32, 96)  # phase-retrieval iterations the progress plot measures
 
@@ -115,7 +115,7 @@ def journey(
     use_adapters(model, settings.adapters())  # its LoRAs, as `render_clip` applies them
     params = model.params
     # 1. The seed image and its latent, as `render_clip` makes them.
-    seed = seeds.seed_image(seed_image, params)
+    seed = seed_images.seed_image(seed_image, params)
     init = pipeline.encode_image(model, pixels_from_image(seed))
     pictures = [
         Picture("seed image", _seed_caption(seed, params), framed(seed, "seed image")),

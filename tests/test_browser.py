@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from riff.seeds import seed_image_names
+from riff.seed_images import seed_image_names
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

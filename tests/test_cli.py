@@ -15,7 +15,7 @@ from PIL import Image
 
 from riff.audio.files import save_audio
 from riff.cli import main
-from riff.seeds import SEED_DIR
+from riff.seed_images import SEED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from train.test_train import write_dataset
 
 from riff.lora import LORA_FILE, Adapter, use_adapters
 from riff.models import load_model
-from riff.render import render, render_seeds
-from riff.request import PromptEnd, Seeds, Settings
+from riff.render import render, render_variations
+from riff.request import PromptEnd, Settings, Variations
 from riff.train.train import TrainConfig, train
 
 SETTINGS = Settings(num_inference_steps=3, griffin_lim_iters=2)
@@ -42,7 +42,7 @@ def loras(tiny_model_dir, tmp_path_factory):
 def pixels(model, *adapters: Adapter) -> torch.Tensor:
     """A clip rendered with `adapters` (the render applies them: `Settings.loras`)."""
     settings = dataclasses.replace(SETTINGS, loras=tuple((a.path, a.scale) for a in adapters))
-    [clip] = render_seeds(model, Seeds(DRUMS, (DRUMS.seed,), width=64), settings)
+    [clip] = render_variations(model, Variations(DRUMS, (DRUMS.seed,), width=64), settings)
     return clip.pixels
 
 

@@ -7,7 +7,7 @@ import torch
 
 from riff import interp, pipeline
 from riff.audio.image import pixels_from_image
-from riff.seeds import seed_image
+from riff.seed_images import seed_image
 
 
 @pytest.mark.parametrize("steps, strength", [(6, 0.75), (10, 0.3), (8, 1.0)])

@@ -12,8 +12,8 @@ from riff import pipeline
 from riff.audio.image import pixels_from_image
 from riff.audio.params import SpectrogramParams
 from riff.render import render_clip, render_walk
-from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import mask_names, seed_image, seed_image_names
+from riff.request import PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import mask_names, seed_image, seed_image_names
 from riff.track import stitch_walk
 
 FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
@@ -156,9 +156,9 @@ def test_bad_seeds_and_restyles_are_rejected():
     end = PromptEnd("x")
     for seeds, match in [((), "number of seeds"), (tuple(range(17)), "number of seeds"), ((-1,), "seeds")]:
         with pytest.raises(ValueError, match=match):
-            Seeds(end, seeds)
+            Variations(end, seeds)
     with pytest.raises(ValueError, match="seeds must stay"):
-        Seeds.counting(PromptEnd("x", seed=2**32 - 1), 2)
+        Variations.counting(PromptEnd("x", seed=2**32 - 1), 2)
     with pytest.raises(ValueError, match="region"):
         Restyle(end, end, start_s=-1)
 
@@ -199,10 +199,10 @@ def test_models_load_errors_are_one_line(tmp_path):
 
 
 def test_render_seeds_gives_one_distinct_clip_per_seed(tiny_model, walk_):
-    from riff.render import render_seeds
+    from riff.render import render_variations
 
-    seeds = Seeds(walk_.start, (5, 6, 5), seed_image=walk_.seed_image)
-    clips = list(render_seeds(tiny_model, seeds, dataclasses.replace(FAST, batch_size=2)))
+    seeds = Variations(walk_.start, (5, 6, 5), seed_image=walk_.seed_image)
+    clips = list(render_variations(tiny_model, seeds, dataclasses.replace(FAST, batch_size=2)))
     assert [c.index for c in clips] == [0, 1, 2]
     assert not torch.equal(clips[0].pixels, clips[1].pixels)
     torch.testing.assert_close(clips[0].pixels, clips[2].pixels, rtol=0, atol=0.05)

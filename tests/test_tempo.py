@@ -15,7 +15,7 @@ from riff.audio.tags import wav_chunks
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
 from riff.render import render
-from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
+from riff.request import Loop, PromptEnd, Settings, Variations, Walk, from_dict, to_dict
 from riff.serve.rest import InferenceInput, walk_request
 from riff.track import stitch
 
@@ -67,7 +67,7 @@ def test_bad_grids_fail_in_one_line(fields, match):
 
 
 def test_the_settings_json_keeps_the_grid():
-    music = Seeds(PromptEnd("drums"), (0,))
+    music = Variations(PromptEnd("drums"), (0,))
     settings = Settings(bpm=96.5, key="E flat minor", bars=3, meter="3/4", bed="pad")
     back = from_dict(to_dict(music, settings))[1]
     assert back == settings and back.grid() == Grid(96.5, "3/4", 3, Key(3, True))
@@ -172,7 +172,7 @@ def test_six_eight_only_where_the_pattern_has_it():
 @pytest.mark.parametrize(
     "music",
     [
-        Seeds(PromptEnd("drums"), (0, 1, 2)),
+        Variations(PromptEnd("drums"), (0, 1, 2)),
         Loop(PromptEnd("drums"), clips=3),
         Walk(PromptEnd("drums"), PromptEnd("bass", 1), num_clips=3, seed_image="motorway"),
     ],
@@ -189,7 +189,7 @@ def test_tracks_are_exactly_their_bars_long(tiny_model, music):
 def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
     settings = Settings(bpm=200, **FAST)
     with pytest.raises(ValueError, match="bundled pattern"):
-        list(render(tiny_model, Seeds(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
+        list(render(tiny_model, Variations(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
     walk = Walk(PromptEnd("x"), PromptEnd("y"), num_clips=2, continuation=True)
     with pytest.raises(ValueError, match="continuation"):
         list(render(tiny_model, walk, settings))
@@ -197,7 +197,7 @@ def test_a_tempo_needs_a_pattern_and_no_continuation(tiny_model, narrow_seed):
 
 def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
     from riff.audio.params import SpectrogramParams
-    from riff.seeds import GRID_MASK, grid_mask, mask_names, mask_tensor
+    from riff.seed_images import GRID_MASK, grid_mask, mask_names, mask_tensor
 
     params = SpectrogramParams()
     column = np.array(grid_mask(16, params))[:, 0]  # row 0 is the top: 10 kHz
@@ -212,10 +212,10 @@ def test_a_tempo_without_a_mask_keeps_the_bass(tiny_model):
     """With a tempo and no mask named, the seed's bass band is kept (its tempo and key)."""
     import dataclasses
 
-    from riff.seeds import GRID_MASK
+    from riff.seed_images import GRID_MASK
 
     settings = Settings(bpm=120, key="D minor", bars=1, **FAST)
-    music = Seeds(PromptEnd("drums"), (0,))
+    music = Variations(PromptEnd("drums"), (0,))
     default = next(render(tiny_model, music, settings)).waveform
     bass = next(render(tiny_model, dataclasses.replace(music, mask=GRID_MASK), settings)).waveform
     other = next(render(tiny_model, dataclasses.replace(music, mask="keep_high"), settings)).waveform
@@ -265,7 +265,7 @@ def test_rest_takes_the_grid_and_the_reference_request_still_works():
 
 
 def test_the_studio_counts_a_grid_clip_s_width_against_the_work_limit(engine):
-    music = Seeds(PromptEnd("drums"), tuple(range(16)))
-    list(engine.clips(Seeds(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
+    music = Variations(PromptEnd("drums"), tuple(range(16)))
+    list(engine.clips(Variations(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
     with pytest.raises(ValueError, match="too much work"):
         engine.clips(music, Settings(num_inference_steps=60, bpm=40, bars=3))

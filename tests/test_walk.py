@@ -1,5 +1,5 @@
 """The one walk loop (`riff.walk`): batches by start step, progress in clips and steps, and a
-plan of one end, as the seeds of a `Seeds` request are."""
+plan of one end, as the seeds of a `Variations` request are."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 
 from riff import pipeline
 from riff.audio.image import pixels_from_image
-from riff.render import render_seeds, render_walk
-from riff.request import PromptEnd, Seeds, Settings, Walk
-from riff.seeds import seed_image
+from riff.render import render_variations, render_walk
+from riff.request import PromptEnd, Settings, Variations, Walk
+from riff.seed_images import seed_image
 from riff.walk import Plan, batches_of, continued_columns, walk_clips
 
 FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
@@ -81,7 +81,7 @@ def test_a_plan_of_one_end_renders_that_end_with_each_clips_noise(tiny_model, wa
 
     plan = Plan((walk_.start,), ((0, 0.0), (0, 0.0)), init, noise=noise, phase_seed=7)
     clips = list(walk_clips(tiny_model, plan, FAST))
-    seeds = list(render_seeds(tiny_model, Seeds(walk_.start, (7, 8), walk_.seed_image), FAST))
+    seeds = list(render_variations(tiny_model, Variations(walk_.start, (7, 8), walk_.seed_image), FAST))
     for a, b in zip(clips, seeds, strict=True):
         assert torch.equal(a.pixels, b.pixels) and torch.equal(a.waveform, b.waveform)
     assert not torch.equal(clips[0].pixels, clips[1].pixels)

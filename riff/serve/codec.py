@@ -15,7 +15,7 @@ from riff.audio.decode import Spectrogram, decode, image_from_waveform, metadata
 from riff.audio.files import WRITABLE, audio_seconds, load_audio, save_audio
 from riff.audio.image import save_image
 from riff.audio.params import SpectrogramParams
-from riff.seeds import image_size, open_image
+from riff.seed_images import image_size, open_image
 from riff.serve.sessions import Sessions
 from riff.serve.trust import session_dir
 

@@ -30,8 +30,8 @@ from riff.models import (
     shared_name,
 )
 from riff.render import render, render_restyle, render_walk
-from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import image_size, mask_tensor, seed_image
+from riff.request import Chain, Loop, Music, PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import image_size, mask_tensor, seed_image
 from riff.serve import budget, results
 from riff.serve.chunks import Chunk, Chunker
 from riff.serve.codec import Codec
@@ -191,7 +191,7 @@ class Engine:
 
     def clips(
         self,
-        music: Walk | Seeds,
+        music: Walk | Variations,
         settings: Settings,
         session: str | None = None,
         progress: Progress | None = None,
@@ -219,7 +219,7 @@ class Engine:
 
     def render(
         self,
-        music: Walk | Seeds | Chain | Loop,
+        music: Walk | Variations | Chain | Loop,
         settings: Settings,
         session: str | None = None,
         progress: Progress | None = None,
@@ -277,7 +277,7 @@ class Engine:
     ) -> tuple[Journey, Path]:
         """One clip's journey for the teaching view (`riff.teach.journey`), in its turn on the
         model; returns it and its audio as a WAV in the session's folder."""
-        music = Seeds(end, (end.seed,), seed_image=seed_image_name)
+        music = Variations(end, (end.seed,), seed_image=seed_image_name)
         width = seed_width(seed_image_name, self.limits)
         steps, settings = self._checked(music, settings, width)
         watch = self.sessions.watch(session, progress)

@@ -22,7 +22,7 @@ from riff.beats import check_seed
 from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Settings, Walk
 from riff.runtime import give_back_memory
-from riff.seeds import DEFAULT_SEED
+from riff.seed_images import DEFAULT_SEED
 from riff.serve.engine import Busy
 from riff.serve.trust import bundled_mask, bundled_seed, client_address, public_message
 from riff.track import clip_audio

@@ -18,7 +18,7 @@ from PIL import Image
 from riff.audio.files import save_audio
 from riff.audio.image import save_image
 from riff.pictures import spectrogram_picture
-from riff.request import Chain, Loop, Music, Restyle, Seeds, Settings, to_dict
+from riff.request import Chain, Loop, Music, Restyle, Settings, Variations, to_dict
 from riff.track import clip_audio, stitch
 from riff.walk import Clip
 
@@ -63,7 +63,7 @@ def track_name(music: Music) -> str:
 
 def caption(music: Music, clip: Clip) -> str:
     """What a clip is, under its spectrogram."""
-    if isinstance(music, Seeds):
+    if isinstance(music, Variations):
         return f"seed {music.seeds[clip.index]}"
     if isinstance(music, Chain):
         hop, alpha = music.stops()[clip.index]

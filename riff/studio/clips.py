@@ -8,8 +8,8 @@ import math
 import gradio as gr
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Seeds
-from riff.seeds import DEFAULT_SEED
+from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Variations
+from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     Handlers,
@@ -60,7 +60,7 @@ class Clips(Handlers):
             seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
         """
         end = PromptEnd(prompt_text(prompt), int(seed), negative_prompt or "", denoising, guidance)
-        seeds = Seeds.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
+        seeds = Variations.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         settings = settings_for(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
         for result in self._results(seeds, settings, self._session(request), progress):

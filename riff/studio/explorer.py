@@ -11,7 +11,7 @@ from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.interp import ALPHA_CURVES
 from riff.models import SCHEDULERS
 from riff.request import MAX_SEED, PromptEnd, Settings, Walk, from_dict
-from riff.seeds import SEED_DIR, mask_names, seed_image_names
+from riff.seed_images import SEED_DIR, mask_names, seed_image_names
 from riff.serve.engine import Engine
 from riff.studio import widgets
 from riff.studio.edge import NO_MASK, clip_width

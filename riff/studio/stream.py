@@ -9,7 +9,7 @@ from riff.audio.files import wav_bytes
 from riff.endless import Endless, Listener
 from riff.pictures import ScrollingPicture
 from riff.request import PromptEnd
-from riff.seeds import DEFAULT_SEED
+from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import Handlers, prompt_text, session_of, settings_for, ui_errors
 

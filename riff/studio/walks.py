@@ -10,7 +10,7 @@ import gradio as gr
 
 from riff.audio.params import CLIP_WIDTH
 from riff.request import Chain, PromptEnd, Settings, Walk, to_dict
-from riff.seeds import DEFAULT_SEED, seed_image_names
+from riff.seed_images import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import EXAMPLES as EXAMPLES_SESSION
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (

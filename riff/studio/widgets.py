@@ -10,7 +10,7 @@ import gradio as gr
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.request import MAX_GUIDANCE, MAX_SEED, PromptEnd, Walk
-from riff.seeds import DEFAULT_SEED, seed_image_names
+from riff.seed_images import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import Engine
 from riff.studio.edge import Handlers
 from riff.studio.help import explain

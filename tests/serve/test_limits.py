@@ -30,8 +30,8 @@ from riff.audio.files import load_audio
 from riff.audio.image import level_from_image, params_from_image
 from riff.audio.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
 from riff.pipeline import OutOfGPUMemory
-from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import image_size, open_image
+from riff.request import PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import image_size, open_image
 from riff.serve.engine import Engine
 from riff.serve.limits import Limits
 from riff.serve.rest import InferenceInput, walk_request
@@ -55,7 +55,7 @@ def test_limits_read_the_environment():
     "music,steps,width,match",
     [
         (Walk(END, END, num_clips=33), 20, 512, "33 clips are too many"),
-        (Seeds(END, tuple(range(16))), 101, 512, "101 inference steps"),
+        (Variations(END, tuple(range(16))), 101, 512, "101 inference steps"),
         (Walk(PromptEnd("x" * 1001), END), 20, 512, "1001 characters"),
         (Walk(END, PromptEnd("y", negative_prompt="n" * 2000)), 20, 512, "2000 characters"),
         (Walk(END, END), 20, 4096, "4096 columns wide"),

@@ -22,7 +22,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image, PngImagePlugin
 
 from riff import studio
-from riff.seeds import SEED_DIR
+from riff.seed_images import SEED_DIR
 from riff.serve.engine import Engine
 from riff.serve.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
 

@@ -21,7 +21,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from riff.audio.files import save_audio
-from riff.request import MAX_SEED, PromptEnd, Restyle, Seeds, Settings, Walk, from_dict, to_dict
+from riff.request import MAX_SEED, PromptEnd, Restyle, Settings, Variations, Walk, from_dict, to_dict
 from riff.serve.engine import Engine
 from riff.studio import build_app, build_demo
 from riff.studio.explorer import clips_for, length_s, track_seconds
@@ -184,7 +184,9 @@ def test_generate_one_clip_per_seed(client):
     assert Path(gallery[0]["image"]).read_bytes() != Path(gallery[1]["image"]).read_bytes()
     assert note == "Seeds used: 5..6"
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
-    assert settings["kind"] == "seeds" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
+    assert (
+        settings["kind"] == "variations" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
+    )
     assert settings["music"]["seeds"] == [5, 6]
 
 
@@ -471,7 +473,7 @@ def test_settings_round_trip_through_json():
     for music in [
         walk,
         Walk(start=walk.start, end=walk.end, alphas=(0.0, 0.25, 1.0)),
-        Seeds(walk.start, (5, 6, 9), seed_image="agile"),
+        Variations(walk.start, (5, 6, 9), seed_image="agile"),
         Restyle(walk.start, walk.end, start_s=3.0, duration_s=20.0),
     ]:
         assert from_dict(json.loads(json.dumps(to_dict(music, settings)))) == (music, settings)
@@ -547,7 +549,7 @@ def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
     from riff.serve.engine import EXAMPLES
 
     engine = Engine(tiny_model, root=tmp_path)
-    seeds = Seeds.counting(PromptEnd("solo piano"), 1)
+    seeds = Variations.counting(PromptEnd("solo piano"), 1)
     *_, result = engine.render(seeds, Settings(num_inference_steps=5), EXAMPLES)
     # Any page may read an example's files; another page's files stay its own.
     assert engine.own_file(result.clips[0], "visitor") == result.clips[0].resolve()
