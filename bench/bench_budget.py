@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import threading
@@ -25,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NARROW = 64  # columns of the fairness cases' clips: quick on any machine
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reporting import emit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,10 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     report["behind_endless"] = behind_endless(engine)
     report["uploads"] = upload_flood(engine, 2 if args.quick else 10)
     engine.close()
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.json)
 
 
 def heaviest(engine, work: Path, quick: bool) -> list[dict]:

@@ -15,7 +15,6 @@ music works (a game soundtrack, your own loops); nothing is downloaded.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reporting import emit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -88,10 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
             "seconds": round(time.perf_counter() - began, 1),
         }
     shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":
