@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import threading
@@ -25,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NARROW = 64  # columns of the fairness cases' clips: quick on any machine
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reporting import emit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,10 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     report["behind_endless"] = behind_endless(engine)
     report["uploads"] = upload_flood(engine, 2 if args.quick else 10)
     engine.close()
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.json)
 
 
 def heaviest(engine, work: Path, quick: bool) -> list[dict]:
@@ -74,7 +72,7 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
 
     from riff.audio.files import save_audio
     from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-    from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
+    from riff.request import MAX_SEEDS, PromptEnd, Restyle, Settings, Variations, Walk
     from riff.serve.budget import fitting_clips, peak_mb, reset_peak, resident_mb
 
     steps, width = 10, CLIP_WIDTH // 4  # narrow clips: the tiny model's Griffin-Lim is most of it
@@ -82,24 +80,30 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
     full = {w: fitting_clips(engine.measured(), steps, w, budget_s) for w in (width, CLIP_WIDTH)}
     fit = min(full[width], 3 if quick else 32)
     a, b = PromptEnd("drums", 1), PromptEnd("piano", 2)
-    wide = min(full[CLIP_WIDTH], 2 if quick else 8)  # a restyle's segments are clip-wide
-    song = save_audio(work / "song.wav", sine(220.0, max(wide, 1) * CLIP_SECONDS + 5), 44100)
+    wide = min(full[CLIP_WIDTH], 2 if quick else 32)  # a restyle's segments are clip-wide
     segment = CLIP_SECONDS - Restyle.crossfade_ms / 1000
+    # Long enough for one segment more than fits, so that its refusal is the budget's.
+    song_s = min((full[CLIP_WIDTH] + 1) * segment + CLIP_SECONDS, engine.limits.audio_s)
+    song = save_audio(work / "song.wav", sine(220.0, song_s), 44100)
     kinds = {
         "walk": lambda n: engine.render(
             Walk(a, b, num_clips=n, width=width), Settings(num_inference_steps=steps)
         ),
         "text": lambda n: engine.render(
-            Seeds(a, tuple(range(n)), width=width), Settings(num_inference_steps=steps)
+            Variations(a, tuple(range(n)), width=width), Settings(num_inference_steps=steps)
         ),
         "restyle": lambda n: engine.restyle(
-            song, Restyle(a, a, 0.0, max(n * segment, CLIP_SECONDS)), Settings(num_inference_steps=steps)
-        ),  # segments are clip-wide: its own count (`wide`)
+            song,
+            Restyle(a, a, 0.0, (n - 1) * segment + CLIP_SECONDS + 0.01),
+            Settings(num_inference_steps=steps),
+        ),  # n segments (`Restyle.clip_count`), each clip-wide: its own count (`wide`)
     }
     rows = []
     for kind, make in kinds.items():
         columns = CLIP_WIDTH if kind == "restyle" else width
         fit, over = (wide, full[CLIP_WIDTH] + 1) if kind == "restyle" else (fit, full[width] + 1)
+        if kind == "text":
+            fit = min(fit, MAX_SEEDS)  # its own count limit: more seeds are refused by count
         if fit == 0:  # not even one clip fits this budget on this machine
             rows.append({"kind": kind, "clips": 0, "refused": refused(make, 1)})
             continue
@@ -261,14 +265,14 @@ def upload_flood(engine, requests: int) -> dict:
     from conftest import serve
     from gradio.utils import get_upload_folder
 
-    import app as studio
+    from riff.studio import build_app
 
     folder = Path(get_upload_folder())
     size = lambda: sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6  # noqa: E731
     before = size()
     statuses: list[int] = []
     payload = [("files", (f"{i}.wav", b"\0" * 10_000_000)) for i in range(8)]
-    with serve(studio.build_app(engine)) as site:
+    with serve(build_app(engine)) as site:
         began = time.perf_counter()
         for _ in range(requests):
             statuses.append(httpx.post(site + "gradio_api/upload", files=payload, timeout=120).status_code)

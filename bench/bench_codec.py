@@ -234,7 +234,7 @@ def join_report(tracks: list) -> dict:
     continuous); the worst case: one clip from each of different songs."""
     import torch
 
-    from riff.render import Clip
+    from riff.walk import Clip
 
     walks = [[t[:, s : s + 225351] for s in range(0, t.shape[-1] - 225351 + 1, 441000)][:4] for t in tracks]
     walks = [w for w in walks if len(w) > 1]
@@ -251,7 +251,7 @@ def join_report(tracks: list) -> dict:
 
 
 def _join_stats(clips: list, fade: float) -> dict[str, float]:
-    from riff.render import stitch_walk
+    from riff.track import stitch_walk
 
     return track_join_stats(stitch_walk(clips, fade), [i * 511 for i in range(1, len(clips))])
 

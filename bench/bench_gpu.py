@@ -43,11 +43,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from riff.audio.params import CLIP_SECONDS
 from riff.models import Model, default_dtype, load_model, save_model
-from riff.render import Clip, render_clip, render_walk, stitch_walk
+from riff.render import render_clip, render_walk
 from riff.request import PromptEnd, Settings, Walk
-from riff.seeds import DEFAULT_SEED, seed_image
+from riff.seed_images import DEFAULT_SEED, seed_image
+from riff.track import stitch_walk
 from riff.train.networks import PRESETS, build_components, save_tiny_model
 from riff.train.tokenizer import tiny_tokenizer
+from riff.walk import Clip
 
 log = logging.getLogger("bench_gpu")
 BENCH_DIR = Path(__file__).resolve().parent

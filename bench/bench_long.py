@@ -37,10 +37,11 @@ from riff.audio.loudness import integrated_loudness, limit_peak, true_peak  # no
 from riff.audio.stitch import stitch_clips  # noqa: E402
 from riff.endless import Endless  # noqa: E402
 from riff.models import load_model  # noqa: E402
-from riff.render import render, stitch, stitch_walk  # noqa: E402
-from riff.request import Loop, PromptEnd, Seeds, Settings, Walk  # noqa: E402
+from riff.render import render  # noqa: E402
+from riff.request import Loop, PromptEnd, Settings, Variations, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
 from riff.serve.engine import Engine  # noqa: E402
+from riff.track import stitch, stitch_walk  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
 END = PromptEnd("rock drum beat, 120 bpm", seed=2)
@@ -131,12 +132,12 @@ def _reset_peak() -> None:
 
 def widths(model, settings: Settings) -> list[dict]:
     out = []
-    list(render(model, Seeds(START, (1,)), settings))  # warm-up: one clip
+    list(render(model, Variations(START, (1,)), settings))  # warm-up: one clip
     for width in (512, 1024, 2048):
         _reset_peak()
         before = _peak_rss_mb()
         begin = time.perf_counter()
-        [clip] = list(render(model, Seeds(START, (1,), width=width), settings))
+        [clip] = list(render(model, Variations(START, (1,), width=width), settings))
         seconds = time.perf_counter() - begin
         out.append(
             {

@@ -27,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codec import _join_stats  # noqa: E402
 
 from riff.models import load_model, recommended_steps  # noqa: E402
-from riff.render import render_clip, render_walk, stitch_walk  # noqa: E402
+from riff.render import render_clip, render_walk  # noqa: E402
 from riff.request import PromptEnd, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
+from riff.track import stitch_walk  # noqa: E402
 
 START = PromptEnd("solo piano, slow, minor", seed=1)
 END = PromptEnd("rock drum beat, 120 bpm", seed=2)

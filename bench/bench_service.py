@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reporting import emit  # noqa: E402
+
 DEADLINE_S = 600  # the whole run, whatever happens
 
 
@@ -51,10 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
         server.stop()
     report = summarise(results, before, after)
     report["temp_mb_after_stop"] = round(folder_mb(server.tmp), 3)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.json)
 
 
 class Server:
@@ -158,7 +158,7 @@ def page_user(url, work, index, requests, record, stop_at) -> None:
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from riff.seeds import SEED_DIR
+    from riff.seed_images import SEED_DIR
 
     rng = random.Random(index)
     client = Client(url, verbose=False, download_files=str(work / f"downloads-{index}"))

@@ -39,6 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # conftest.serve: the app on a free local port
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reporting import emit  # noqa: E402
 
 RATE = 44100  # riff's sample rate, an ADTS rate: the encoder does not resample
 WINDOW = 882  # 20 ms, for levels
@@ -232,8 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    import app as studio
     from riff.models import load_model
+    from riff.studio import build_app
     from riff.train.networks import save_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="riff-bench-stream-"))
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.monotonic()
     from conftest import serve
 
-    with serve(studio.build_app(engine)) as url:
+    with serve(build_app(engine)) as url:
         segments, playlist = receive(url, inputs)
     wall_s = time.monotonic() - started
     chunks = [c for c in engine.chunks if c.shape[-1]]
@@ -259,10 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stream": {**stream, **verdict(stream)},
         "one_encoder_per_chunk": {**control, **verdict(control)},
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return report
+    return emit(report, args.json)
 
 
 if __name__ == "__main__":

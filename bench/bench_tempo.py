@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import librosa  # noqa: E402
 
 from riff.grid import Key  # noqa: E402
-from riff.request import Loop, PromptEnd, Seeds, Settings, Walk  # noqa: E402
+from riff.request import Loop, PromptEnd, Settings, Variations, Walk  # noqa: E402
 
 SR = 44100
 HOP = 128  # 2.9 ms frames: the judges' time resolution
@@ -109,7 +109,7 @@ def main() -> None:
         "--seeds-only", action="store_true", help="judge the synthesised seeds alone: every pattern x tempo"
     )
     parser.add_argument(
-        "--mask-hz", type=float, default=None, help="keep the seed below this (riff.seeds.grid_mask)"
+        "--mask-hz", type=float, default=None, help="keep the seed below this (riff.seed_images.grid_mask)"
     )
     parser.add_argument("--json", type=Path, default=Path("bench/out/tempo.json"))
     args = parser.parse_args()
@@ -120,7 +120,7 @@ def main() -> None:
     if args.mask_hz is not None:
         import tempfile
 
-        from riff.seeds import grid_mask
+        from riff.seed_images import grid_mask
 
         args.mask = str(Path(tempfile.mkdtemp()) / "grid_mask.png")
         grid_mask(64, model.params, args.mask_hz).save(args.mask)
@@ -136,7 +136,7 @@ def main() -> None:
             settings = Settings(num_inference_steps=args.steps, bpm=bpm, key=key, batch_size=seeds)
             end = PromptEnd(PROMPTS[name], 0, denoising=args.denoising)
             clips = list(
-                render(model, Seeds(end, tuple(range(seeds)), seed_image=name, mask=args.mask), settings)
+                render(model, Variations(end, tuple(range(seeds)), seed_image=name, mask=args.mask), settings)
             )
             grid = settings.grid()
             for seed, clip in enumerate(clips):
@@ -186,7 +186,7 @@ def judge_seeds(path: Path) -> None:
 
 def judge_joins(model, args: argparse.Namespace) -> list[dict]:
     """Loops and a walk of 3 clips: track length against the grid's, onsets by the joins."""
-    from riff.render import stitch
+    from riff.track import stitch
 
     cases = [
         (

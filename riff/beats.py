@@ -17,7 +17,7 @@ from PIL import Image
 from riff import seedgen
 from riff.audio.params import SpectrogramParams
 from riff.grid import MAX_BPM, MIN_BPM, Grid
-from riff.seeds import REFERENCE_SEEDS
+from riff.seed_images import REFERENCE_SEEDS
 
 # riff.request.Settings; typed loosely here so this module stays below the request layer.
 SettingsLike = object

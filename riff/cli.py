@@ -1,4 +1,5 @@
-"""python -m riff: spectrogram conversions and walks from the command line.
+"""python -m riff: spectrogram conversions and walks from the command line, each rendered
+request -> clips -> track by the library itself; `riff studio` starts the web page.
 
 Bad input ends with exit status 2 and one line on stderr, no traceback.
 """
@@ -6,14 +7,13 @@ Bad input ends with exit status 2 and one line on stderr, no traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -22,15 +22,21 @@ from riff.audio.files import check_writable, load_audio, save_audio
 from riff.audio.image import save_image
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
+from riff.audio.tags import file_name, tag_file
+from riff.beats import check_seed
 from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.interp import ALPHA_CURVES
-from riff.models import REFERENCE_MODEL, SCHEDULERS
-from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk
+from riff.lora import Adapter
+from riff.models import REFERENCE_MODEL, SCHEDULERS, model_name
+from riff.request import Chain, Loop, Music, PromptEnd, Settings, Variations, Walk
 from riff.runtime import keep_large_buffers, set_threads
+from riff.seed_images import DEFAULT_SEED, mask_tensor, open_image, seed_image
 from riff.seedgen import BEDS
-from riff.seeds import DEFAULT_SEED, open_image
-from riff.tags import file_name, tag_file
+from riff.train.lora import LORA_RANK
 from riff.train.train import TRAIN_PRESETS, TrainConfig
+
+if TYPE_CHECKING:
+    from riff.walk import Clip
 
 log = logging.getLogger("riff")
 
@@ -53,14 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     keep_large_buffers()
     try:
         set_threads(args.threads)
-        args.run(args)
+        code = args.run(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"riff: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("riff: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0  # what the studio returns; the other commands print or raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
         "of 2 cores or fewer, one below the cores on larger ones)",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    for add_command in (
+        _audio_to_image_parser,
+        _image_to_audio_parser,
+        _interpolate_parser,
+        _chain_parser,
+        _loop_parser,
+        _generate_parser,
+        _studio_parser,
+        _dataset_parser,
+        _train_parser,
+        _evaluate_parser,
+        _print_metadata_parser,
+    ):
+        add_command(sub)
+    return parser
 
+
+def _audio_to_image_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audio-to-image", help="encode audio files as spectrogram images")
     p.add_argument("inputs", nargs="+", metavar="IN")
     _outputs(p, ".png")
@@ -82,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=None, help="encode only the start")
     p.set_defaults(run=audio_to_image)
 
+
+def _image_to_audio_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("image-to-audio", help="decode spectrogram images to audio")
     p.add_argument("inputs", nargs="+", metavar="IN")
     _outputs(p, ".wav")
@@ -97,12 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=image_to_audio)
 
+
+def _interpolate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interpolate", help="render a walk between two prompts and seeds")
     p.add_argument("--start", required=True, metavar="PROMPT")
     p.add_argument("--end", required=True, metavar="PROMPT")
     p.add_argument("--start-seed", type=int, default=0)
     p.add_argument("--end-seed", type=int, default=1)
-    p.add_argument("--steps", type=int, default=Walk.num_clips, help="clips in the walk")
+    p.add_argument(
+        "--clips",
+        type=int,
+        default=Walk.num_clips,
+        help="clips in the walk, start to end (5.11 s each at the default width)",
+    )
+    _old_name(p, "--steps", "clips")
     _render_options(p)
     p.add_argument("--end-negative-prompt", default=None, help="default: --negative-prompt")
     p.add_argument("--alpha-curve", default=Walk.alpha_curve, choices=ALPHA_CURVES)
@@ -111,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     _continuation(p)
     p.set_defaults(run=interpolate)
 
+
+def _chain_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chain", help="walk through several prompts, each hop from where the last ended")
     p.add_argument("prompts", nargs="+", metavar="PROMPT", help="two or more")
     p.add_argument(
@@ -124,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     _continuation(p)
     p.set_defaults(run=chain)
 
+
+def _loop_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("loop", help="render a seamless loop: the file repeats without a seam")
     p.add_argument("prompt")
     p.add_argument("--seed", type=int, default=0)
@@ -133,12 +170,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=Settings.batch_size)
     p.set_defaults(run=loop)
 
+
+def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="render one clip from one prompt")
     p.add_argument("prompt")
     p.add_argument("--seed", type=int, default=0)
     _render_options(p)
     p.set_defaults(run=generate)
 
+
+def _studio_parser(sub: argparse._SubParsersAction) -> None:
+    # Every argument after the command is the studio's own (`riff studio --help` shows them):
+    # no prefix character is this parser's, so none is taken for an option here.
+    p = sub.add_parser(
+        "studio",
+        help="start the studio, the web page (riff studio --help)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    p.add_argument("argv", nargs="*", metavar="ARG", help="the studio's own arguments")
+    p.set_defaults(run=studio)
+
+
+def _dataset_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dataset", help="build captioned spectrogram clips for training, offline")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     p.add_argument("--clips", type=int, default=100, help="how many 5.11 s clips")
@@ -150,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="clips rendered at once")
     p.set_defaults(run=dataset)
 
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a small model on a dataset folder, or fine-tune one")
     p.add_argument("data", type=Path, metavar="DATA", help="a folder made by riff dataset")
     p.add_argument("out", type=Path, metavar="OUT", help="the model folder to write (resumes a run there)")
@@ -178,14 +234,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=d["train_text_encoder"],
         help="also train the text encoder (default: only from scratch)",
     )
+    p.add_argument(
+        "--lora",
+        action="store_true",
+        help="train a LoRA of --init (default: the default model) into OUT, not a whole model",
+    )
+    p.add_argument(
+        "--rank", dest="lora_rank", metavar="RANK", type=int, default=None, help="the LoRA's rank (default 8)"
+    )
     p.set_defaults(run=train)
 
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model's text conditioning with a classifier of real clips")
     p.add_argument("data", type=Path, metavar="DATA", help="the dataset folder the model was trained on")
     p.add_argument("--model", default=None, metavar="ID|DIR", help=MODEL_HELP)
     p.add_argument("--device", default=None)
     p.add_argument("--clips", type=int, default=40, help="clips generated from held-out captions")
-    p.add_argument("--steps", type=int, default=25, help="denoising steps per generated clip")
+    p.add_argument(
+        "--num-inference-steps",
+        dest="steps",
+        metavar="NUM_INFERENCE_STEPS",
+        type=int,
+        default=25,
+        help="denoising steps per generated clip",
+    )
+    _old_name(p, "--steps", "steps")
     p.add_argument(
         "--holdout",
         type=float,
@@ -195,10 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.set_defaults(run=evaluate)
 
+
+def _print_metadata_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("print-metadata", help="show the spectrogram parameters of an image")
     p.add_argument("image")
     p.set_defaults(run=print_metadata)
-    return parser
+
+
+def _old_name(p: argparse.ArgumentParser, flag: str, dest: str) -> None:
+    """An option's former spelling, still read for one release and no longer shown in --help."""
+    p.add_argument(flag, dest=dest, type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _outputs(p: argparse.ArgumentParser, suffix: str) -> None:
@@ -234,6 +314,13 @@ def _render_options(p: argparse.ArgumentParser) -> None:
         help="run the UNet under torch.compile: faster steps after a warm-up (default: $RIFF_COMPILE)",
     )
     p.add_argument("--scheduler", default=Settings.scheduler, choices=SCHEDULERS)
+    p.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="PATH[:SCALE]",
+        help="a LoRA (riff train --lora) at a scale in -2..2, default 1; repeat to stack several",
+    )
     p.add_argument("--images-dir", type=Path, default=None, help="also save each clip's spectrogram")
     p.add_argument(
         "--width",
@@ -339,9 +426,13 @@ def train(args: argparse.Namespace) -> None:
     from riff.train.train import train as run_training
 
     chosen = {key: value for key, value in vars(args).items() if key in TRAIN_DEFAULTS}
+    if args.lora or args.lora_rank is not None:
+        chosen["lora_rank"] = args.lora_rank or LORA_RANK
+        chosen["init"] = args.init or model_name()
     config = TrainConfig(data=str(args.data), out=str(args.out), **chosen)
     folder = run_training(config)
-    print(f"{folder}: trained model; loss curves in {folder / 'training' / 'loss.png'}")
+    what = "LoRA (use it with --lora)" if config.lora_rank else "model"
+    print(f"{folder}: trained {what}; loss curves in {folder / 'training' / 'loss.png'}")
 
 
 def evaluate(args: argparse.Namespace) -> None:
@@ -350,7 +441,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from riff.train.evaluate import trained_holdout, write_report
 
     if args.clips < 2 or args.steps < 1:
-        raise UsageError("--clips must be at least 2 and --steps at least 1")
+        raise UsageError("--clips must be at least 2 and --num-inference-steps at least 1")
     model = load_model(args.model, args.device)
     holdout = args.holdout if args.holdout is not None else trained_holdout(args.model)
     report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=holdout)
@@ -360,6 +451,13 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    settings = _read_settings(args)
+    for adapter in settings.adapters():
+        adapter.weights_file()  # a missing LoRA fails now, before the model loads
+    return settings
+
+
+def _read_settings(args: argparse.Namespace) -> Settings:
     return Settings(
         num_inference_steps=args.num_inference_steps,
         scheduler=args.scheduler,
@@ -369,6 +467,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         bars=args.bars,
         key=args.key,
         bed=args.bed,
+        loras=tuple((a.path, a.scale) for a in map(Adapter.parse, args.lora)),
     )
 
 
@@ -386,7 +485,7 @@ def interpolate(args: argparse.Namespace) -> None:
     walk = Walk(
         start=PromptEnd(args.start, args.start_seed, args.negative_prompt, args.denoising, args.guidance),
         end=PromptEnd(args.end, args.end_seed, end_negative, args.denoising, args.guidance),
-        num_clips=args.steps,
+        num_clips=args.clips,
         alpha_curve=args.alpha_curve,
         crossfade_ms=args.crossfade_ms,
         continuation=args.continuation,
@@ -425,7 +524,7 @@ def loop(args: argparse.Namespace) -> None:
 
 def generate(args: argparse.Namespace) -> None:
     _output(args, args.prompt)
-    seeds = Seeds(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
+    seeds = Variations(_end(args, args.prompt, args.seed), (args.seed,), **_canvas(args))
     _render(args, seeds, _settings(args))
 
 
@@ -438,31 +537,38 @@ def _end(args: argparse.Namespace, prompt: str, seed: int) -> PromptEnd:
     return PromptEnd(prompt, seed, args.negative_prompt, args.denoising, args.guidance)
 
 
-def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settings: Settings) -> None:
-    from riff.beats import check_seed
-    from riff.render import stitch
-    from riff.serve.engine import Engine
-    from riff.serve.limits import Limits
+def _render(args: argparse.Namespace, music: Walk | Variations | Chain | Loop, settings: Settings) -> None:
+    """Request -> clips -> track, written to `args.output` (and each clip's spectrogram to
+    `args.images_dir`): the library's own path, without the studio's queue and limits."""
+    from riff.models import load_model
+    from riff.render import render
 
-    # The studio's service path, without its limits: the operator owns this machine. The seed
-    # image and mask are read before the model takes its time to load.
+    # The seed image and mask are read before the model takes its time to load.
     check_seed(music.seed_image, settings.grid(), music.width)
-    engine = Engine(args.model, args.device, limits=Limits.none())
-
-    def progress(done: float, clips: int, step: int, steps: int) -> None:
-        bar.n = int(done)
-        bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
-        bar.refresh()
-
-    # --compile reaches the engine's load_model(compile=None) as RIFF_COMPILE, for the load only.
-    with _environ(RIFF_COMPILE="1") if args.compile else contextlib.nullcontext():
-        rendering = engine.clips(music, settings, progress=progress)  # bad input fails here,
-        device = engine.model.device.type  # and a model that cannot load, before any bar is drawn
+    seed_image(music.seed_image)
+    if music.mask is not None:
+        mask_tensor(music.mask, (8, 8))
+    # --compile, else $RIFF_COMPILE, read here at the entry point.
+    model = load_model(
+        args.model, args.device, compile=True if args.compile else os.environ.get("RIFF_COMPILE")
+    )
     total = music.clip_count()
-    with tqdm(total=total, desc=f"rendering on {device}", unit="clip") as bar:
-        clips = list(rendering)
+    with tqdm(total=total, desc=f"rendering on {model.device.type}", unit="clip") as bar:
+
+        def progress(done: float, clips: int, step: int, steps: int) -> None:
+            bar.n = int(done)
+            bar.set_postfix_str(f"step {step}/{steps}" if steps else "")
+            bar.refresh()
+
+        clips = list(render(model, music, settings, progress))
         bar.n = total
         bar.refresh()
+    _write_track(args, clips, music, settings)
+
+
+def _write_track(args: argparse.Namespace, clips: list[Clip], music: Music, settings: Settings) -> None:
+    from riff.track import stitch
+
     if args.images_dir is not None:
         args.images_dir.mkdir(parents=True, exist_ok=True)
         for clip in clips:
@@ -475,16 +581,16 @@ def _render(args: argparse.Namespace, music: Walk | Seeds | Chain | Loop, settin
     print(args.output)
 
 
-@contextlib.contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    """Set environment variables for the block, then put them back as they were."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+def studio(args: argparse.Namespace) -> int | None:
+    """Start the studio with the rest of the command line (`riff.studio.main`)."""
     try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        from riff.studio import main as run_studio
+    except ModuleNotFoundError as error:
+        if error.name == "riff.studio":
+            raise UsageError("this riff has no studio: install riff from a release or a checkout") from None
+        if error.name is None or error.name.split(".")[0] == "riff":
+            raise
+        raise UsageError(
+            f"the studio needs {error.name}: install riff with its studio extra, riff[studio]"
+        ) from None
+    return run_studio(args.argv, prog="riff studio")

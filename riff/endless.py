@@ -2,25 +2,20 @@
 
 It walks seeds on the current prompt (seed s to s + 1 in `clips_per_seed` alpha steps), moves to
 the prompt a listener queues "up next" at the next seed, and continues every clip from the one
-before (`Walk.continuation`) so that it never restarts. The track is stitched as it grows
-(`TrackStream`: each sample leaves once no later clip can change it) at one steady level
-(`StreamLevel`), so it can be streamed without gaps.
+before (`Walk.continuation`) so that it never restarts. The track is stitched as it grows, at
+one steady level (`riff.track.StreamTrack`), so it can be streamed without gaps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-
-from riff.audio.loudness import PEAK_DB, integrated_loudness, true_peak
-from riff.audio.stitch import stitch_clips
+# riff.serve.engine imports the stream's stitcher and level from here until it uses riff.track.
 from riff.request import MAX_SEED, PromptEnd, Walk, _check_crossfade, _check_width
-from riff.seeds import DEFAULT_SEED
+from riff.seed_images import DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -54,92 +49,6 @@ class Endless:
             width=self.width,
             continuation=True,
         )
-
-
-class TrackStream:
-    """`stitch_clips`, one clip at a time: `push` returns the samples no later clip can change,
-    `finish` the rest. The chunks, joined, are the track `stitch_clips` makes of all the clips;
-    only the last three clips are kept."""
-
-    def __init__(self, crossfade: int) -> None:
-        self.half = crossfade // 2
-        self.crossfade = crossfade
-        self._window: list[tuple[torch.Tensor, int, int]] = []  # (clip, kept, track offset)
-        self._emitted = 0
-
-    def push(self, clip: torch.Tensor, kept: int = 0, next_kept: int | None = None) -> torch.Tensor:
-        """Add the next clip (`kept` samples shared with the one before) and return the samples
-        now final: up to where the next join's fade begins if the next clip will keep
-        `next_kept` samples, else up to where this clip's own join's fade begins."""
-        if self._window:
-            last, _, offset = self._window[-1]
-            start = offset + last.shape[-1] - kept
-        else:
-            start, kept = 0, 0
-        self._window = [*self._window[-2:], (clip, kept, start)]
-        if next_kept is not None:
-            return self._emit(self._fade_start(start + clip.shape[-1] - next_kept, next_kept))
-        return self._emit(self._fade_start(start, kept) if len(self._window) > 1 else 0)
-
-    def finish(self) -> torch.Tensor:
-        """The rest of the track, up to the end of the last clip."""
-        if not self._window:
-            return torch.zeros(1, 0)
-        last, _, offset = self._window[-1]
-        return self._emit(offset + last.shape[-1])
-
-    def _fade_start(self, offset: int, kept: int) -> int:
-        """Where the fade of a join begins, for a clip starting at `offset` keeping `kept`."""
-        half = self.half if kept == 0 else min(self.half, kept // 2)
-        return offset + kept // 2 - half
-
-    def _emit(self, until: int) -> torch.Tensor:
-        origin = self._window[0][2]
-        if until <= self._emitted:
-            return self._window[-1][0][:, :0]
-        track = stitch_clips([c for c, _, _ in self._window], self.crossfade, [k for _, k, _ in self._window])
-        chunk = track[:, self._emitted - origin : until - origin]
-        self._emitted = until
-        return chunk
-
-
-class StreamLevel:
-    """One steady gain for a stream: set from the first chunk to `target_lufs`, and lowered
-    (never raised) whenever a chunk's true peak would pass `peak_db`, so nothing clips and the
-    level never pumps; ramped down (over at most 50 ms) before the chunk's first loud sample."""
-
-    def __init__(self, sample_rate: int, target_lufs: float = -14.0, peak_db: float = PEAK_DB) -> None:
-        self.sample_rate = sample_rate
-        self.target_lufs = target_lufs
-        self.peak = 10 ** (peak_db / 20)
-        self.gain: float | None = None
-
-    def __call__(self, chunk: torch.Tensor) -> torch.Tensor:
-        if chunk.shape[-1] == 0:
-            return chunk
-        if self.gain is None:
-            loudness = integrated_loudness(chunk, self.sample_rate)
-            if not math.isfinite(loudness):
-                return chunk  # silence so far: decide on the first sound
-            self.gain = 10 ** ((self.target_lufs - loudness) / 20)
-        before = self.gain
-        out = chunk * before
-        peak = true_peak(out, self.sample_rate)
-        if peak <= self.peak:
-            return out
-        # Lower the gain for good, ramping down from the old one before the first sample the
-        # old gain would push too high (a step only if the chunk starts that loud).
-        self.gain = before * self.peak / peak
-        over = (out.abs() > 0.9 * self.peak).any(dim=0).nonzero()
-        ramp = min(int(over[0]) if len(over) else chunk.shape[-1], int(0.05 * self.sample_rate))
-        gains = torch.full((chunk.shape[-1],), self.gain, dtype=chunk.dtype)
-        gains[:ramp] = torch.linspace(before, self.gain, ramp, dtype=chunk.dtype)
-        out = chunk * gains
-        peak = true_peak(out, self.sample_rate)
-        if peak > self.peak:  # only an overshoot between samples is left: a hair more
-            self.gain *= self.peak / peak
-            out = out * (self.peak / peak)
-        return out
 
 
 class Listener:

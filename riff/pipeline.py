@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from riff import interp
 from riff.audio.image import pixels_from_unit, unit_from_pixels
 from riff.models import Model
 from riff.prompts import apply_weights, is_weighted, parse_weights
@@ -38,7 +39,8 @@ class OutOfGPUMemory(ValueError, torch.OutOfMemoryError):
 
 @dataclass(frozen=True)
 class Step:
-    """One denoising step, as `denoise` shows it to an observer."""
+    """One denoising step, as `denoise` shows it to its callback (progress, cancelling and the
+    teaching view's window into the loop alike, as k-diffusion's samplers share one callback)."""
 
     index: int  # 0-based, among the steps run
     run: int  # steps run in all
@@ -49,7 +51,7 @@ class Step:
     output: object  # the scheduler's step output (prev_sample, maybe pred_original_sample)
 
 
-Observer = Callable[[Step], None]
+StepCallback = Callable[[Step], None]
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,43 @@ def decode_latents(model: Model, latents: torch.Tensor) -> torch.Tensor:
     return pixels_from_unit(images.float())
 
 
+def start_step(scheduler: object, num_inference_steps: int, strength: float) -> int:
+    """Index into the scheduler's timesteps where img2img at `strength` starts, with the
+    scheduler's own `steps_offset` (see `interp.start_step`).
+
+    Raises:
+        ValueError: a strength outside (0, 1].
+    """
+    offset = scheduler.config.get("steps_offset", 0)
+    return interp.start_step(num_inference_steps, strength, offset)
+
+
+def timesteps(
+    scheduler: object, num_inference_steps: int, strength: float, device: torch.device | None = None
+) -> torch.Tensor:
+    """The timesteps img2img at `strength` runs, as diffusers' `get_timesteps`: `scheduler` (a
+    fresh one: schedulers keep state) is set to `num_inference_steps` and to begin where the
+    strength starts (`start_step`), ready for `add_noise` and `step`.
+
+    Raises:
+        ValueError: a strength outside (0, 1], or one that leaves no timestep to run.
+    """
+    start = start_step(scheduler, num_inference_steps, strength)
+    return _timesteps_from(scheduler, num_inference_steps, start, device)
+
+
+def _timesteps_from(
+    scheduler: object, num_inference_steps: int, start: int, device: torch.device | None
+) -> torch.Tensor:
+    scheduler.set_timesteps(num_inference_steps, device=device)
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    steps = scheduler.timesteps[start:]
+    if len(steps) == 0:
+        raise ValueError(f"start step {start} leaves no timesteps of {num_inference_steps}")
+    return steps
+
+
 def latent_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
     """Gaussian noise from a CPU generator, so a seed gives the same noise on every device."""
     return torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))
@@ -270,8 +309,7 @@ def denoise(
     num_inference_steps: int,
     scheduler: str = "default",
     mask: torch.Tensor | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-    observe: Observer | None = None,
+    callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """img2img with classifier-free guidance for a batch of clips sharing a start step.
 
@@ -280,11 +318,10 @@ def denoise(
         cond, uncond: (B, seq, hidden) per-clip prompt and negative-prompt embeddings.
         noise: (B, C, h, w) per-clip noise.
         guidance: (B,) per-clip guidance scales.
-        start: index into the scheduler's timesteps to start from (see `interp.start_step`).
+        start: index into the scheduler's timesteps to start from (`start_step`); clips of one
+            batch share it.
         mask: (1, 1, h, w) in [0, 1], 1 = repaint, 0 = keep the seed image there.
-        on_step: called with (step, total) after each UNet call.
-        observe: called after each scheduler step with what it saw (the teaching view's
-            window into the loop).
+        callback: called after each step with what it saw (`Step`).
     Returns:
         (B, C, h, w) denoised latents.
     Raises:
@@ -292,12 +329,7 @@ def denoise(
     """
     # 1. Timesteps from a fresh scheduler: schedulers keep state between steps.
     sched = model.make_scheduler(scheduler)
-    sched.set_timesteps(num_inference_steps, device=model.device)
-    timesteps = sched.timesteps[start:]
-    if hasattr(sched, "set_begin_index"):
-        sched.set_begin_index(start)
-    if len(timesteps) == 0:
-        raise ValueError(f"start step {start} leaves no timesteps of {num_inference_steps}")
+    timesteps = _timesteps_from(sched, num_inference_steps, start, model.device)
 
     # 2. Noise the seed latent to the first timestep.
     batch = noise.shape[0]
@@ -316,8 +348,8 @@ def denoise(
         eps_uncond, eps_cond = eps.float().chunk(2)
         eps = (eps_uncond + scale * (eps_cond - eps_uncond)).to(model.dtype)
         output = sched.step(eps, t, latents)
-        if observe is not None:
-            observe(Step(i, len(timesteps), t, sched, latents, eps, output))
+        if callback is not None:
+            callback(Step(i, len(timesteps), t, sched, latents, eps, output))
         latents = output.prev_sample
         # 4. Keep the masked-out region on the seed image's own noisy trajectory.
         if mask is not None:
@@ -326,6 +358,4 @@ def denoise(
             else:
                 kept = init
             latents = mask * latents + (1 - mask) * kept
-        if on_step is not None:
-            on_step(i + 1, len(timesteps))
     return latents

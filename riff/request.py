@@ -1,7 +1,7 @@
 """What to render, and how: the frozen requests that travel unchanged from the studio, the CLI
 and the API down to the pipeline.
 
-A piece of music says what to play: a `Walk` between two prompt ends, `Seeds` (one prompt,
+A piece of music says what to play: a `Walk` between two prompt ends, `Variations` (one prompt,
 a clip per seed), a `Chain` of walks through several prompts, a seamless `Loop`, or a `Restyle`
 of a song. `Settings` says how to render any of them (steps,
 scheduler, batching, phase retrieval), as audiocraft keeps `set_generation_params` apart from
@@ -20,14 +20,16 @@ from riff import interp
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS
 from riff.grid import Grid, check_bpm
+from riff.lora import Adapter
 from riff.models import SCHEDULERS
 from riff.prompts import parse_weights
+from riff.seed_images import DEFAULT_SEED
 from riff.seedgen import BEDS
-from riff.seeds import DEFAULT_SEED
 
 MAX_SEED = 2**32 - 1  # torch.Generator takes 64 bits; 32 keep seeds easy to type and share
 MAX_CLIPS = 256  # a walk's clips
 MAX_SEEDS = 16  # clips of one text-to-audio request
+MAX_LORAS = 4  # adapters applied at once
 MAX_STEPS = 1000  # the schedulers' training timesteps
 MAX_GUIDANCE = 50.0
 MAX_CROSSFADE_MS = 2000.0
@@ -115,7 +117,7 @@ class Walk:
 
 
 @dataclass(frozen=True)
-class Seeds:
+class Variations:
     """Text to audio: one clip of `end` per seed (its own seed is not used), in seed order."""
 
     end: PromptEnd
@@ -134,7 +136,7 @@ class Seeds:
         _check_crossfade(self.crossfade_ms)
 
     @classmethod
-    def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Seeds:
+    def counting(cls, end: PromptEnd, count: int, **fields: Any) -> Variations:
         """`count` seeds from `end.seed` on: seed, seed + 1, ..."""
         if not 1 <= count <= MAX_SEEDS:  # before the tuple is built: a count may be huge
             raise ValueError(f"number of seeds must be in 1..{MAX_SEEDS}, got {count}")
@@ -284,9 +286,16 @@ class Settings:
     bars: int | None = None  # per clip; None: as many as fit one 5.11 s clip
     key: str | None = None  # any of the 24, as typed: "A minor", "Am", "F#", "E flat minor"
     bed: str = "auto"  # under a drum pattern in a key: bass, pad, both, none (auto: both)
+    # LoRA adapters (riff.lora) as (folder, scale), applied together; a public server takes
+    # only the names of those its operator put in its LoRA folder (`Engine.lora_dir`).
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         self.grid()  # a bad tempo, meter, key or bar count fails here, before any work
+        adapters = tuple(Adapter(str(path), float(scale)) for path, scale in self.loras)  # scales checked
+        if len(adapters) > MAX_LORAS:
+            raise ValueError(f"at most {MAX_LORAS} LoRAs at once, got {len(adapters)}")
+        object.__setattr__(self, "loras", tuple((a.path, a.scale) for a in adapters))  # JSON lists too
         steps = self.num_inference_steps
         if steps is not None and not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"num_inference_steps must be in 1..{MAX_STEPS}, got {steps}")
@@ -315,14 +324,25 @@ class Settings:
         """The steps to run, given the model's recommendation."""
         return recommended if self.num_inference_steps is None else self.num_inference_steps
 
+    def adapters(self) -> list[Adapter]:
+        """The LoRAs to apply, in order."""
+        return [Adapter(path, scale) for path, scale in self.loras]
+
     def overlaps(self, device: object) -> bool:
         """Whether phase retrieval overlaps denoising on `device` (a torch.device)."""
         return getattr(device, "type", "cpu") == "cuda" if self.overlap is None else self.overlap
 
 
 DEFAULT_SETTINGS = Settings()
-Music = Walk | Seeds | Chain | Loop | Restyle
-KINDS: dict[str, type] = {"walk": Walk, "seeds": Seeds, "chain": Chain, "loop": Loop, "restyle": Restyle}
+Music = Walk | Variations | Chain | Loop | Restyle
+KINDS: dict[str, type] = {
+    "walk": Walk,
+    "variations": Variations,
+    "chain": Chain,
+    "loop": Loop,
+    "restyle": Restyle,
+}
+OLD_KINDS = {"seeds": "variations"}  # names settings files of earlier releases use
 
 
 def to_dict(music: Music, settings: Settings) -> dict:
@@ -338,7 +358,7 @@ def from_dict(data: dict) -> tuple[Music, Settings]:
         ValueError: an unknown kind, missing prompt ends, or bad values, in one line.
     """
     try:
-        cls = KINDS[data["kind"]]
+        cls = KINDS[OLD_KINDS.get(data["kind"], data["kind"])]
         music = _build(cls, data["music"])
         settings = _build(Settings, data.get("settings") or {})
     except (KeyError, TypeError) as error:

@@ -3,55 +3,38 @@ with captions (for a class, or the API), and why a walk slerps its noise instead
 
 `journey` renders through `riff.pipeline.denoise`, so its final spectrogram is the one
 `riff.render.render_clip` makes for the same request; an observer of the loop keeps the model's
-guesses of the finished clip on the way.
+guesses of the finished clip on the way. Here are the numbers and the captions; `riff.pictures`
+draws.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from riff import interp, pipeline, seeds
+from riff import interp, pipeline, seed_images
 from riff.audio.image import mel_from_pixels, pixels_from_image
+from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
+from riff.lora import use_adapters
 from riff.models import Model
+from riff.pictures import (
+    convergence_plot,
+    framed,
+    latent_grid,
+    linear_picture,
+    noise_norm_plot,
+    picture_from_pixels,
+    png_base64,
+)
 from riff.request import DEFAULT_SETTINGS, PromptEnd, Settings
-from riff.seeds import DEFAULT_SEED, mask_tensor
+from riff.seed_images import DEFAULT_SEED, mask_tensor
 
-HEIGHT = 256  # every picture's height, its title band included
-TITLE_BAND = 20
-MIN_WIDTH = 220  # so a narrow clip's title still fits
 PHASE_ITERS = (0, 8, 32, 96)  # phase-retrieval iterations the progress plot measures
-DYNAMIC_RANGE_DB = 80.0  # the linear-magnitude picture shows this far below its loudest bin
-
-SLIDER_HELP: dict[str, str] = {
-    "prompt": "What the music should sound like (instruments, genre, mood, tempo): the model paints a spectrogram to match it.",
-    "negative_prompt": "What to steer away from: every step is pushed away from this text as well as towards the prompt.",
-    "seed": "Picks the random noise a clip starts from: the same seed and settings give the same sound, a new seed a new take.",
-    "denoising": "How far a clip may move from the seed image: low keeps its rhythm and timbre, 1 replaces them with the prompt's.",
-    "guidance": "How strictly the prompt is followed: higher is more on-topic but harsher and less varied, 0 ignores the prompt.",
-    "num_inference_steps": "How many denoising steps run: more gives cleaner detail and takes longer, few sound smeared or noisy.",
-    "scheduler": "The method that walks from noise to music: the model's own, or DPM-Solver++, as clean in about half the steps.",
-    "alpha_curve": "How a walk moves between its ends across the clips: linear evenly, power lingers at the ends, smooth eases in and out.",
-    "crossfade_ms": "How long neighbouring clips overlap at each join: longer hides the seams but blurs the beat there, 0 is a hard cut.",
-    "num_clips": "How many clips the walk takes from start to end: more clips make a longer, more gradual change.",
-    "num_seeds": "How many clips to make from the prompt, one per seed counting up: takes on the same idea to choose from.",
-    "seed_image": "The spectrogram every clip starts from: its rhythm, tempo and sound show through, the more so at low denoising.",
-    "mask": "Which parts of the seed image are repainted (white) and which are kept as they are (black), such as the bass and kick.",
-    "width": "Clip length in spectrogram columns (512 = 5.11 s): wider clips are longer music from one seed, at more cost.",
-    "continuation": "Each clip keeps the last quarter of the one before and goes on from it, so the music flows instead of restarting.",
-    "clips_per_hop": "Clips spent going from each prompt of the chain to the next: more makes slower, smoother changes of style.",
-    "clips_per_seed": "Clips spent going from one seed's noise to the next: more makes the endless riff change more slowly.",
-    "clips": "How many clips go round the loop before it repeats: a longer loop with more variation inside it.",
-    "start_s": "Where in the song the restyled region begins, in seconds.",
-    "duration_s": "How long the restyled region is: it is cut into 5.11 s clips, each restyled on its own.",
-}
 
 
 @dataclass
@@ -60,7 +43,7 @@ class Picture:
 
     title: str  # a few words, drawn on the picture
     caption: str  # a sentence or two for the class
-    image: Image.Image  # HEIGHT px high
+    image: Image.Image  # riff.pictures.HEIGHT px high
 
 
 @dataclass
@@ -129,30 +112,26 @@ def journey(
         raise ValueError(f"previews must be at least 0, got {previews}")
     if not phase_iters or min(phase_iters) < 0:
         raise ValueError(f"phase_iters must be iteration counts of at least 0, got {phase_iters}")
+    use_adapters(model, settings.adapters())  # its LoRAs, as `render_clip` applies them
     params = model.params
     # 1. The seed image and its latent, as `render_clip` makes them.
-    seed = seeds.seed_image(seed_image, params)
+    seed = seed_images.seed_image(seed_image, params)
     init = pipeline.encode_image(model, pixels_from_image(seed))
     pictures = [
-        Picture("seed image", _seed_caption(seed, params), _framed(seed, "seed image")),
-        Picture("latent", _latent_caption(seed, init), _framed(_latent_grid(init[0]), "latent")),
+        Picture("seed image", _seed_caption(seed, params), framed(seed, "seed image")),
+        Picture("latent", _latent_caption(seed, init), framed(latent_grid(init[0]), "latent")),
     ]
 
     # 2. The start step the strength picks, and the seed latent noised to it.
     steps = settings.steps(model.recommended_steps)
-    start = interp.start_step(steps, end.denoising, model.scheduler.config.get("steps_offset", 0))
     sched = model.make_scheduler(settings.scheduler)
-    sched.set_timesteps(steps, device=model.device)
-    timesteps = sched.timesteps[start:]
-    if hasattr(sched, "set_begin_index"):
-        sched.set_begin_index(start)
-    if len(timesteps) == 0:
-        raise ValueError(f"start step {start} leaves no timesteps of {steps}")
+    start = pipeline.start_step(sched, steps, end.denoising)
+    timesteps = pipeline.timesteps(sched, steps, end.denoising, model.device)
     noise = pipeline.latent_noise(end.seed, tuple(init.shape)).to(model.device, model.dtype)
     latents = sched.add_noise(init, noise, timesteps[:1])
     caption = f"strength {end.denoising:g} starts at step {start} of {steps}: {len(timesteps)} steps run. "
     caption += _noise_caption(sched, int(timesteps[0]))
-    pictures.append(Picture("noised latent", caption, _framed(_latent_grid(latents[0]), "noised latent")))
+    pictures.append(Picture("noised latent", caption, framed(latent_grid(latents[0]), "noised latent")))
 
     # 3. Denoise, keeping the predicted clean latent at a few steps.
     wanted = _preview_steps(len(timesteps), previews)
@@ -160,32 +139,13 @@ def journey(
     if latent_mask is not None:
         latent_mask = latent_mask.to(model.device, model.dtype)
     latents, guesses = _denoise(model, settings, steps, start, init, noise, end, latent_mask, wanted, on_step)
-    if guesses:
-        for n, image in zip(wanted, pipeline.decode_latents(model, torch.cat(guesses))):
-            title = f"after {n} of {len(timesteps)} steps"
-            caption = f"{title} (t = {int(timesteps[n - 1])}): the model's guess of the finished spectrogram (its predicted x0)"
-            pictures.append(Picture(title, caption, _framed(_to_image(image), title)))
+    pictures += _preview_pictures(model, guesses, wanted, timesteps)
 
     # 4. The spectrogram, its linear magnitudes, phase retrieval and the audio, as render decodes.
     pixels = pipeline.decode_latents(model, latents)
-    mel = mel_from_pixels(pixels, params)
-    caption = "the denoised latent through the VAE's decoder: the clip's spectrogram"
-    pictures.append(Picture("spectrogram", caption, _framed(_to_image(pixels[0]), "spectrogram")))
-    magnitudes = magnitudes_from_mel(mel, params)
-    linear = _linear_picture(magnitudes, params)
-    pictures.append(Picture("mel to linear", _linear_caption(mel, magnitudes, params), linear))
-    waves = {
-        i: waveform_from_mel(mel, params, seed=end.seed, griffin_lim_iters=i)
-        for i in sorted({*phase_iters, settings.griffin_lim_iters})
-    }
-    convergence = [
-        (i, _spectral_convergence(mel_from_waveform(waves[i], params), mel)) for i in sorted(phase_iters)
-    ]
-    pictures.append(_phase_picture(convergence))
-    audio = waves[settings.griffin_lim_iters][0].float().cpu()
-    seconds = audio.shape[-1] / params.sample_rate
+    heard, convergence, audio = _decoded(pixels, params, end.seed, settings.griffin_lim_iters, phase_iters)
     return Journey(
-        pictures=pictures,
+        pictures=pictures + heard,
         strength=end.denoising,
         num_inference_steps=steps,
         start=start,
@@ -196,9 +156,50 @@ def journey(
         pixels=pixels[0].cpu(),
         audio=audio,
         sample_rate=params.sample_rate,
-        audio_caption=f"the audio: {seconds:.2f} s at {params.sample_rate} Hz, phase retrieved in "
-        f"{settings.griffin_lim_iters} iterations",
+        audio_caption=_audio_caption(audio, params, settings.griffin_lim_iters),
     )
+
+
+def _preview_pictures(
+    model: Model, guesses: list[torch.Tensor], wanted: list[int], timesteps: torch.Tensor
+) -> list[Picture]:
+    """The model's guesses of the finished spectrogram (predicted clean latents, decoded), one
+    after each step count in `wanted`."""
+    if not guesses:
+        return []
+    pictures = []
+    for n, pixels in zip(wanted, pipeline.decode_latents(model, torch.cat(guesses))):
+        title = f"after {n} of {len(timesteps)} steps"
+        caption = f"{title} (t = {int(timesteps[n - 1])}): the model's guess of the finished spectrogram (its predicted x0)"
+        pictures.append(Picture(title, caption, framed(picture_from_pixels(pixels), title)))
+    return pictures
+
+
+def _decoded(
+    pixels: torch.Tensor,
+    params: SpectrogramParams,
+    seed: int,
+    griffin_lim_iters: int,
+    phase_iters: tuple[int, ...],
+) -> tuple[list[Picture], list[tuple[int, float]], torch.Tensor]:
+    """The (1, 3, H, W) spectrogram as render decodes it: pictures of it, its linear magnitudes and
+    phase retrieval's progress; (iterations, mel spectral convergence) for each of `phase_iters`;
+    the audio (channels, samples) on the CPU after `griffin_lim_iters` iterations."""
+    mel = mel_from_pixels(pixels, params)
+    caption = "the denoised latent through the VAE's decoder: the clip's spectrogram"
+    pictures = [Picture("spectrogram", caption, framed(picture_from_pixels(pixels[0]), "spectrogram"))]
+    magnitudes = magnitudes_from_mel(mel, params)
+    linear = linear_picture(magnitudes, params)
+    pictures.append(Picture("mel to linear", _linear_caption(mel, magnitudes, params), linear))
+    waves = {
+        i: waveform_from_mel(mel, params, seed=seed, griffin_lim_iters=i)
+        for i in sorted({*phase_iters, griffin_lim_iters})
+    }
+    convergence = [
+        (i, _spectral_convergence(mel_from_waveform(waves[i], params), mel)) for i in sorted(phase_iters)
+    ]
+    pictures.append(Picture("phase retrieval", _phase_caption(convergence), convergence_plot(convergence)))
+    return pictures, convergence, waves[griffin_lim_iters][0].float().cpu()
 
 
 def _denoise(
@@ -221,12 +222,14 @@ def _denoise(
         if step.index + 1 in wanted:
             guess = _predicted_x0(step.scheduler, step.output, step.latents, step.eps, int(step.t))
             guesses.append(guess if mask is None else mask * guess + (1 - mask) * init)
+        if on_step is not None:
+            on_step(step.index + 1, step.run)
 
     embeddings = pipeline.encode_prompts(model, [end.prompt, end.negative_prompt])
     guidance = torch.full((1,), end.guidance)
     latents = pipeline.denoise(
         model, init, embeddings[:1], embeddings[1:], noise, guidance, start, steps, settings.scheduler,
-        mask, on_step, observe,
+        mask, observe,
     )  # fmt: skip
     return latents, guesses
 
@@ -248,7 +251,7 @@ class NoiseWalk:
         data = {k: getattr(self, k) for k in ("t", "lerp_norms", "slerp_norms", "end_norm", "expected_norm")}
         data["caption"] = self.caption
         if images:
-            data["png"] = _png_base64(self.image)
+            data["png"] = png_base64(self.image)
         return data
 
 
@@ -277,20 +280,10 @@ def slerp_vs_lerp(
         "out duller than the ends; slerp goes "
         f"round the sphere and stays within {max(abs(n / end_norm - 1) for n in slerp_norms):.1%}."
     )
-    series = [
-        ("lerp", t.tolist(), [n / end_norm for n in lerp_norms], "#d33"),
-        ("slerp", t.tolist(), [n / end_norm for n in slerp_norms], "#2456b3"),
-    ]
-    image = _plot(series, "noise norm / ends' norm", "alpha", (0.6, 1.05), guides=(1.0, 1 / math.sqrt(2)))
-    return NoiseWalk(
-        t.tolist(),
-        lerp_norms,
-        slerp_norms,
-        end_norm,
-        math.sqrt(a.numel()),
-        caption,
-        _framed(image, "slerp vs lerp"),
+    image = noise_norm_plot(
+        t.tolist(), [n / end_norm for n in lerp_norms], [n / end_norm for n in slerp_norms]
     )
+    return NoiseWalk(t.tolist(), lerp_norms, slerp_norms, end_norm, math.sqrt(a.numel()), caption, image)
 
 
 # Numbers.
@@ -365,134 +358,27 @@ def _linear_caption(mel: torch.Tensor, magnitudes: torch.Tensor, params: object)
     )
 
 
-# Pictures, drawn with PIL as `riff.preview` draws.
-
-
-def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=12)
-
-
-def _framed(
-    image: Image.Image, title: str, resample: Image.Resampling = Image.Resampling.LANCZOS
-) -> Image.Image:
-    """`image` scaled to fit under a title band, HEIGHT px high in all, at least MIN_WIDTH wide."""
-    inner = HEIGHT - TITLE_BAND
-    if image.height != inner:
-        image = image.resize((max(1, round(image.width * inner / image.height)), inner), resample)
-    canvas = Image.new("RGB", (max(MIN_WIDTH, image.width), HEIGHT), "white")
-    canvas.paste(image.convert("RGB"), ((canvas.width - image.width) // 2, TITLE_BAND))
-    ImageDraw.Draw(canvas).text((4, 4), title, fill="black", font=_font())
-    return canvas
-
-
-def _to_image(pixels: torch.Tensor) -> Image.Image:
-    """(3, H, W) intensities in [0, 255] as an 8-bit RGB image."""
-    return Image.fromarray(pixels.float().clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy())
-
-
-def _latent_grid(latent: torch.Tensor) -> Image.Image:
-    """(C, h, w) latent as a grid of greyscale channels (2 x 2 for 4), each normalised to its own
-    range, one white cell between them, scaled up without smoothing."""
-    channels, height, width = latent.shape
-    rows = max(1, math.isqrt(channels))
-    cols = -(-channels // rows)
-    grid = torch.full((rows * (height + 1) - 1, cols * (width + 1) - 1), 255, dtype=torch.uint8)
-    for c, channel in enumerate(latent.float().cpu()):
-        low, high = channel.min(), channel.max()
-        grey = ((channel - low) / (high - low).clamp(min=1e-12) * 255).round().byte()
-        r, k = divmod(c, cols)
-        grid[r * (height + 1) : r * (height + 1) + height, k * (width + 1) : k * (width + 1) + width] = grey
-    image = Image.fromarray(grid.numpy())
-    inner = HEIGHT - TITLE_BAND
-    return image.resize((max(1, round(image.width * inner / image.height)), inner), Image.Resampling.NEAREST)
-
-
-def _linear_picture(magnitudes: torch.Tensor, params: object) -> Image.Image:
-    """Linear magnitudes up to max_frequency in dB, loud dark and low at the bottom as in the
-    spectrogram images, as wide as the spectrogram's picture."""
-    mag = magnitudes.reshape(-1, *magnitudes.shape[-2:]).float().mean(dim=0)
-    top = min(mag.shape[0], math.ceil(params.max_frequency * params.win_length / params.sample_rate) + 1)
-    db = 20 * torch.log10(mag[:top] / mag.max().clamp(min=1e-12) + 1e-12)
-    grey = (-db.clamp(-DYNAMIC_RANGE_DB, 0) / DYNAMIC_RANGE_DB * 255).round().byte().flip(0)
-    inner = HEIGHT - TITLE_BAND
-    width = max(1, round(mag.shape[-1] * inner / params.num_frequencies))
-    return _framed(
-        Image.fromarray(grey.cpu().numpy()).resize((width, inner), Image.Resampling.LANCZOS), "mel to linear"
-    )
-
-
-def _phase_picture(convergence: list[tuple[int, float]]) -> Picture:
-    iters, values = [i for i, _ in convergence], [c for _, c in convergence]
+def _phase_caption(convergence: list[tuple[int, float]]) -> str:
     caption = (
         "phase retrieval: an image has no phase, so it is guessed, then refined; mel spectral convergence "
     )
     caption += "of the audio against the image (lower is closer): "
-    caption += ", ".join(f"{v:.3f} after {i}" for i, v in convergence)
-    top = max(values, default=1.0) * 1.1 or 1.0
-    plot = _plot(
-        [("convergence", iters, values, "#2456b3")], "mel spectral convergence", "iterations", (0.0, top)
+    return caption + ", ".join(f"{v:.3f} after {i}" for i, v in convergence)
+
+
+def _audio_caption(audio: torch.Tensor, params: SpectrogramParams, griffin_lim_iters: int) -> str:
+    seconds = audio.shape[-1] / params.sample_rate
+    return (
+        f"the audio: {seconds:.2f} s at {params.sample_rate} Hz, phase retrieved in "
+        f"{griffin_lim_iters} iterations"
     )
-    return Picture("phase retrieval", caption, _framed(plot, "phase retrieval"))
 
 
-def _plot(
-    series: list[tuple[str, list[float], list[float], str]],
-    y_label: str,
-    x_label: str,
-    y_range: tuple[float, float],
-    guides: tuple[float, ...] = (),
-    width: int = 380,
-) -> Image.Image:
-    """A small line plot: (name, xs, ys, colour) per series, dashed grey lines at `guides`."""
-    height = HEIGHT - TITLE_BAND
-    left, right, top, bottom = 46, 10, 24, 34
-    image = Image.new("RGB", (width, height), "white")
-    draw, font = ImageDraw.Draw(image), _font()
-    xs = [x for _, sx, _, _ in series for x in sx]
-    x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
-    y_low, y_high = y_range
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        px = left + (x - x_low) / (x_high - x_low) * (width - left - right)
-        return px, top + (1 - (y - y_low) / (y_high - y_low)) * (height - top - bottom)
-
-    draw.rectangle([left, top, width - right, height - bottom], outline="black")
-    draw.text((4, 2), y_label, fill="black", font=font)
-    draw.text(((left + width - right) / 2, height - 8), x_label, fill="black", font=font, anchor="mm")
-    for y in (y_low, y_high, *guides):
-        draw.text((left - 4, at(x_low, y)[1]), f"{y:.2f}", fill="black", font=font, anchor="rm")
-    for y in guides:
-        (x0, py), (x1, _) = at(x_low, y), at(x_high, y)
-        for x in range(int(x0), int(x1), 8):
-            draw.line([x, py, min(x + 4, x1), py], fill="#999")
-    ticks = (
-        sorted(set(series[0][1])) if len(set(series[0][1])) <= 6 else [x_low, (x_low + x_high) / 2, x_high]
-    )
-    for x in ticks:
-        px, py = at(x, y_low)
-        draw.line([px, py, px, py + 4], fill="black")
-        draw.text((px, py + 6), f"{x:g}", fill="black", font=font, anchor="mt")
-    for n, (name, sx, sy, colour) in enumerate(series):
-        points = [at(x, y) for x, y in zip(sx, sy)]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        for px, py in points:
-            draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=colour)
-        if len(series) > 1:  # a legend in the bottom right corner
-            y = height - bottom - 10 - 14 * (len(series) - 1 - n)
-            draw.line([width - right - 64, y, width - right - 48, y], fill=colour, width=2)
-            draw.text((width - right - 44, y), name, fill="black", font=font, anchor="lm")
-    return image
-
-
-def _png_base64(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+# JSON.
 
 
 def _picture_dict(picture: Picture, images: bool) -> dict:
     data = {"title": picture.title, "caption": picture.caption}
     if images:
-        data["png"] = _png_base64(picture.image)
+        data["png"] = png_base64(picture.image)
     return data

@@ -36,7 +36,7 @@ def narrow_seed(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 64-column slice of a bundled seed: same format, an eighth of the work."""
     from PIL import Image
 
-    from riff.seeds import SEED_DIR
+    from riff.seed_images import SEED_DIR
 
     path = tmp_path_factory.mktemp("seed") / "narrow.png"
     Image.open(SEED_DIR / "og_beat.png").convert("RGB").crop((0, 0, 64, 512)).save(path)
@@ -57,9 +57,9 @@ def engine(tiny_model, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def url(engine) -> Iterator[str]:
     """The studio (page and REST route) served on a free local port."""
-    import app as studio
+    from riff.studio import build_app
 
-    with serve(studio.build_app(engine)) as address:
+    with serve(build_app(engine)) as address:
         yield address
 
 

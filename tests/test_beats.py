@@ -78,7 +78,8 @@ def test_segments_cut_on_the_song_s_bars():
 
 
 def test_a_restyle_on_bars_joins_on_bar_lines(tiny_model):
-    from riff.render import render_restyle, stitch_restyle
+    from riff.render import render_restyle
+    from riff.track import stitch_restyle
 
     song = drum_track("og_beat", 100, 0.37, loops=4)
     restyle = Restyle(PromptEnd("a"), PromptEnd("b", 1), duration_s=15.0, on_bars=True, song_bpm=100.0)
@@ -120,8 +121,9 @@ def test_continued_clips_keep_one_grid():
 
 @pytest.mark.parametrize("kind", ["walk", "chain"])
 def test_a_continued_walk_on_a_grid_is_exactly_its_bars(tiny_model, kind):
-    from riff.render import render, stitch
+    from riff.render import render
     from riff.request import Chain, Walk
+    from riff.track import stitch
 
     settings = Settings(num_inference_steps=2, griffin_lim_iters=2, bpm=200, bars=1, key="Dm")
     ends = (PromptEnd("x"), PromptEnd("y", 1))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from riff.seeds import seed_image_names
+from riff.seed_images import seed_image_names
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -181,15 +181,15 @@ def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, t
     from conftest import serve
     from playwright.sync_api import expect
 
-    import app as studio
     from riff.serve.engine import Engine
+    from riff.studio import build_app
 
     for name, after_use in (
         (tiny_model_dir, "Model: "),
         (str(tmp_path / "missing"), "Model not available: "),
     ):
         engine = Engine(name, root=tmp_path / "results")
-        with serve(studio.build_app(engine)) as address:
+        with serve(build_app(engine)) as address:
             page = chromium.new_page()
             page.goto(address)
             expect(page.locator("#model-status")).to_contain_text("loads on first use")
@@ -207,12 +207,12 @@ def test_an_example_plays_and_sets_the_page(chromium, tiny_model, tmp_path):
     from conftest import serve
     from playwright.sync_api import expect
 
-    import app as studio
     from riff.serve.engine import Engine
+    from riff.studio import build_app
 
     name = "jazz-trio-with-upright-bass-to-bossa-nova-drums"
     engine = Engine(tiny_model, root=tmp_path / "results")
-    with serve(studio.build_app(engine, cache_examples=True)) as address:
+    with serve(build_app(engine, cache_examples=True)) as address:
         context, page, script_errors = _open(chromium, address)
         page.get_by_text("jazz trio with upright bass", exact=True).click()
         expect(page.locator("#track").get_by_text(re.compile(r"clip \d/5, step"))).to_be_visible(

@@ -15,7 +15,7 @@ from PIL import Image
 
 from riff.audio.files import save_audio
 from riff.cli import main
-from riff.seeds import SEED_DIR
+from riff.seed_images import SEED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -235,3 +235,64 @@ def test_argparse_usage_errors_also_exit_2(tmp_path):
         [sys.executable, "-m", "riff", "interpolate"], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_interpolate_counts_clips_with_clips_and_still_reads_steps(
+    capsys, tmp_path, tiny_model_dir, narrow_seed
+):
+    common = ["--start", "a", "--end", "b", "--model", tiny_model_dir, "--num-inference-steps", "2"]
+    common += ["--seed-image", narrow_seed]
+    for flag, name in (("--clips", "new.wav"), ("--steps", "old.wav")):
+        code, _, err = run(capsys, "interpolate", flag, "2", "-o", tmp_path / name, *common)
+        assert code == 0, err
+    assert (tmp_path / "new.wav").read_bytes() == (tmp_path / "old.wav").read_bytes()
+    assert sf.info(tmp_path / "new.wav").frames == 2 * 63 * 441
+    help_text = subprocess.run(
+        [sys.executable, "-m", "riff", "interpolate", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    assert "--clips" in help_text and "--steps" not in help_text  # the old name is read, not shown
+
+
+def test_studio_hands_the_rest_of_the_command_line_to_the_studio(capsys, monkeypatch):
+    import types
+
+    seen = []
+    studio = types.ModuleType("riff.studio")
+    studio.main = lambda argv, prog: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "riff.studio", studio)
+    assert main(["studio", "--help"]) == 0
+    assert main(["-v", "studio", "--port", "7861", "--share", "x"]) == 0
+    assert seen == [["--help"], ["--port", "7861", "--share", "x"]]
+    studio.main = lambda argv, prog: 3
+    assert main(["studio"]) == 3  # the studio's exit status is the command's
+
+
+def test_riff_studio_is_the_page_under_its_own_name():
+    shown = subprocess.run(
+        [sys.executable, "-m", "riff", "studio", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: riff studio")
+    assert "--trusted-proxies" in shown.stdout and "--mcp" in shown.stdout
+
+
+def test_studio_without_its_dependencies_says_what_to_install(capsys, monkeypatch):
+    import types
+
+    class NoGradio(types.ModuleType):
+        def __getattr__(self, name):
+            raise ModuleNotFoundError("No module named 'gradio'", name="gradio")
+
+    monkeypatch.setitem(sys.modules, "riff.studio", NoGradio("riff.studio"))
+    code, _, err = run(capsys, "studio")
+    assert code == 2 and err.strip() == (
+        "riff: error: the studio needs gradio: install riff with its studio extra, riff[studio]"
+    )
+
+
+def test_evaluate_spells_denoising_steps_as_the_render_commands_do():
+    from riff.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--num-inference-steps", "--steps"):
+        assert parser.parse_args(["evaluate", "data", flag, "7"]).steps == 7
+    assert parser.parse_args(["evaluate", "data"]).steps == 25

@@ -15,7 +15,7 @@ from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform, waveform_from_mel
 from riff.render import render_walk
 from riff.request import PromptEnd, Settings, Walk
-from riff.seeds import seed_image
+from riff.seed_images import seed_image
 
 
 def test_denoise_on_the_tiny_model(tiny_model, narrow_seed):

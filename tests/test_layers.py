@@ -1,5 +1,6 @@
 """The folders are the layers and every import points down: riff/audio (no model) below the core
-below riff/serve (the public service), with riff/train beside the service. Read from the source
+below riff/serve (the public service), with riff/train beside the service, and riff/studio (the
+Gradio page) on top. Read from the source
 with `ast`, function-level imports included, so a lazy import cannot hide an upward reach."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ RIFF = Path(__file__).resolve().parent.parent / "riff"
 # Entry points may reach any layer; each one is listed with the reason.
 ENTRY_POINTS = {
     "riff.__main__": "python -m riff runs the CLI",
-    "riff.cli": "the CLI renders through the server's Engine (Limits.none()) and runs riff.train's commands",
+    "riff.cli": "the riff command runs riff.train's commands and starts the studio (riff studio)",
 }
 
 
@@ -48,7 +49,7 @@ GRAPH = {name: _imports(name) for name in MODULES}
 
 
 def _layer(name: str) -> str:
-    for layer in ("audio", "serve", "train"):
+    for layer in ("audio", "serve", "train", "studio"):
         if name == f"riff.{layer}" or name.startswith(f"riff.{layer}."):
             return layer
     return "core"
@@ -60,7 +61,8 @@ def _reaches(name: str, layers: set[str], allowed: set[str] = frozenset()) -> li
 
 def test_the_graph_is_read():
     assert "riff.audio.spectrogram" in GRAPH["riff.render"]
-    assert "riff.serve.engine" in GRAPH["riff.cli"]
+    assert "riff.serve.engine" in GRAPH["riff.studio.server"]
+    assert "riff.render" in GRAPH["riff.cli"]  # imported inside a function
     assert "riff.interp" in GRAPH["riff.request"]  # `from riff import interp`
 
 
@@ -75,8 +77,40 @@ def test_core_imports_neither_serve_nor_train(name):
     assert not _reaches(name, {"serve", "train"}), f"{name} reaches up"
 
 
+def test_the_cli_renders_without_the_server():
+    """request -> render -> track, with no queue, limits or session folders in between; the
+    server's modules come only with the studio, which `riff studio` imports when it starts it."""
+    assert not _reaches("riff.cli", {"serve"})
+    assert any(_in_studio(t) for t in GRAPH["riff.cli"])
+    assert not any(_in_studio(t) for t in _top_level_imports("riff.cli"))
+
+
+def _in_studio(name: str) -> bool:
+    return name == "riff.studio" or name.startswith("riff.studio.")
+
+
+def _top_level_imports(name: str) -> set[str]:
+    """The riff modules `name` imports when it is imported (not inside a function)."""
+    tree = ast.parse(MODULES[name].read_text())
+    return {
+        node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("riff")
+    } | {a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names}
+
+
 @pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "serve"])
 def test_serve_does_not_import_train(name):
+    assert not _reaches(name, {"train"})
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) != "studio" and n not in ENTRY_POINTS])
+def test_nothing_below_imports_the_studio(name):
+    assert not _reaches(name, {"studio"}), f"{name} reaches up to the page"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if _layer(n) == "studio"])
+def test_the_studio_does_not_import_train(name):
     assert not _reaches(name, {"train"})
 
 

@@ -7,9 +7,10 @@ import torch
 from PIL import Image
 
 from riff.audio.stitch import stitch_clips
-from riff.render import render, render_walk, stitch
-from riff.request import Chain, Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
-from riff.seeds import seed_image, tile_image
+from riff.render import render, render_walk
+from riff.request import Chain, Loop, PromptEnd, Settings, Variations, Walk, from_dict, to_dict
+from riff.seed_images import seed_image, tile_image
+from riff.track import stitch
 
 FAST = Settings(num_inference_steps=4, batch_size=3, griffin_lim_iters=2)
 A = PromptEnd("solo piano", seed=1)
@@ -88,7 +89,7 @@ def test_a_loop_goes_round_a_circle_of_noise(tiny_model, narrow_seed):
     clips = list(render(tiny_model, loop, FAST))
     assert len(clips) == 4
     # Clip 0 is the plain render of its prompt end and seed; the others differ.
-    plain = list(render(tiny_model, Seeds(A, (A.seed,), seed_image=narrow_seed), FAST))
+    plain = list(render(tiny_model, Variations(A, (A.seed,), seed_image=narrow_seed), FAST))
     torch.testing.assert_close(clips[0].pixels, plain[0].pixels, atol=0.05, rtol=0)
     assert not torch.allclose(clips[1].pixels, clips[0].pixels, atol=1)
     track = stitch(clips, loop)
@@ -131,7 +132,7 @@ def test_tile_image_keeps_the_mode():
         (lambda: Chain((A, B), clips_per_hop=0), "clips per hop"),
         (lambda: Loop(A, clips=0), "1..256"),
         (lambda: Walk(A, B, width=100), "multiple of 8"),
-        (lambda: Seeds(A, (1,), width=8), "at least 64"),
+        (lambda: Variations(A, (1,), width=8), "at least 64"),
     ],
 )
 def test_bad_long_requests_are_refused(make, match):
@@ -146,3 +147,12 @@ def test_new_kinds_round_trip_through_the_settings_json():
         Walk(A, B, continuation=True, width=768),
     ):
         assert from_dict(to_dict(music, FAST)) == (music, FAST)
+
+
+def test_settings_files_of_earlier_releases_still_read():
+    from riff.request import Variations
+
+    music = Variations(A, (3, 4))
+    data = to_dict(music, FAST)
+    assert data["kind"] == "variations"
+    assert from_dict({**data, "kind": "seeds"}) == (music, FAST)  # its name before

@@ -7,7 +7,7 @@ import threading
 
 import torch
 
-from riff import render as render_module
+from riff import walk as walk_module
 from riff.render import render
 from riff.request import Chain, PromptEnd, Settings, Walk
 
@@ -16,13 +16,13 @@ A, B, C = PromptEnd("solo piano", seed=1), PromptEnd("rock drums", seed=2), Prom
 
 def test_overlapped_clips_are_the_same_and_in_order(tiny_model, narrow_seed, monkeypatch):
     threads: list[str] = []
-    retrieve = render_module.waveform_from_mel
+    retrieve = walk_module.waveform_from_mel
 
     def watched(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return retrieve(*args, **kwargs)
 
-    monkeypatch.setattr(render_module, "waveform_from_mel", watched)
+    monkeypatch.setattr(walk_module, "waveform_from_mel", watched)
     settings = Settings(num_inference_steps=4, batch_size=2, griffin_lim_iters=4)
     for music in (
         Walk(A, B, num_clips=7, seed_image=narrow_seed),  # batches of 1, 2, 2, 2

@@ -58,9 +58,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_the_wheel_carries_the_model_and_seed_images(installed, tmp_path):
     python = installed / "bin" / "python"
-    code = (
-        "import riff, riff.models, riff.seeds; print(riff.models.BUNDLED_MODEL); print(riff.seeds.SEED_DIR)"
-    )
+    code = "import riff, riff.models, riff.seed_images; print(riff.models.BUNDLED_MODEL); print(riff.seed_images.SEED_DIR)"
     model, seeds = map(Path, _run([python, "-c", code], tmp_path).stdout.split())
     assert model.is_relative_to(installed.resolve()) and seeds.is_relative_to(installed.resolve())
     assert (model / "riff.json").is_file() and (model / "unet" / "config.json").is_file()

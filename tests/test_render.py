@@ -1,4 +1,5 @@
-"""The walk on a tiny random model: batching, determinism, endpoints, masks, stitching."""
+"""Each kind of request rendered on a tiny random model: shapes, determinism, endpoints, masks,
+seeds and restyles (the walk loop itself: test_walk.py; joining clips: test_track.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import dataclasses
 import pytest
 import torch
 
-from riff import interp, pipeline
+from riff import pipeline
 from riff.audio.image import pixels_from_image
 from riff.audio.params import SpectrogramParams
-from riff.render import render_clip, render_walk, stitch_walk
-from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import mask_names, seed_image, seed_image_names
+from riff.render import render_clip, render_walk
+from riff.request import PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import mask_names, seed_image, seed_image_names
+from riff.track import stitch_walk
 
 FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
 
@@ -62,13 +64,6 @@ def test_same_walk_same_bytes(tiny_model, walk_):
         assert torch.equal(a.waveform, b.waveform)
     other = walk(tiny_model, walk_, start=dataclasses.replace(walk_.start, seed=99))
     assert not torch.equal(first[0].pixels, other[0].pixels)
-
-
-def test_batched_walk_equals_clips_rendered_one_by_one(tiny_model, walk_):
-    batched = walk(tiny_model, walk_)
-    single = walk(tiny_model, walk_, dataclasses.replace(FAST, batch_size=1))
-    for a, b in zip(batched, single):
-        torch.testing.assert_close(a.pixels, b.pixels, rtol=0, atol=0.05)
 
 
 def test_alpha_zero_is_the_plain_start_render(tiny_model, walk_):
@@ -128,30 +123,6 @@ def test_walk_with_a_bundled_mask_and_dpm_scheduler(tiny_model, walk_):
     assert float((masked[1].pixels - plain[1].pixels).abs().max()) > 1.0
 
 
-def test_progress_reports_every_clip_and_step(tiny_model, walk_):
-    seen = []
-    settings = dataclasses.replace(FAST, batch_size=2)
-    list(render_walk(tiny_model, walk_, settings, lambda *a: seen.append(a)))
-    assert seen[-1] == (3, 3, 0, 0)
-    steps = [s for s in seen if s[3]]
-    # Steps count the schedule the user set: img2img at strength 0.75 starts part way in.
-    assert {s[3] for s in steps} == {settings.num_inference_steps}
-    first = interp.start_step(settings.num_inference_steps, walk_.start.denoising)
-    assert steps[0][2] == first + 1 and max(s[2] for s in steps) == settings.num_inference_steps
-    # Clips done grows smoothly, through the batch of two clips too: never backwards.
-    done = [s[0] for s in seen]
-    assert done == sorted(done) and any(1 < d < 3 and d != 2 for d in done)
-
-
-def test_lerped_strength_groups_clips_by_start_step(tiny_model, walk_):
-    clips = walk(tiny_model, walk_, end=dataclasses.replace(walk_.end, denoising=0.4), num_clips=4)
-    assert [c.index for c in clips] == [0, 1, 2, 3]
-    # Weaker denoising keeps more of the seed image.
-    seed = pixels_from_image(seed_image(walk_.seed_image))
-    distance = [float((c.pixels - seed).abs().mean()) for c in clips]
-    assert distance[-1] < distance[0]
-
-
 @pytest.mark.parametrize(
     "change,match",
     [
@@ -185,9 +156,9 @@ def test_bad_seeds_and_restyles_are_rejected():
     end = PromptEnd("x")
     for seeds, match in [((), "number of seeds"), (tuple(range(17)), "number of seeds"), ((-1,), "seeds")]:
         with pytest.raises(ValueError, match=match):
-            Seeds(end, seeds)
+            Variations(end, seeds)
     with pytest.raises(ValueError, match="seeds must stay"):
-        Seeds.counting(PromptEnd("x", seed=2**32 - 1), 2)
+        Variations.counting(PromptEnd("x", seed=2**32 - 1), 2)
     with pytest.raises(ValueError, match="region"):
         Restyle(end, end, start_s=-1)
 
@@ -228,17 +199,18 @@ def test_models_load_errors_are_one_line(tmp_path):
 
 
 def test_render_seeds_gives_one_distinct_clip_per_seed(tiny_model, walk_):
-    from riff.render import render_seeds
+    from riff.render import render_variations
 
-    seeds = Seeds(walk_.start, (5, 6, 5), seed_image=walk_.seed_image)
-    clips = list(render_seeds(tiny_model, seeds, dataclasses.replace(FAST, batch_size=2)))
+    seeds = Variations(walk_.start, (5, 6, 5), seed_image=walk_.seed_image)
+    clips = list(render_variations(tiny_model, seeds, dataclasses.replace(FAST, batch_size=2)))
     assert [c.index for c in clips] == [0, 1, 2]
     assert not torch.equal(clips[0].pixels, clips[1].pixels)
     torch.testing.assert_close(clips[0].pixels, clips[2].pixels, rtol=0, atol=0.05)
 
 
 def test_restyle_walks_over_segments_of_a_song(tiny_model, walk_):
-    from riff.render import render_restyle, restyle_segments, stitch_restyle
+    from riff.render import render_restyle, restyle_segments
+    from riff.track import stitch_restyle
 
     song = torch.sin(torch.arange(44100 * 12) / 44100 * 2 * torch.pi * 330)[None] * 0.3
     segments = restyle_segments(song, 250, SpectrogramParams())
@@ -265,7 +237,8 @@ def test_a_restyle_counts_the_segments_it_is_cut_into(walk_, seconds):
 
 
 def test_a_stereo_restyle_keeps_left_and_right(tiny_model, walk_):
-    from riff.render import render_restyle, stitch_restyle
+    from riff.render import render_restyle
+    from riff.track import stitch_restyle
 
     t = torch.arange(44100 * 6) / 44100
     song = torch.stack([torch.sin(2 * torch.pi * 220 * t), torch.sin(2 * torch.pi * 1500 * t)]) * 0.3
@@ -280,14 +253,6 @@ def test_a_stereo_restyle_keeps_left_and_right(tiny_model, walk_):
     assert torch.equal(clip.pixels[0], torch.zeros_like(clip.pixels[0]))  # G left, B right
     assert not torch.allclose(clip.pixels[1], clip.pixels[2], atol=1.0)  # two sides, two songs
     assert stitch_restyle(stereo, 250).shape[0] == 2
-
-
-def test_first_clip_renders_alone_then_full_batches():
-    from riff.render import _batches
-
-    assert [b.indices for b in _batches([3] * 6, 4)] == [[0], [1, 2, 3, 4], [5]]
-    assert [b.indices for b in _batches([3, 3, 4, 4, 4], 4)] == [[0], [1], [2, 3, 4]]
-    assert [b.indices for b in _batches([3], 4)] == [[0]]
 
 
 def test_a_model_declares_its_spectrogram_format(tiny_model_dir, tmp_path, narrow_seed):

@@ -72,13 +72,14 @@ def test_the_cli_sets_threads_before_its_command(capsys, tmp_path, monkeypatch):
 def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     import uvicorn
 
-    import app
+    from riff import studio
     from riff.serve.limits import Limits
+    from riff.studio import server
 
     served = []
 
     class Engine:
-        def __init__(self, model, device, root=None):
+        def __init__(self, model, device, root=None, lora_dir=None):
             self.root = root
             self.model = types.SimpleNamespace(describe=lambda: "a fake model")
             self.limits = Limits()
@@ -86,15 +87,17 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(app, "Engine", Engine)
-    monkeypatch.setattr(app, "build_app", lambda engine, cache_examples, trusted_proxies, mcp_server: "the app")
-    monkeypatch.setattr(app, "keep_trimmed", lambda folder, max_bytes, skip: None)
+    monkeypatch.setattr(server, "Engine", Engine)
+    monkeypatch.setattr(
+        server, "build_app", lambda engine, cache_examples, trusted_proxies, mcp_server: "the app"
+    )
+    monkeypatch.setattr(server, "keep_trimmed", lambda folder, max_bytes, skip: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(torch.get_num_threads()))
-    app.main(["--threads", "1"])
+    studio.main(["--threads", "1"])
     torch.set_num_threads(2)
     monkeypatch.setenv("RIFF_THREADS", "1")
-    app.main([])
+    studio.main([])
     assert served == [1, 1]  # chosen before the server ran
     monkeypatch.setenv("RIFF_THREADS", "0")
     with pytest.raises(SystemExit):  # argparse's one-line error, exit status 2
-        app.main([])
+        studio.main([])

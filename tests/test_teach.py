@@ -1,5 +1,6 @@
 """The teaching view on a tiny random model: the journey ends where render does, its numbers
-and pictures, phase retrieval's progress, slerp against lerp, the slider help."""
+and pictures, phase retrieval's progress, slerp against lerp (how the pictures are drawn:
+tests/test_pictures.py; the slider help: tests/studio/test_help.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import json
 import math
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from riff import interp, teach
+from riff import interp, pictures, teach
 from riff.render import render_clip
 from riff.request import PromptEnd, Settings
 
@@ -95,7 +95,7 @@ def test_pictures_come_in_order_with_the_previews_between(journey):
     assert journey.preview_steps == sorted(set(journey.preview_steps))
     assert 1 <= journey.preview_steps[0] and journey.preview_steps[-1] < journey.steps_run
     for picture in journey.pictures:
-        assert picture.image.height == teach.HEIGHT and picture.image.mode == "RGB"
+        assert picture.image.height == pictures.HEIGHT and picture.image.mode == "RGB"
         assert picture.caption
 
 
@@ -103,17 +103,6 @@ def test_preview_steps_are_evenly_spaced_and_capped():
     assert teach._preview_steps(38, 4) == [8, 15, 23, 30]
     assert teach._preview_steps(5, 9) == [1, 2, 3, 4, 5]
     assert teach._preview_steps(5, 0) == []
-
-
-def test_the_latent_is_a_grid_of_its_channels():
-    latent = torch.zeros(4, 8, 6)
-    latent[3] = torch.linspace(-3, 5, 48).reshape(8, 6)  # bottom right, normalised to 0..255
-    grid = teach._latent_grid(latent).resize((13, 17), Image.Resampling.NEAREST)
-    pixels = torch.from_numpy(np.asarray(grid).copy())
-    assert pixels.shape == (17, 13)
-    assert int(pixels[8, :].min()) == 255 and int(pixels[:, 6].min()) == 255  # white between
-    assert int(pixels[9, 7]) == 0 and int(pixels[16, 12]) == 255  # its own min and max
-    assert int(pixels[:8, :6].max()) == 0  # a flat channel stays at 0
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
@@ -164,7 +153,7 @@ def test_slerp_keeps_the_norm_and_lerp_loses_a_third_of_it():
     assert walk.lerp_norms[10] / walk.end_norm == pytest.approx(1 / math.sqrt(2), rel=0.05)
     assert walk.lerp_norms[0] == pytest.approx(walk.slerp_norms[0])
     assert walk.lerp_norms[-1] == pytest.approx(walk.slerp_norms[-1])
-    assert "1/sqrt(2)" in walk.caption and walk.image.height == teach.HEIGHT
+    assert "1/sqrt(2)" in walk.caption and walk.image.height == pictures.HEIGHT
     json.dumps(walk.to_dict())
 
 
@@ -173,27 +162,3 @@ def test_bad_input_is_refused_by_name(tiny_model, narrow_seed):
         teach.journey(tiny_model, END, FAST, narrow_seed, previews=-1)
     with pytest.raises(ValueError, match="1"):
         teach.slerp_vs_lerp(1, 2, points=1)
-
-
-def test_slider_help_covers_every_control():
-    controls = {
-        "prompt",
-        "negative_prompt",
-        "seed",
-        "denoising",
-        "guidance",
-        "num_inference_steps",
-        "scheduler",
-        "alpha_curve",
-        "crossfade_ms",
-        "num_clips",
-        "seed_image",
-        "mask",
-        "width",
-        "continuation",
-        "clips_per_hop",
-        "clips",
-    }
-    assert controls <= set(teach.SLIDER_HELP)
-    for text in teach.SLIDER_HELP.values():
-        assert text.endswith(".") and text.count(". ") == 0 and len(text) < 160

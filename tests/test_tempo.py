@@ -1,4 +1,5 @@
-"""Tempo, key, meter and bars: parsing, seeds on demand, exact lengths, tags, the CLI and REST."""
+"""Tempo, key, meter and bars: parsing, seeds on demand, exact lengths, the CLI and REST
+(tests/audio/test_tags.py: the tags)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import soundfile as sf
 import torch
 
 from riff import seedgen
-from riff.audio.files import save_audio
+from riff.audio.tags import wav_chunks
 from riff.cli import main
 from riff.grid import Grid, Key, clip_columns, parse_key
-from riff.render import render, stitch
-from riff.request import Loop, PromptEnd, Seeds, Settings, Walk, from_dict, to_dict
+from riff.render import render
+from riff.request import Loop, PromptEnd, Settings, Variations, Walk, from_dict, to_dict
 from riff.serve.rest import InferenceInput, walk_request
-from riff.tags import file_name, tag_file, wav_chunks
+from riff.track import stitch
 
 SR = 44100
 FAST = {"num_inference_steps": 2, "griffin_lim_iters": 2}
@@ -66,7 +67,7 @@ def test_bad_grids_fail_in_one_line(fields, match):
 
 
 def test_the_settings_json_keeps_the_grid():
-    music = Seeds(PromptEnd("drums"), (0,))
+    music = Variations(PromptEnd("drums"), (0,))
     settings = Settings(bpm=96.5, key="E flat minor", bars=3, meter="3/4", bed="pad")
     back = from_dict(to_dict(music, settings))[1]
     assert back == settings and back.grid() == Grid(96.5, "3/4", 3, Key(3, True))
@@ -190,7 +191,7 @@ def test_six_eight_only_where_the_pattern_has_it():
 @pytest.mark.parametrize(
     "music",
     [
-        Seeds(PromptEnd("drums"), (0, 1, 2)),
+        Variations(PromptEnd("drums"), (0, 1, 2)),
         Loop(PromptEnd("drums"), clips=3),
         Walk(PromptEnd("drums"), PromptEnd("bass", 1), num_clips=3, seed_image="motorway"),
     ],
@@ -207,12 +208,12 @@ def test_tracks_are_exactly_their_bars_long(tiny_model, music):
 def test_a_tempo_needs_a_pattern(tiny_model, narrow_seed):
     settings = Settings(bpm=200, **FAST)
     with pytest.raises(ValueError, match="bundled pattern"):
-        list(render(tiny_model, Seeds(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
+        list(render(tiny_model, Variations(PromptEnd("x"), (0,), seed_image=narrow_seed), settings))
 
 
 def test_the_keep_bass_mask_keeps_the_low_band_and_repaints_the_rest():
     from riff.audio.params import SpectrogramParams
-    from riff.seeds import GRID_MASK, grid_mask, mask_names, mask_tensor
+    from riff.seed_images import GRID_MASK, grid_mask, mask_names, mask_tensor
 
     params = SpectrogramParams()
     column = np.array(grid_mask(16, params))[:, 0]  # row 0 is the top: 10 kHz
@@ -227,46 +228,14 @@ def test_a_tempo_without_a_mask_keeps_the_bass(tiny_model):
     """With a tempo and no mask named, the seed's bass band is kept (its tempo and key)."""
     import dataclasses
 
-    from riff.seeds import GRID_MASK
+    from riff.seed_images import GRID_MASK
 
     settings = Settings(bpm=120, key="D minor", bars=1, **FAST)
-    music = Seeds(PromptEnd("drums"), (0,))
+    music = Variations(PromptEnd("drums"), (0,))
     default = next(render(tiny_model, music, settings)).waveform
     bass = next(render(tiny_model, dataclasses.replace(music, mask=GRID_MASK), settings)).waveform
     other = next(render(tiny_model, dataclasses.replace(music, mask="keep_high"), settings)).waveform
     assert torch.equal(default, bass) and not torch.equal(default, other)
-
-
-@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
-def test_tags_read_back(tmp_path, suffix):
-    import mutagen
-
-    grid = Grid.parse(96, key="A minor", bars=2)
-    frames = grid.track_samples(2, SR)
-    path = save_audio(tmp_path / file_name("Jazz piano!", grid, suffix), torch.zeros(1, frames), SR)
-    assert path.name == f"jazz-piano_96bpm_Am{suffix}"
-    tag_file(path, grid, clips=2, loop=True)
-    if suffix == ".wav":
-        chunks = wav_chunks(path)
-        flags, root, _, _, beats, denominator, numerator, tempo = struct.unpack("<IHHfIHHf", chunks["acid"])
-        assert (root, beats, numerator, denominator, tempo) == (69, 16, 4, 4, 96.0) and flags & 0x02
-        loop = struct.unpack("<15I", chunks["smpl"])
-        assert loop[7] == 1 and loop[11:13] == (0, frames - 1)
-        assert sf.info(str(path)).frames == frames  # still a WAV every reader plays
-        assert mutagen.File(path) is not None
-    elif suffix == ".mp3":
-        tags = mutagen.File(path).tags
-        assert (str(tags["TBPM"]), str(tags["TKEY"])) == ("96", "Am")
-    else:
-        tags = mutagen.File(path).tags
-        assert (tags["BPM"], tags["KEY"]) == (["96"], ["Am"])
-
-
-def test_a_wav_that_is_no_loop_has_no_smpl_chunk(tmp_path):
-    path = save_audio(tmp_path / "x.wav", torch.zeros(1, 1000), SR)
-    tag_file(path, Grid.parse(120, "3/4", bars=1), clips=3)
-    chunks = wav_chunks(path)
-    assert "smpl" not in chunks and struct.unpack("<IHHfIHHf", chunks["acid"])[4:7] == (9, 4, 3)
 
 
 def test_cli_generate_on_a_grid(capsys, tiny_model_dir, tmp_path):
@@ -312,7 +281,7 @@ def test_rest_takes_the_grid_and_the_reference_request_still_works():
 
 
 def test_the_studio_counts_a_grid_clip_s_width_against_the_work_limit(engine):
-    music = Seeds(PromptEnd("drums"), tuple(range(16)))
-    list(engine.clips(Seeds(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
+    music = Variations(PromptEnd("drums"), tuple(range(16)))
+    list(engine.clips(Variations(PromptEnd("drums"), (0,)), Settings(bpm=240, bars=1, **FAST)))  # fits
     with pytest.raises(ValueError, match="too much work"):
         engine.clips(music, Settings(num_inference_steps=60, bpm=40, bars=3))

@@ -4,7 +4,7 @@ share, so that both decide loudness the same way.
 - An image that stores its level (the max-value tag, see `riff.audio.image.Level`) decodes at that
   level, brought down only if it would go over -1 dBFS true peak; if it would have clipped,
   the caller is told in one line (`Decoded.note`).
-- One that does not (a model's output) has no level to keep: it is set to -14 LUFS.
+- One that does not (a model's output) has no level to keep: it is set to `TARGET_LUFS` (-14 LUFS), as a track is.
 """
 
 from __future__ import annotations

@@ -65,6 +65,8 @@ def integrated_loudness(waveform: torch.Tensor, sample_rate: int) -> float:
 
 # Highest true peak riff writes, in dBFS: the headroom streaming services ask for.
 PEAK_DB = -1.0
+# The level riff sets a track to, in LUFS: what streaming services play music at.
+TARGET_LUFS = -14.0
 
 
 def true_peak(waveform: torch.Tensor, sample_rate: int) -> float:
@@ -101,7 +103,7 @@ HOLD_S = 0.05  # ... and stays down this long after it, then recovers over LOOKA
 def normalize_loudness(
     waveform: torch.Tensor,
     sample_rate: int,
-    target_lufs: float = -14.0,
+    target_lufs: float = TARGET_LUFS,
     peak_db: float = PEAK_DB,
     max_limit_db: float = MAX_LIMIT_DB,
 ) -> torch.Tensor:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
+from riff.models import Model
+from riff.render import render
+from riff.request import PromptEnd, Settings, Variations
 
 # How far above its level before a burst of heavy requests the server's resident memory may
 # stay once they are done (heap trimmed): caches kept in bytes (the codec's, 64 MB each) and
@@ -143,3 +146,13 @@ def measure(render_clip, device: str, scale: float = 1.0, repeats: int = 2) -> C
         clip_mb=max(peak_mb() - before, 1.0) * scale,
         device=device,
     )
+
+
+def calibrate(model: Model) -> Calibration:
+    """`measure` on a model: a quarter-width clip keeps it short (costs scale with the columns)."""
+    music = Variations(PromptEnd("calibration", denoising=1.0), (0,), width=CLIP_WIDTH // 4)
+
+    def one_clip(steps: int) -> None:
+        list(render(model, music, Settings(num_inference_steps=steps, batch_size=1)))
+
+    return measure(one_clip, model.device.type, scale=4)

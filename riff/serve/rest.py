@@ -18,14 +18,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riff.audio.files import save_audio
-from riff.audio.loudness import normalize_loudness
 from riff.beats import check_seed
 from riff.pipeline import OutOfGPUMemory
 from riff.request import PromptEnd, Settings, Walk
 from riff.runtime import give_back_memory
-from riff.seeds import DEFAULT_SEED
+from riff.seed_images import DEFAULT_SEED
 from riff.serve.engine import Busy
 from riff.serve.trust import bundled_mask, bundled_seed, client_address, public_message
+from riff.track import clip_audio
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def run_inference(engine, payload: dict, client: str | None = None) -> dict:
     image = io.BytesIO()
     clip.image().save(image, format="JPEG", quality=92)
     with tempfile.TemporaryDirectory() as folder:
-        mp3 = save_audio(Path(folder) / "clip.mp3", normalize_loudness(clip.waveform, rate), rate)
+        mp3 = save_audio(Path(folder) / "clip.mp3", clip_audio(clip), rate)
         audio = mp3.read_bytes()
     return {
         "image": "data:image/jpeg;base64," + base64.b64encode(image.getvalue()).decode(),

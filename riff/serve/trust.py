@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from riff.seeds import REFERENCE_SEEDS, mask_names, seed_image_names
+from riff.seed_images import REFERENCE_SEEDS, mask_names, seed_image_names
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import TypeVar
 
 from riff.runtime import give_back_memory
+
+T = TypeVar("T")
 
 
 class Busy(RuntimeError):
@@ -38,6 +41,11 @@ class WorkQueue:
         self._waiting: collections.deque[int] = collections.deque()
         self._tickets = 0
         self._busy = False
+
+    def admitted(self) -> int:
+        """Requests admitted and not yet done, running or waiting."""
+        with self._count_lock:
+            return self._count
 
     def waiting(self) -> int:
         """Turns asked for and not yet given (a measure of the queue, for benchmarks)."""
@@ -94,6 +102,19 @@ class WorkQueue:
             with self._turns:
                 self._busy = False
                 self._turns.notify_all()
+
+    def each_in_turn(self, items: Generator[T, None, None], check: Callable[[], None]) -> Iterator[T]:
+        """`items`, each made in its own turn: whoever asked for a turn meanwhile goes first, and
+        nothing holds the model while an item is used. `check` runs after each (it may raise to
+        stop); `items` is closed when this is."""
+        with contextlib.closing(items):
+            while True:
+                with self.turn():
+                    item = next(items, None)
+                if item is None:
+                    return
+                check()
+                yield item
 
     @contextlib.contextmanager
     def slot(self, client: str | None = None) -> Iterator[None]:

@@ -7,23 +7,18 @@ instrument family, drums or not, and the tempo band. It is scored on the held-ou
 captions that no training clip has verbatim. Mel statistics (per-band mean and spread) of the
 generated clips are compared with the held-out real ones by Fréchet distance, next to the same
 distance between the real training and held-out clips as a floor.
-
-`plot_losses` draws the loss curves `riff train` keeps beside its checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
 from riff import pipeline
@@ -271,16 +266,7 @@ def evaluate(
     prompts = [r["caption"] for r in unseen]
     generated = generate_images(model, prompts, [seed + i for i in range(len(prompts))], steps)
 
-    check_prompts = [p for p in PROMPT_CHECKS for _ in range(checks_per_prompt)]
-    check_images = generate_images(
-        model, check_prompts, [seed + 1000 + i for i in range(len(check_prompts))], steps
-    )
-    check_predictions = predict(classifier, check_images)
-    prompt_checks = {}
-    for prompt, expect in PROMPT_CHECKS.items():
-        rows = [i for i, p in enumerate(check_prompts) if p == prompt]
-        passed = sum(all(check_predictions[k][i] == v for k, v in expect.items()) for i in rows)
-        prompt_checks[prompt] = {"expect": expect, "passed": passed, "clips": len(rows)}
+    prompt_checks = check_prompts(model, classifier, steps, checks_per_prompt, seed)
 
     # The best guess without listening: each label's commonest value in training, scored on
     # the clips the generated ones are compared with.
@@ -289,21 +275,7 @@ def evaluate(
         for name in ("family", "has_drums", "tempo_band")
     }
     generated_stats, held_stats = mel_statistics(generated), mel_statistics(held_pixels)
-    # The floor: real training clips against the held-out ones, as many as were generated
-    # (the distance grows when fewer clips are compared), averaged over draws.
-    draws = torch.Generator().manual_seed(seed)
-    train_stats = mel_statistics(train_pixels)
-    floor = float(
-        np.mean(
-            [
-                frechet_distance(
-                    train_stats[torch.randperm(len(train_stats), generator=draws)[: len(prompts)].numpy()],
-                    held_stats,
-                )
-                for _ in range(8)
-            ]
-        )
-    )
+    floor = real_floor(mel_statistics(train_pixels), held_stats, len(prompts), seed)
     figures = {
         "model": display_name(model.name),
         "train_clips": len(train_records),
@@ -324,58 +296,35 @@ def evaluate(
     return Report(figures)
 
 
+def check_prompts(model: Model, classifier: Classifier, steps: int, clips: int, seed: int) -> dict[str, dict]:
+    """Each of PROMPT_CHECKS generated `clips` times (seeds from `seed + 1000` up) and judged:
+    {prompt: {"expect": labels, "passed": clips judged so, "clips": clips}}."""
+    prompts = [p for p in PROMPT_CHECKS for _ in range(clips)]
+    images = generate_images(model, prompts, [seed + 1000 + i for i in range(len(prompts))], steps)
+    predictions = predict(classifier, images)
+    checks = {}
+    for prompt, expect in PROMPT_CHECKS.items():
+        rows = [i for i, p in enumerate(prompts) if p == prompt]
+        passed = sum(all(predictions[k][i] == v for k, v in expect.items()) for i in rows)
+        checks[prompt] = {"expect": expect, "passed": passed, "clips": len(rows)}
+    return checks
+
+
+def real_floor(
+    train_stats: np.ndarray, held_stats: np.ndarray, clips: int, seed: int, draws: int = 8
+) -> float:
+    """The Fréchet distance real clips reach: `clips` training clips against the held-out ones,
+    as many as were generated (the distance grows when fewer clips are compared), averaged over
+    `draws` random picks."""
+    generator = torch.Generator().manual_seed(seed)
+    distances = [
+        frechet_distance(
+            train_stats[torch.randperm(len(train_stats), generator=generator)[:clips].numpy()], held_stats
+        )
+        for _ in range(draws)
+    ]
+    return float(np.mean(distances))
+
+
 def write_report(report: Report, path: str | Path) -> None:
     Path(path).write_text(json.dumps(report.figures, indent=2) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# Training loss curves
-
-
-def _smooth(values: list[float], width: int) -> Iterator[float]:
-    total = 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= width:
-            total -= values[i - width]
-        yield total / min(i + 1, width)
-
-
-def _place(frame: tuple, i: int, v: float) -> tuple[float, float]:
-    """Pixel position of step `i`, log-loss `v` in a panel (left, top, width, height, n, low, high)."""
-    left, top, width, height, n, low, high = frame
-    return left + width * i / max(1, n - 1), top + height * (1 - (v - low) / (high - low))
-
-
-def plot_losses(curves: dict[str, list[float]], path: str | Path, size: tuple[int, int] = (720, 300)) -> Path:
-    """A PNG with one panel per stage: the loss per step (light) and its running mean (dark)."""
-    from PIL import ImageDraw, ImageFont
-
-    curves = {name: values for name, values in curves.items() if values}
-    width, height = size
-    image = Image.new("RGB", (width, height * max(1, len(curves))), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    left, right, top, bottom = 60, 12, 22, 28
-    for panel, (name, values) in enumerate(curves.items()):
-        y0 = panel * height
-        logs = [math.log10(max(v, 1e-8)) for v in values]
-        low, high = min(logs), max(logs)
-        high = high if high > low else low + 1
-        plot_w, plot_h = width - left - right, height - top - bottom
-
-        frame = (left, y0 + top, plot_w, plot_h, len(logs), low, high)
-        draw.rectangle([left, y0 + top, width - right, y0 + top + plot_h], outline="black")
-        draw.text((left, y0 + 4), f"{name} loss (log scale), {len(values)} steps", fill="black", font=font)
-        for tick in (low, high):
-            draw.text((4, _place(frame, 0, tick)[1] - 6), f"{10**tick:.3g}", fill="black", font=font)
-        draw.text((left, y0 + top + plot_h + 6), "0", fill="black", font=font)
-        draw.text((width - right - 40, y0 + top + plot_h + 6), f"{len(values)}", fill="black", font=font)
-        if len(logs) > 1:
-            draw.line([_place(frame, i, v) for i, v in enumerate(logs)], fill=(190, 200, 230), width=1)
-            smooth = list(_smooth(logs, max(1, len(logs) // 50)))
-            draw.line([_place(frame, i, v) for i, v in enumerate(smooth)], fill=(20, 60, 160), width=2)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path

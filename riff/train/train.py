@@ -31,9 +31,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from riff.audio.image import unit_from_pixels
-from riff.models import load_model, recommended_steps, save_model
+from riff.models import load_model, recommended_steps, save_model, shared_name
+from riff.pictures import plot_losses
 from riff.train.dataset.readers import HOLDOUT, load_pixels, read_dataset, split
-from riff.train.evaluate import plot_losses
+from riff.train.lora import add_lora, save_lora, trainable
 from riff.train.networks import PRESETS, build_components
 from riff.train.tokenizer import learn_tokenizer
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("riff")
 
 # Settings a checkpoint or latent cache belongs to (see `run_identity`).
-RUN_KEYS = ("data", "init", "preset", "holdout", "seed")
+RUN_KEYS = ("data", "init", "preset", "holdout", "seed", "lora_rank")
 NETWORKS = ("unet", "vae", "text_encoder")  # what a checkpoint holds the weights of
 RECOMMENDED_STEPS = 20  # with the DPM-Solver++ scheduler the trained folders carry
 TRAIN_PRESETS = ("small", "tiny")  # the presets of riff.train.networks that ship with that scheduler
@@ -71,6 +72,8 @@ class TrainConfig:
     ema_decay: float = 0.999
     checkpoint_every: int = 250
     seed: int = 0
+    # Train LoRA adapters of this rank on `init` (riff.train.lora), not the model itself.
+    lora_rank: int | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in TRAIN_PRESETS:
@@ -89,6 +92,8 @@ class TrainConfig:
             raise ValueError(f"caption dropout must be in [0, 1), got {self.caption_dropout}")
         if not 0 <= self.holdout <= 0.5:
             raise ValueError(f"holdout must be in [0, 0.5], got {self.holdout}")
+        if self.lora_rank is not None and not self.init:
+            raise ValueError("a LoRA adapts a model: name the model it is for (--init)")
         if self.vae_crop % 8 or self.vae_crop < 16:
             raise ValueError(f"vae crop must be a multiple of 8 of at least 16, got {self.vae_crop}")
 
@@ -151,6 +156,8 @@ def prepare(config: TrainConfig) -> Run:
         tokenizer = learn_tokenizer([r["caption"] for r in train_records])
         components = build_components(PRESETS[config.preset], tokenizer, config.seed)
     train_text = config.init is None if config.train_text_encoder is None else config.train_text_encoder
+    if config.lora_rank is not None:
+        add_lora(components, config.lora_rank, train_text)
     identity = run_identity(config, train_records, train_text)
     return Run(config, accelerator, components, train_records, held_records, train_text, identity)
 
@@ -338,12 +345,15 @@ def train_denoiser(run: Run, latents: torch.Tensor, resume: Resume) -> list[floa
     from diffusers import DDPMScheduler
 
     config, accelerator, train_text = run.config, run.accelerator, run.train_text
-    unet = run.components["unet"].train().requires_grad_(True)
-    text_encoder = run.components["text_encoder"].train(train_text).requires_grad_(train_text)
+    unet = run.components["unet"].train()
+    text_encoder = run.components["text_encoder"].train(train_text)
+    if config.lora_rank is None:  # the whole model learns; with LoRA only its adapters do
+        unet.requires_grad_(True)
+        text_encoder.requires_grad_(train_text)
     noise_schedule = DDPMScheduler.from_config(run.components["scheduler"].config)
     alphas = noise_schedule.alphas_cumprod.to(run.device)
     snr = alphas / (1 - alphas)
-    params = [p for module in ([unet, text_encoder] if train_text else [unet]) for p in module.parameters()]
+    params = [p for module in ([unet, text_encoder] if train_text else [unet]) for p in trainable(module)]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
     ema = [p.detach().clone() for p in params]
     if resume.optimizer:
@@ -390,6 +400,8 @@ def train_denoiser(run: Run, latents: torch.Tensor, resume: Resume) -> list[floa
 def export(run: Run) -> Path:
     """The trained model as a diffusers folder in OUT, fp16 safetensors, with its riff.json."""
     config, out = run.config, Path(run.config.out)
+    if config.lora_rank is not None:
+        return _export_lora(run)
     if run.accelerator.is_main_process:
         save_model(run.components, out, torch.float16)  # loss.png: the last checkpoint drew it
         settings = {key: value for key, value in asdict(config).items() if key not in ("data", "out")}
@@ -405,6 +417,24 @@ def export(run: Run) -> Path:
             "settings": settings,
         }
         (out / "riff.json").write_text(json.dumps(about, indent=2) + "\n")
+    run.accelerator.wait_for_everyone()
+    return out
+
+
+def _export_lora(run: Run) -> Path:
+    """The trained adapters as a LoRA folder in OUT (riff.lora loads it)."""
+    config, out = run.config, Path(run.config.out)
+    if run.accelerator.is_main_process:
+        about = {
+            "base_model": shared_name(config.init),
+            "rank": config.lora_rank,
+            "text_encoder": run.train_text,
+            "denoiser_steps": config.unet_steps,
+            "made_by": "riff train --lora",
+            "training_clips": len(run.train_records),
+            "held_out_clips": len(run.held_records),
+        }
+        save_lora(run.components, out, about, run.train_text)
     run.accelerator.wait_for_everyone()
     return out
 

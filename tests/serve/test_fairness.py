@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from conftest import serve
 
-import app as studio
+from riff import studio
 from riff.endless import Endless
 from riff.request import PromptEnd, Settings, Walk
 from riff.serve import budget
@@ -51,7 +52,7 @@ def test_the_engine_refuses_before_the_model_loads(tmp_path):
     walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=32)
     with pytest.raises(ValueError, match=r"about 176 s .* at most 10 clip"):
         next(engine.render(walk, Settings(num_inference_steps=50)))
-    assert engine.queue._count == 0 and [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert engine.queue.admitted() == 0 and [p for p in tmp_path.rglob("*") if p.is_file()] == []
     lenient = Engine("unused", root=tmp_path, calibration=SLOW, limits=Limits(request_s=1000))
     with pytest.raises(ValueError, match="unused"):  # within budget: on to loading the model
         next(lenient.render(walk, Settings(num_inference_steps=50)))
@@ -214,7 +215,7 @@ def test_up_next_and_a_server_file_get_one_plain_line(tmp_path):
     with serve(studio.build_app(Engine("unused", root=tmp_path / "root"))) as site:
         stream = call(site, "up_next", ["x" * 100_000])
         assert '"success":false' in stream and "too long: at most 1000" in stream
-        app_py = str(studio.__file__)
+        app_py = str(Path(__file__).resolve().parents[2] / "app.py")  # a server file
         stream = call(site, "image_to_audio", [{"path": app_py, "meta": FILE}, 0])
         assert '"success":false' in stream and "not uploaded" in stream
         assert "cache dir" not in stream and "/app.py" not in stream and str(tmp_path) not in stream

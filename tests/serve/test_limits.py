@@ -25,16 +25,17 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-import app as studio
+from riff import studio
 from riff.audio.files import load_audio
 from riff.audio.image import level_from_image, params_from_image
 from riff.audio.params import EXIF_MAX_VALUE, EXIF_TAGS, SpectrogramParams
 from riff.pipeline import OutOfGPUMemory
-from riff.request import PromptEnd, Restyle, Seeds, Settings, Walk
-from riff.seeds import image_size, open_image
+from riff.request import PromptEnd, Restyle, Settings, Variations, Walk
+from riff.seed_images import image_size, open_image
 from riff.serve.engine import Engine
 from riff.serve.limits import Limits
 from riff.serve.rest import InferenceInput, walk_request
+from riff.studio.handlers import Studio
 
 END = PromptEnd("drums")
 
@@ -54,7 +55,7 @@ def test_limits_read_the_environment():
     "music,steps,width,match",
     [
         (Walk(END, END, num_clips=33), 20, 512, "33 clips are too many"),
-        (Seeds(END, tuple(range(16))), 101, 512, "101 inference steps"),
+        (Variations(END, tuple(range(16))), 101, 512, "101 inference steps"),
         (Walk(PromptEnd("x" * 1001), END), 20, 512, "1001 characters"),
         (Walk(END, PromptEnd("y", negative_prompt="n" * 2000)), 20, 512, "2000 characters"),
         (Walk(END, END), 20, 4096, "4096 columns wide"),
@@ -246,7 +247,9 @@ def site(tmp_path_factory):
 
 
 def post(site, body: bytes | str, content_type: str = "application/json") -> httpx.Response:
-    return httpx.post(site[0] + "run_inference/", content=body, headers={"content-type": content_type}, timeout=60)
+    return httpx.post(
+        site[0] + "run_inference/", content=body, headers={"content-type": content_type}, timeout=60
+    )
 
 
 def request(**overrides) -> dict:
@@ -317,7 +320,9 @@ def test_a_failure_inside_a_render_is_answered_and_the_next_request_works(site, 
 @given(
     st.recursive(
         st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
-        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+        lambda children: (
+            st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        ),
         max_leaves=12,
     ).map(lambda extra: {**request(), **extra} if isinstance(extra, dict) else extra)
 )
@@ -378,15 +383,21 @@ def test_the_page_shows_out_of_memory_as_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(engine, "render", no_memory)
     with pytest.raises(gr.Error, match="out of memory for this request"):
-        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+        list(Studio(engine).generate("drums", num_inference_steps=5))
 
 
 @pytest.mark.parametrize(
     "raised,match",
     [
-        (RuntimeError("istft(CPUComplexFloatType[1, 2206, 513], n_fft=4410, hop_length=441) failed"), "failed on"),
+        (
+            RuntimeError("istft(CPUComplexFloatType[1, 2206, 513], n_fft=4410, hop_length=441) failed"),
+            "failed on",
+        ),
         (RuntimeError("MKL FFT error: Intel MKL DFTI ERROR: Not enough memory"), "out of memory for this"),
-        (RuntimeError("[enforce fail at alloc_cpu.cpp:118] you tried to allocate 15627389120 bytes"), "failed on"),
+        (
+            RuntimeError("[enforce fail at alloc_cpu.cpp:118] you tried to allocate 15627389120 bytes"),
+            "failed on",
+        ),
     ],
 )
 def test_the_page_shows_library_errors_as_one_line_without_their_text(tmp_path, monkeypatch, raised, match):
@@ -400,7 +411,7 @@ def test_the_page_shows_library_errors_as_one_line_without_their_text(tmp_path, 
 
     monkeypatch.setattr(engine, "render", failing)
     with pytest.raises(gr.Error, match=match) as error:
-        list(studio.Studio(engine).generate("drums", num_inference_steps=5))
+        list(Studio(engine).generate("drums", num_inference_steps=5))
     assert not any(word in error.value.message for word in ("istft", "MKL", "alloc", "bytes", "\n"))
 
 
@@ -408,7 +419,9 @@ def test_a_region_starting_past_any_song_is_one_line(engine, tmp_path):
     song = tmp_path / "song.wav"
     sf.write(song, np.zeros((44100 * 6, 1), dtype=np.float32), 44100)
     for start in (1e308, 60.0):
-        with pytest.raises(ValueError, match=re.escape(f"the song is 6.0 s long; the region starts at {start} s")):
+        with pytest.raises(
+            ValueError, match=re.escape(f"the song is 6.0 s long; the region starts at {start} s")
+        ):
             list(engine.restyle(song, Restyle(PromptEnd("a"), PromptEnd("b"), start_s=start), Settings()))
     for start, duration in ((float("inf"), 5.0), (0.0, float("inf")), (float("nan"), 5.0)):
         with pytest.raises(ValueError, match="finite"):

@@ -65,3 +65,6 @@ def test_the_budget_bench_in_its_short_form():
     assert sessions["other_client"] == "completed"
     assert report["behind_endless"]["riff_clips_meanwhile"] <= 2
     assert report["uploads"]["statuses"] == [413]
+    burst = report["burst"]  # memory comes back after the heavy requests, within the stated margin
+    assert burst["requests"] >= 3 and burst["peak_mb"] > burst["before_mb"]
+    assert burst["after_above_mb"] <= burst["margin_mb"]

@@ -21,8 +21,8 @@ from conftest import serve
 from gradio.utils import get_upload_folder
 from PIL import Image, PngImagePlugin
 
-import app as studio
-from riff.seeds import SEED_DIR
+from riff import studio
+from riff.seed_images import SEED_DIR
 from riff.serve.engine import Engine
 from riff.serve.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
 
@@ -369,12 +369,13 @@ def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path, 
 
     from conftest import sine
 
-    import app as studio
     from riff.audio.files import save_audio
+    from riff.studio import codec
+    from riff.studio.handlers import Studio
 
     song = save_audio(tmp_path / "tone.wav", sine(440.0, 1.0), 44100)
-    monkeypatch.setattr(studio, "_uploaded", str)  # as if the page had uploaded it
-    page = studio.Studio(engine)
+    monkeypatch.setattr(codec, "uploaded_path", str)  # as if the page had uploaded it
+    page = Studio(engine)
     mine, other = types.SimpleNamespace(session_hash="mine"), types.SimpleNamespace(session_hash="other")
     _, _, png = page.audio_to_image(str(song), False, mine)
     # The page sends back its own copy of the PNG (Gradio's, elsewhere): the studio decodes the
@@ -391,7 +392,7 @@ def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, nar
     import soundfile as sf
 
     from riff.request import Loop, PromptEnd, Settings, Walk
-    from riff.serve.engine import track_name
+    from riff.serve.results import track_name
 
     walk = Walk(
         PromptEnd("Solo piano, slow!"),
@@ -421,12 +422,12 @@ def test_a_growing_track_is_rewritten_a_logarithmic_number_of_times(engine, narr
     import soundfile as sf
 
     from riff.request import PromptEnd, Settings, Walk
-    from riff.serve import engine as studio_module
+    from riff.serve import results as results_module
 
     stitched = []
-    real = studio_module.stitch
+    real = results_module.stitch
     monkeypatch.setattr(
-        studio_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
+        results_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
     )
     walk = Walk(PromptEnd("piano"), PromptEnd("drums"), num_clips=9, seed_image=narrow_seed)
     handed = []

@@ -12,11 +12,39 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
-
-from riff.grid import Grid
+from typing import Protocol
 
 ACID_ROOT_SET, ACID_STRETCH = 0x02, 0x04
 MIDDLE_C = 60  # the acid and smpl chunks' root and unity notes are MIDI note numbers
+
+
+class Key(Protocol):
+    """The key a file is tagged with (`riff.grid.Key` is one)."""
+
+    @property
+    def tonic(self) -> int: ...  # pitch class, 0 = C
+
+    @property
+    def short(self) -> str: ...  # "Am", "Eb"
+
+
+class Grid(Protocol):
+    """What a file's tags say of a beat grid (`riff.grid.Grid` is one): the audio layer reads
+    its tempo, meter and key and needs nothing else of a request."""
+
+    @property
+    def bpm(self) -> float: ...
+
+    @property
+    def meter(self) -> str: ...  # "4/4", "3/4", "6/8"
+
+    @property
+    def key(self) -> Key | None: ...
+
+    @property
+    def beats(self) -> float: ...  # quarter notes in a clip
+
+    def tag(self) -> str: ...  # "96bpm_Am"
 
 
 def file_name(stem: str, grid: Grid | None, suffix: str = ".wav") -> str:

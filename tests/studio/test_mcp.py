@@ -15,13 +15,13 @@ pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
-import app as studio  # noqa: E402
+from riff.studio import build_app  # noqa: E402
 from tests.conftest import serve  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def mcp_url(engine):
-    with serve(studio.build_app(engine, mcp_server=True)) as address:
+    with serve(build_app(engine, mcp_server=True)) as address:
         yield address.rstrip("/") + "/gradio_api/mcp/"
 
 

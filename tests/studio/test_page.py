@@ -20,10 +20,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app as studio
 from riff.audio.files import save_audio
-from riff.request import MAX_SEED, PromptEnd, Restyle, Seeds, Settings, Walk, from_dict, to_dict
+from riff.request import MAX_SEED, PromptEnd, Restyle, Settings, Variations, Walk, from_dict, to_dict
 from riff.serve.engine import Engine
+from riff.studio import build_app, build_demo
+from riff.studio.explorer import clips_for, length_s, track_seconds
 
 HOP = 441  # samples per image column at 44.1 kHz (10 ms)
 
@@ -85,7 +86,7 @@ def test_the_app_names_every_endpoint(client):
         "/audio_to_audio",
         "/audio_to_image",
         "/image_to_audio",
-        # the MCP tools (app.tools), one file out each
+        # the MCP tools (riff.studio.mcp.tools), one file out each
         "/tool_generate",
         "/tool_interpolate",
         "/tool_loop",
@@ -183,7 +184,9 @@ def test_generate_one_clip_per_seed(client):
     assert Path(gallery[0]["image"]).read_bytes() != Path(gallery[1]["image"]).read_bytes()
     assert note == "Seeds used: 5..6"
     settings = json.loads(Path(next(p for p in downloads if p.endswith("settings.json"))).read_text())
-    assert settings["kind"] == "seeds" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
+    assert (
+        settings["kind"] == "variations" and settings["music"]["end"]["prompt"] == "rock drum beat, 120 bpm"
+    )
     assert settings["music"]["seeds"] == [5, 6]
 
 
@@ -228,7 +231,7 @@ def test_the_teaching_view_shows_one_clips_journey(client):
 
 
 def test_every_control_says_what_it_does_to_the_sound():
-    demo = studio.build_demo(Engine("riff-small"))
+    demo = build_demo(Engine("riff-small"))
     controls = [
         c["props"]
         for c in demo.get_config_file()["components"]
@@ -470,7 +473,7 @@ def test_settings_round_trip_through_json():
     for music in [
         walk,
         Walk(start=walk.start, end=walk.end, alphas=(0.0, 0.25, 1.0)),
-        Seeds(walk.start, (5, 6, 9), seed_image="agile"),
+        Variations(walk.start, (5, 6, 9), seed_image="agile"),
         Restyle(walk.start, walk.end, start_s=3.0, duration_s=20.0),
     ]:
         assert from_dict(json.loads(json.dumps(to_dict(music, settings)))) == (music, settings)
@@ -494,7 +497,7 @@ def broken_engine(tmp_path_factory) -> Engine:
 
 def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, song, tmp_path):
     assert broken_engine.status().startswith("Model: /nonexistent/folder (loads on first use")
-    with serve(studio.build_app(broken_engine)) as address:
+    with serve(build_app(broken_engine)) as address:
         visitor = Client(address, verbose=False, download_files=str(tmp_path))
         try:
             with pytest.raises(AppError) as excinfo:
@@ -520,28 +523,12 @@ def test_missing_model_fails_in_one_line_that_says_how_to_fix_it(broken_engine, 
     status = broken_engine.status()
     assert status.startswith("Model not available: no such model folder") and "\n" not in status
     # A page built after the failure (as `python app.py` does) says so where the status shows.
-    demo = studio.build_demo(broken_engine)
+    demo = build_demo(broken_engine)
     shown = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-status"]
     assert shown == [status]
 
 
 # --- the page's pieces -----------------------------------------------------------------------
-
-
-def test_progress_names_the_clip_being_denoised():
-    labels: list[tuple[float, str]] = []
-    report = studio._progress(lambda fraction, desc: labels.append((fraction, desc)))
-    report(0.05, 5, 1, 20)  # clip 1, first step
-    report(1.0, 5, 20, 20)  # clip 1, last step: still clip 1, not clip 2
-    report(1.0, 5, 0, 0)  # clip 1 is audio; clip 2 is next
-    report(2.5, 5, 10, 20)  # a batch of clips 2-5 half way
-    assert [desc for _, desc in labels] == [
-        "clip 1/5, step 1/20",
-        "clip 1/5, step 20/20",
-        "clip 2/5",
-        "clip 3/5, step 10/20",
-    ]
-    assert [fraction for fraction, _ in labels] == [0.01, 0.2, 0.2, 0.5]
 
 
 @pytest.mark.parametrize(
@@ -553,16 +540,16 @@ def test_progress_names_the_clip_being_denoised():
     ],
 )
 def test_the_length_shown_before_rendering_is_the_tracks(clips, width, continuation, hops):
-    assert studio.track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
-    assert studio._length_s(5) == 25.6
-    assert studio._clips_for(30) == 6 and studio._clips_for(25.6) == 5 and studio._clips_for(1) == 1
+    assert track_seconds(clips, width, continuation) == pytest.approx(hops * HOP / 44100, rel=0.02)
+    assert length_s(5) == 25.6
+    assert clips_for(30) == 6 and clips_for(25.6) == 5 and clips_for(1) == 1
 
 
 def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
     from riff.serve.engine import EXAMPLES
 
     engine = Engine(tiny_model, root=tmp_path)
-    seeds = Seeds.counting(PromptEnd("solo piano"), 1)
+    seeds = Variations.counting(PromptEnd("solo piano"), 1)
     *_, result = engine.render(seeds, Settings(num_inference_steps=5), EXAMPLES)
     # Any page may read an example's files; another page's files stay its own.
     assert engine.own_file(result.clips[0], "visitor") == result.clips[0].resolve()
@@ -576,17 +563,3 @@ def test_examples_are_every_pages_to_play_and_keep(tiny_model, tmp_path):
     # The finished track also goes by its prompts' name (the player's own download).
     named = result.named_track()
     assert named.name == "solo-piano.wav" and named.read_bytes() == result.track.read_bytes()
-
-
-def test_a_stereo_picture_says_why_it_is_cyan():
-    from riff.audio.params import SpectrogramParams
-    from riff.preview import spectrogram_picture
-
-    clip = Image.new("RGB", (512, 512), (0, 200, 200))
-    legends = []
-    for stereo in (False, True):
-        picture = spectrogram_picture([clip], SpectrogramParams(stereo=stereo))
-        band = torch.tensor(list(picture.crop((0, picture.height - 14, 300, picture.height)).getdata()))
-        legends.append({tuple(c) for c in band.tolist()} & {(0, 136, 0), (0, 0, 204), (0, 136, 136)})
-    assert legends[0] == set()  # a mono picture is grey: nothing to explain
-    assert legends[1] == {(0, 136, 0), (0, 0, 204), (0, 136, 136)}  # green, blue, cyan named

@@ -1,0 +1,42 @@
+"""The stream stitcher and level (`riff.audio.stitch`): the stitched track, a chunk at a time,
+at one steady level."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import sine
+
+from riff.audio.loudness import integrated_loudness, true_peak
+from riff.audio.stitch import StreamLevel, TrackStream, stitch_clips
+
+
+@pytest.mark.parametrize("kept, hinted", [(0, False), (0, True), (300, False), (300, True)])
+def test_the_stream_is_the_stitched_track(kept, hinted):
+    g = torch.Generator().manual_seed(0)
+    clips = [torch.randn(2, 2000 + 13 * i, generator=g) for i in range(6)]
+    keeps = [0] + [kept] * 5
+    stream = TrackStream(crossfade=400)
+    chunks = []
+    for i, clip in enumerate(clips):
+        following = keeps[i + 1] if hinted and i + 1 < len(clips) else None
+        chunks.append(stream.push(clip, keeps[i], following))
+    chunks.append(stream.finish())
+    assert torch.equal(torch.cat(chunks, dim=-1), stitch_clips(clips, 400, keeps))
+    if hinted:
+        assert chunks[0].shape[-1] > 0  # a hint lets the first clip play before the second
+
+
+def test_the_stream_level_meets_its_target_and_never_clips():
+    rate = 44100
+    quiet, loud = 0.05 * sine(440.0, 2.0), 0.9 * sine(440.0, 2.0)
+    level = StreamLevel(rate)
+    first = level(quiet)
+    assert integrated_loudness(first, rate) == pytest.approx(-14.0, abs=0.2)
+    gains = [level.gain]
+    for chunk in (loud, quiet, loud):
+        out = level(chunk)
+        assert true_peak(out, rate) <= 10 ** (-1 / 20) * 1.001
+        gains.append(level.gain)
+    assert gains == sorted(gains, reverse=True) and gains[1] < gains[0]  # lowered, never raised
+    assert torch.equal(StreamLevel(rate)(torch.zeros(1, 100)), torch.zeros(1, 100))

@@ -1,0 +1,45 @@
+"""Session folders: what a render leaves when it fails or is stopped, and what trimming spares."""
+
+from __future__ import annotations
+
+import pytest
+
+from riff.serve.limits import Limits
+from riff.serve.sessions import Gone, Sessions, Stopped
+
+
+def test_a_failed_render_leaves_nothing_and_a_stopped_one_keeps_what_it_made(tmp_path):
+    sessions = Sessions(tmp_path, Limits())
+    with pytest.raises(RuntimeError), sessions.writing("tab") as failed:
+        (failed / "clip_000.wav").write_bytes(b"x")
+        raise RuntimeError("the model ran out of memory")
+    assert not failed.exists()
+    with pytest.raises(Stopped), sessions.writing("tab") as stopped:
+        (stopped / "clip_000.wav").write_bytes(b"x")
+        raise Stopped("cancelled")
+    assert (stopped / "clip_000.wav").exists()  # the page still plays it
+
+
+def test_trimming_spares_the_folder_a_render_is_writing(tmp_path):
+    sessions = Sessions(tmp_path, Limits(session_mb=0.0005, disk_mb=0.0005))  # 500 bytes
+    with sessions.writing("tab") as writing:
+        (writing / "track.wav").write_bytes(b"x" * 1000)
+        sessions.folder("tab")  # over the session's share, but this render is under way
+        assert writing.exists()
+    sessions.folder("tab")
+    assert not writing.exists()  # done: the oldest result goes first
+
+
+def test_a_cancel_stops_the_render_under_way_and_not_the_next(tmp_path):
+    sessions = Sessions(tmp_path, Limits())
+    seen = []
+    report = sessions.watch("tab", lambda *progress: seen.append(progress))
+    report(1.0, 2, 3, 4)
+    sessions.cancel("tab")
+    with pytest.raises(Stopped):
+        report(1.5, 2, 4, 4)
+    sessions.watch("tab")(0.0, 2, 0, 4)  # a new render of the same page runs
+    sessions.forget("tab")
+    with pytest.raises(Gone):
+        sessions.check("tab")
+    assert seen == [(1.0, 2, 3, 4)]
