@@ -277,7 +277,9 @@ class Engine:
         """One clip's journey for the teaching view (`riff.teach.journey`), in its turn on the
         model; returns it and its audio as a WAV in the session's folder."""
         music = Seeds(end, (end.seed,), seed_image=seed_image_name)
-        width = seed_width(seed_image_name, self.limits)
+        grid = settings.grid()  # with a tempo, the seed is a pattern and its bars set the width
+        check_seed(seed_image_name, grid)
+        width = clip_columns(grid) if grid else seed_width(seed_image_name, self.limits)
         steps = self._checked(music, settings, width)
         watch = self.sessions.watch(session, progress)
         with self.queue.admit(self.client(session)):
