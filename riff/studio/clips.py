@@ -13,6 +13,7 @@ from riff.seeds import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     AS_THE_SEED,
+    FIT_BARS,
     Handlers,
     clip_width,
     gpu,
@@ -44,7 +45,7 @@ class Clips(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -67,7 +68,7 @@ class Clips(Handlers):
                 pattern is then rendered at this tempo and key as the seed).
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
-            bars: bars per clip; empty for as many as fit one clip.
+            bars: bars per clip, or "as many as fit" one clip.
         """
         settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         end = PromptEnd(prompt_text(prompt), int(seed), negative_prompt or "", denoising, guidance)
@@ -92,7 +93,7 @@ class Clips(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -115,7 +116,7 @@ class Clips(Handlers):
                 pattern is then rendered at this tempo and key as the seed).
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
-            bars: bars per clip; empty for as many as fit one clip.
+            bars: bars per clip, or "as many as fit" one clip.
         """
         settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
@@ -147,7 +148,7 @@ class Clips(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):

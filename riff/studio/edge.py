@@ -38,6 +38,7 @@ except ImportError:
 
 NO_MASK = "none"
 AS_THE_SEED = "as the seed"  # no key asked for: the seed image's own
+FIT_BARS = "as many as fit"  # no bar count asked for: as many as fit one 5.11 s clip
 KEY_NAMES = tuple(Key(tonic, minor).name for minor in (False, True) for tonic in range(12))
 WORKERS = 8  # Gradio threads per kind of event; the engine's queue decides who renders
 
@@ -126,8 +127,11 @@ def settings_for(
 
 def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: float | None) -> dict:
     """`Settings`' beat-grid fields from the page's: an empty or 0 tempo and "as the seed" ask
-    for none, empty bars for as many as fit a clip; bad values are left for `Settings` to refuse."""
-    if bars is not None and bars != "":
+    for none, `FIT_BARS` (or none) for as many bars as fit a clip; bad values are left for
+    `Settings` to refuse."""
+    if bars in (FIT_BARS, ""):
+        bars = None
+    if bars is not None:
         if isinstance(bars, bool) or not float(bars).is_integer():
             raise ValueError(f"bars must be a whole number of at least 1, got {bars!r}")
         bars = int(bars)
@@ -135,7 +139,7 @@ def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: flo
         "bpm": None if bpm in (None, "", 0) else float(bpm),
         "key": None if key in (None, "", AS_THE_SEED) else key,
         "meter": meter or "4/4",
-        "bars": None if bars in (None, "") else bars,
+        "bars": bars,
     }
 
 
@@ -145,7 +149,7 @@ def grid_values(settings: Settings) -> dict:
         "bpm": settings.bpm,
         "key": parse_key(settings.key).name if settings.key else AS_THE_SEED,  # as the dropdown lists it
         "meter": settings.meter,
-        "bars": settings.bars,
+        "bars": FIT_BARS if settings.bars is None else settings.bars,
     }
 
 

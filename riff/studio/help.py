@@ -24,7 +24,7 @@ SLIDER_HELP: dict[str, str] = {
     "bpm": "Tempo in beats a minute, 40-240 (or tap it): the seed's pattern plays at it, each clip whole bars; empty keeps the seed's own tempo.",
     "key": "The key of a bass and pad laid under the seed's pattern, which the music leans to and the file is tagged with; or as the seed is.",
     "meter": "Beats in a bar: 4/4 and 3/4 count quarter notes, 6/8 two dotted quarters; the seed's pattern is arranged for it.",
-    "bars": "Bars in each clip, with a tempo: more bars make longer clips at more cost; empty for as many as fit a 5.11 s clip.",
+    "bars": "Bars in each clip, with a tempo: more bars make longer clips at more cost, or as many as fit a 5.11 s clip.",
     "start_s": "Where in the song the restyled region begins, in seconds.",
     "duration_s": "How long the restyled region is: it is cut into 5.11 s clips, each restyled on its own.",
 }

@@ -11,7 +11,7 @@ from riff.pictures import ScrollingPicture
 from riff.request import PromptEnd, Settings
 from riff.seeds import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
-from riff.studio.edge import AS_THE_SEED, Handlers, prompt_text, session_of, settings_for, ui_errors
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, Handlers, prompt_text, session_of, settings_for, ui_errors
 
 
 class Streams(Handlers):
@@ -30,7 +30,7 @@ class Streams(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
     ):
         """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what

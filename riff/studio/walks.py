@@ -15,6 +15,7 @@ from riff.serve.engine import EXAMPLES as EXAMPLES_SESSION
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     AS_THE_SEED,
+    FIT_BARS,
     NO_MASK,
     Handlers,
     clip_width,
@@ -55,7 +56,7 @@ def walk_request(
     bpm: float | None = None,
     key: str = AS_THE_SEED,
     meter: str = Settings.meter,
-    bars: int | None = None,
+    bars: int | str = FIT_BARS,
 ) -> tuple[Walk, Settings]:
     """The walk and settings the explorer's fields ask for (`Studio.interpolate`'s parameters)."""
     both = "both prompts are needed: write what the start and the end should sound like"
@@ -143,7 +144,7 @@ class Walks(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -179,7 +180,7 @@ class Walks(Handlers):
                 the tempo and key.
             key: one of the 24 keys ("A minor", "Am", "F#", "E flat minor"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
-            bars: bars per clip; empty for as many as fit one clip.
+            bars: bars per clip, or "as many as fit" one clip.
         """
         given = dict(locals())
         walk, settings = walk_request(**{name: given[name] for name in WALK_FIELDS})
@@ -232,7 +233,7 @@ class Walks(Handlers):
         bpm: float | None = None,
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
-        bars: int | None = None,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):

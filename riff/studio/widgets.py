@@ -14,11 +14,12 @@ from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.request import MAX_GUIDANCE, MAX_SEED, PromptEnd, Walk
 from riff.seeds import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import Engine
-from riff.studio.edge import AS_THE_SEED, KEY_NAMES, Handlers
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, Handlers
 from riff.studio.help import explain
 
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
+MENU_BARS = 16  # bars per clip the list offers; the API takes any count the width allows
 
 
 def steps(engine: Engine) -> gr.Slider:
@@ -92,8 +93,13 @@ def beat_grid() -> dict:
             [AS_THE_SEED, *KEY_NAMES], value=AS_THE_SEED, label="Key", allow_custom_value=True, min_width=120
         )
         fields["meter"] = gr.Dropdown(list(METERS), value="4/4", label="Meter", min_width=80)
-        fields["bars"] = gr.Number(
-            None, label="Bars per clip", precision=0, minimum=0, placeholder="as many as fit", min_width=100
+        # A list, not a number box: an emptied number box sends 0, which is no bar count.
+        fields["bars"] = gr.Dropdown(
+            [FIT_BARS, *range(1, MENU_BARS + 1)],
+            value=FIT_BARS,
+            label="Bars per clip",
+            allow_custom_value=True,
+            min_width=100,
         )
     tap.click(None, fields["bpm"], fields["bpm"], js=TAP_JS, api_visibility="private", queue=False)
     return fields

@@ -19,7 +19,7 @@ from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
 from riff.request import Settings, from_dict, to_dict
 from riff.serve.results import Result
-from riff.studio.edge import AS_THE_SEED, KEY_NAMES, grid_fields, panel_values, progress_bar
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, grid_fields, panel_values, progress_bar
 from riff.studio.handlers import Studio
 from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
 
@@ -94,7 +94,7 @@ def test_every_render_tab_hands_its_beat_grid_to_the_settings(engine, handler, a
     assert _asked(settings) == ASKED and settings.grid().beats == 6.0
     # No tempo (empty or 0) and "as the seed": the seed image as it plays, as before.
     list(getattr(studio, handler)(*args, bpm=0, key=AS_THE_SEED, bars=None))
-    list(getattr(studio, handler)(*args, bpm=None, key="", bars=""))
+    list(getattr(studio, handler)(*args, bpm=None, key="", bars=FIT_BARS))
     assert [s.grid() for _, s in asked[1:]] == [None, None]
 
 
@@ -166,7 +166,7 @@ def test_reuse_these_settings_keeps_the_beat_grid_and_reads_old_json():
     for name in GRID:
         del saved["settings"][name]
     old = walk_fields(*from_dict(saved))
-    assert {n: old[n] for n in GRID} == {"bpm": None, "key": AS_THE_SEED, "meter": "4/4", "bars": None}
+    assert {n: old[n] for n in GRID} == {"bpm": None, "key": AS_THE_SEED, "meter": "4/4", "bars": FIT_BARS}
     assert walk_request(**{n: old[n] for n in WALK_FIELDS if n in old})[1].grid() is None
 
 
