@@ -95,6 +95,14 @@ def test_the_app_names_every_endpoint(client):
     }
 
 
+def test_every_render_endpoint_takes_the_beat_grid(client):
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for endpoint in ("/interpolate", "/generate", "/chain", "/loop", "/endless", "/teach"):
+        parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
+        assert {"bpm", "key", "meter", "bars"} <= set(parameters), endpoint
+        assert parameters["key"]["parameter_default"] == "as the seed"
+
+
 def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
     track, gallery, picture, downloads, note, status = interpolate(client, narrow_seed)
 
@@ -320,8 +328,27 @@ def test_audio_to_image_and_back(client, song):
         ({"end_seed": MAX_SEED + 1}, f"Value {MAX_SEED + 1} is greater than maximum value {MAX_SEED}"),
         ({"alpha_curve": "wobbly"}, "wobbly is not in the list of choices"),
         ({"mask": "no_such_mask"}, "no_such_mask is not in the list of choices"),
+        ({"bpm": 300}, "Value 300 is greater than maximum value 240"),
+        ({"bpm": 20}, "tempo must be 40-240 bpm, got 20.0"),
+        ({"bpm": 96, "key": "H minor"}, "unknown key 'H minor'"),
+        ({"bpm": 96, "bars": 0}, "bars must be a whole number of at least 1, got 0"),
+        ({"bpm": 96, "meter": "5/4"}, "5/4 is not in the list of choices"),
+        ({"bpm": 96}, "a tempo needs a bundled pattern as seed image"),  # the upload is no pattern
     ],
-    ids=["start-prompt", "end-prompt", "negative-seed", "seed-too-big", "curve", "mask"],
+    ids=[
+        "start-prompt",
+        "end-prompt",
+        "negative-seed",
+        "seed-too-big",
+        "curve",
+        "mask",
+        "tempo-too-fast",
+        "tempo-too-slow",
+        "key",
+        "no-bars",
+        "meter",
+        "uploaded-seed-with-a-tempo",
+    ],
 )
 def test_interpolate_errors(client, narrow_seed, overrides, expected):
     with pytest.raises(AppError) as excinfo:
