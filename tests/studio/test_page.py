@@ -236,6 +236,19 @@ def test_the_teaching_view_shows_one_clips_journey(client):
     assert Path(noise).is_file() and "Lerp" in why
 
 
+def test_the_teaching_view_shows_the_seeds_beat_grid_at_a_tempo(client):
+    pictures, audio, _, _, _, numbers = client.predict(
+        prompt="jazz trio", num_inference_steps=5, bpm=120, key="D minor", meter="3/4", api_name="/teach"
+    )
+    grid = numbers["beat_grid"]
+    assert (grid["bpm"], grid["meter"], grid["key"], grid["bars"]) == (120.0, "3/4", "D minor", 3)
+    assert grid["bar_columns"] == pytest.approx([0.0, 150.0, 300.0, 450.0])  # 1.5 s bars
+    seed = pictures[0]
+    assert "120 bpm in 3/4 in D minor: 3 bar(s)" in seed["caption"]
+    # The seed is its pattern at that tempo, as wide as 3 bars and a column (to a multiple of 8).
+    assert Image.open(seed["image"]).height == 256 and wav_frames(audio) == 455 * HOP
+
+
 def test_every_control_says_what_it_does_to_the_sound():
     demo = build_demo(Engine("riff-small"))
     controls = [
