@@ -113,7 +113,7 @@ def settings_for(
     bpm: float | None = None,
     key: str | None = None,
     meter: str | None = "4/4",
-    bars: float | None = None,
+    bars: int | str | None = None,
     **fields,
 ) -> Settings:
     """The settings of a render from its widgets: steps, the beat grid (`grid_fields`) and the rest.
@@ -125,7 +125,7 @@ def settings_for(
     return Settings(num_inference_steps=None if steps is None else int(steps), **grid, **fields)
 
 
-def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: float | None) -> dict:
+def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: int | str | None) -> dict:
     """`Settings`' beat-grid fields from the page's: an empty or 0 tempo and "as the seed" ask
     for none, `FIT_BARS` (or none) for as many bars as fit a clip; bad values are left for
     `Settings` to refuse."""
