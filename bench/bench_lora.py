@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clips", type=int, default=24, help="clips cut from the files (a quarter held out)")
     parser.add_argument("--steps", type=int, default=300, help="LoRA training steps")
     parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the adapters")
     parser.add_argument("--eval", type=int, default=8, help="clips generated at each scale")
     parser.add_argument("--model", default=str(ROOT / "assets" / "riff-small"))
     parser.add_argument("--json", type=Path, default=None)
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> dict:
     from riff.train.train import TrainConfig, train
 
     work = Path(tempfile.mkdtemp(prefix="riff-bench-lora-"))
-    report: dict = {"clips": args.clips, "steps": args.steps, "rank": args.rank, "caption": args.caption}
+    report: dict = {
+        "clips": args.clips,
+        "steps": args.steps,
+        "rank": args.rank,
+        "lr": args.lr,
+        "caption": args.caption,
+    }
     began = time.perf_counter()
     style = work / "style"
     style.mkdir()
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     config = TrainConfig(
         data=str(work / "data"), out=str(work / "lora"), init=args.model, lora_rank=args.rank,
-        unet_steps=args.steps, batch_size=4, crop=32, lr=1e-4, holdout=0.25, checkpoint_every=100,
+        unet_steps=args.steps, batch_size=4, crop=32, lr=args.lr, holdout=0.25, checkpoint_every=100,
     )  # fmt: skip
     lora = train(config)
     report["train_s"] = round(time.perf_counter() - began, 1)

@@ -125,6 +125,42 @@ def framed(
     return canvas
 
 
+RULER = 22  # the beat grid's ruler under a seed image
+
+
+def beat_grid_picture(
+    image: Image.Image, bars: list[float], beats: list[float], title: str = "seed image"
+) -> Image.Image:
+    """`image` under a title band with its beat grid drawn under it: a ruler with a numbered tick
+    at each bar line and a short one at each beat, and faint bar lines over the image, HEIGHT
+    px high in all.
+
+    Args:
+        bars: image columns (of `image` as given) where each bar begins, the last bar's end too.
+        beats: image columns of every beat.
+    """
+    inner = HEIGHT - TITLE_BAND - RULER
+    scale = inner / image.height
+    shown = image.convert("RGB").resize((max(1, round(image.width * scale)), inner), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (max(MIN_WIDTH, shown.width), HEIGHT), "white")
+    left = (canvas.width - shown.width) // 2
+    canvas.paste(shown, (left, TITLE_BAND))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 4), title, fill="black", font=_font())
+    ruler = TITLE_BAND + inner
+    draw.line([(left, ruler), (left + shown.width - 1, ruler)], fill="black")
+    for column in beats:
+        x = left + column * scale
+        draw.line([(x, ruler), (x, ruler + 4)], fill="grey")
+    for n, column in enumerate(bars):
+        x = left + column * scale
+        draw.line([(x, TITLE_BAND), (x, ruler)], fill=(230, 60, 40))  # over the image, thin
+        draw.line([(x, ruler), (x, ruler + 9)], fill="black", width=2)
+        if n < len(bars) - 1:
+            draw.text((x + 3, ruler + 7), str(n + 1), fill="black", font=_font())
+    return canvas
+
+
 def picture_from_pixels(pixels: torch.Tensor) -> Image.Image:
     """(3, H, W) intensities in [0, 255] as an 8-bit RGB image, rounded and without metadata
     (to look at; `riff.audio.image.image_from_pixels` makes the image to keep)."""

@@ -9,6 +9,7 @@ draws.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +21,12 @@ from riff import interp, pipeline, seed_images
 from riff.audio.image import mel_from_pixels, pixels_from_image
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import magnitudes_from_mel, mel_from_waveform, waveform_from_mel
+from riff.beats import grid_seed
+from riff.grid import METERS, Grid
 from riff.lora import use_adapters
 from riff.models import Model
 from riff.pictures import (
+    beat_grid_picture,
     convergence_plot,
     framed,
     latent_grid,
@@ -32,7 +36,7 @@ from riff.pictures import (
     png_base64,
 )
 from riff.request import DEFAULT_SETTINGS, PromptEnd, Settings
-from riff.seed_images import DEFAULT_SEED, mask_tensor
+from riff.seed_images import DEFAULT_SEED, GRID_MASK, mask_tensor
 
 PHASE_ITERS = (0, 8, 32, 96)  # phase-retrieval iterations the progress plot measures
 
@@ -62,6 +66,7 @@ class Journey:
     audio: torch.Tensor  # (channels, samples) on the CPU
     sample_rate: int
     audio_caption: str
+    beat_grid: BeatGrid | None = None  # with a tempo: where the seed's bars and beats fall
 
     def to_dict(self, images: bool = True) -> dict:
         """JSON-ready: numbers, captions, and each picture as base64 PNG unless `images` is False."""
@@ -80,6 +85,7 @@ class Journey:
                 "caption": self.audio_caption,
             },
             "pictures": [_picture_dict(p, images) for p in self.pictures],
+            "beat_grid": None if self.beat_grid is None else dataclasses.asdict(self.beat_grid),
         }
 
 
@@ -114,11 +120,16 @@ def journey(
         raise ValueError(f"phase_iters must be iteration counts of at least 0, got {phase_iters}")
     use_adapters(model, settings.adapters())  # its LoRAs, as `render_clip` applies them
     params = model.params
-    # 1. The seed image and its latent, as `render_clip` makes them.
-    seed = seed_images.seed_image(seed_image, params)
+    # 1. The seed image (with a tempo, its pattern on the grid, and the grid under it) and its
+    # latent, as `render_clip` makes them.
+    grid = settings.grid()
+    seed, ruler = _seed(seed_image, settings, params)
+    if grid is not None and mask is None:
+        mask = GRID_MASK  # render_clip keeps the seed's bass on a grid
     init = pipeline.encode_image(model, pixels_from_image(seed))
+    seed_picture = framed(seed, "seed image") if ruler is None else ruler.picture(seed)
     pictures = [
-        Picture("seed image", _seed_caption(seed, params), framed(seed, "seed image")),
+        Picture("seed image", _seed_caption(seed, params, ruler), seed_picture),
         Picture("latent", _latent_caption(seed, init), framed(latent_grid(init[0]), "latent")),
     ]
 
@@ -157,7 +168,48 @@ def journey(
         audio=audio,
         sample_rate=params.sample_rate,
         audio_caption=_audio_caption(audio, params, settings.griffin_lim_iters),
+        beat_grid=ruler,
     )
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """Where a seed image's bars and beats fall, in its image columns (column c is sample
+    c x hop; beats as the meter counts them, eighths in 6/8)."""
+
+    bpm: float
+    meter: str
+    bars: int
+    key: str | None
+    beat_s: float
+    bar_columns: list[float]  # each bar's start, and the last bar's end
+    beat_columns: list[float]
+
+    @classmethod
+    def of(cls, grid: Grid, params: SpectrogramParams) -> BeatGrid:
+        beats_a_bar = METERS[grid.meter][2]
+        beat_s = grid.bar_seconds / beats_a_bar
+        column = params.sample_rate / params.hop_length  # columns a second
+        return cls(
+            bpm=grid.bpm,
+            meter=grid.meter,
+            bars=grid.bars,
+            key=grid.key.name if grid.key else None,
+            beat_s=beat_s,
+            bar_columns=[b * grid.bar_seconds * column for b in range(grid.bars + 1)],
+            beat_columns=[b * beat_s * column for b in range(grid.bars * beats_a_bar + 1)],
+        )
+
+    def picture(self, seed: Image.Image) -> Image.Image:
+        return beat_grid_picture(seed, self.bar_columns, self.beat_columns)
+
+
+def _seed(name: str, settings: Settings, params: SpectrogramParams) -> tuple[Image.Image, BeatGrid | None]:
+    """The seed image a render of `settings` starts from, and its beat grid if it has a tempo."""
+    grid = settings.grid()
+    if grid is None:
+        return seed_images.seed_image(name, params), None
+    return grid_seed(name, grid, settings.bed), BeatGrid.of(grid, params)
 
 
 def _preview_pictures(
@@ -324,11 +376,19 @@ def _spectral_convergence(estimate: torch.Tensor, target: torch.Tensor) -> float
 # Captions.
 
 
-def _seed_caption(seed: Image.Image, params: object) -> str:
+def _seed_caption(seed: Image.Image, params: object, ruler: BeatGrid | None = None) -> str:
     seconds = (seed.width - 1) * params.step_size_ms / 1000
-    return (
+    caption = (
         f"the seed image: a {seconds:.2f} s spectrogram, time left to right, low notes at the bottom, "
         "loud is dark; img2img starts from it"
+    )
+    if ruler is None:
+        return caption
+    key = f" in {ruler.key}" if ruler.key else ""
+    return (
+        f"{caption}. Its pattern is played at {ruler.bpm:g} bpm in {ruler.meter}{key}: {ruler.bars} "
+        f"bar(s), numbered on the ruler under it, a beat every {ruler.beat_s:.3f} s "
+        f"({ruler.beat_columns[1]:.1f} columns), red lines where bars begin"
     )
 
 

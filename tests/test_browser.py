@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -482,4 +483,49 @@ def test_the_song_is_trimmed_on_its_waveform(chromium, url, tmp_path):
         page.get_by_text(re.compile(r"the region is [0-4]\.\d\d s; restyling needs at least 5.11 s"))
     ).to_be_visible(timeout=60_000)
     assert script_errors == []
+    context.close()
+
+
+def test_a_tempo_and_key_name_and_tag_the_downloaded_track(chromium, url, tmp_path):
+    from playwright.sync_api import expect
+
+    from riff.audio.tags import wav_chunks
+
+    context, page, script_errors = _open(chromium, url)
+    page.locator("#start-prompt textarea").fill("jazz piano")
+    page.locator("#end-prompt textarea").fill("jazz drums")
+    _walk_settings(page)
+    _set_number(page, CLIPS, "1")
+    _set_number(page, "Inference steps", "5")
+    # Tap tempo: taps half a second apart set the tempo box near 120 bpm (the page's own clock).
+    tempo = page.get_by_label("Tempo (bpm)", exact=True).first
+    tap = page.get_by_role("button", name="Tap tempo").first
+    for _ in range(3):
+        tap.click()
+        page.wait_for_timeout(500)
+    tapped = float(tempo.input_value())
+    assert 40 <= tapped <= 120
+    tempo.fill("120")
+    tempo.press("Enter")
+    key = page.get_by_label("Key", exact=True).first
+    key.click()
+    page.get_by_role("option", name="A minor", exact=True).click()
+    expect(key).to_have_value("A minor")
+
+    page.locator("#generate").click()
+    # The player's own download is named with the tempo and key, and so is the file.
+    link = page.locator("#track a[data-testid=download-link][download$='_120bpm_Am.wav']")
+    page.locator(
+        "#track a[data-testid=download-link][download$='_120bpm_Am.wav'], .toast-body.error"
+    ).first.wait_for(timeout=300_000)
+    _no_errors(page, script_errors)
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "jazz-piano-to-jazz-drums_120bpm_Am.wav"
+    kept = tmp_path / download.value.suggested_filename
+    download.value.save_as(kept)
+    acid = wav_chunks(kept)["acid"]
+    assert struct.unpack("<f", acid[20:24]) == (120.0,)  # the tempo a DAW reads
+    assert struct.unpack("<H", acid[4:6]) == (69,)  # A, the key's root
+    _no_errors(page, script_errors)
     context.close()

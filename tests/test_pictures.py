@@ -92,3 +92,26 @@ def test_the_loss_plot_has_a_panel_per_stage_that_ran(tmp_path):
     dark = (20, 60, 160)  # the running mean
     assert dark in _colours(image.crop((0, 0, 300, 120)))
     assert dark in _colours(image.crop((0, 120, 300, 240)))
+
+
+def test_a_seed_on_a_tempo_shows_its_bars_and_beats_under_it():
+    from riff.grid import Grid, parse_key
+    from riff.teach import BeatGrid
+
+    ruler = BeatGrid.of(Grid(120.0, "6/8", 2, parse_key("Eb")), SpectrogramParams())
+    # 6/8 at 120 quarter notes a minute: 1.5 s bars of six eighths, 100 columns a second.
+    assert ruler.bar_columns == pytest.approx([0.0, 150.0, 300.0])
+    assert len(ruler.beat_columns) == 13 and ruler.beat_columns[1] == pytest.approx(25.0)
+    assert (ruler.key, ruler.beat_s) == ("Eb major", 0.25)
+    seed = Image.new("RGB", (304, 512), "white")
+    picture = np.asarray(ruler.picture(seed)).astype(int)
+    assert picture.shape[0] == pictures.HEIGHT
+    # Red bar lines over the image where each bar begins, and nowhere between them.
+    left = (
+        picture.shape[1] - round(304 * (pictures.HEIGHT - pictures.TITLE_BAND - pictures.RULER) / 512)
+    ) // 2
+    scale = (pictures.HEIGHT - pictures.TITLE_BAND - pictures.RULER) / 512
+    row = picture[pictures.TITLE_BAND + 50]
+    red = [x for x in range(picture.shape[1]) if row[x, 0] > 200 and row[x, 1] < 120]
+    assert red and all(min(abs(x - (left + c * scale)) for c in ruler.bar_columns) <= 1 for x in red)
+    assert {round((x - left) / scale / 150) for x in red} == {0, 1, 2}

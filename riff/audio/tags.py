@@ -53,11 +53,12 @@ def file_name(stem: str, grid: Grid | None, suffix: str = ".wav") -> str:
     return f"{slug}_{grid.tag()}{suffix}" if grid is not None else f"{slug}{suffix}"
 
 
-def tag_file(path: str | Path, grid: Grid, clips: int = 1, loop: bool = False) -> Path:
+def tag_file(path: str | Path, grid: Grid, clips: float = 1, loop: bool = False) -> Path:
     """Write `grid`'s tempo and key into an audio file riff wrote, in its format's tags.
 
     Args:
-        clips: clips in the file (each `grid.bars` bars): the acid chunk counts its beats.
+        clips: clips in the file (each `grid.bars` bars; a fraction where they are shorter):
+            the acid chunk counts its beats.
         loop: a WAV also gets a `smpl` chunk that loops the whole file.
     Raises:
         ValueError: a format riff does not tag.
@@ -92,7 +93,7 @@ def tag_file(path: str | Path, grid: Grid, clips: int = 1, loop: bool = False) -
     return path
 
 
-def acid_chunk(grid: Grid, clips: int = 1) -> bytes:
+def acid_chunk(grid: Grid, clips: float = 1) -> bytes:
     """The 24-byte `acid` chunk body: flags, root note, two unused fields, beats, meter, tempo."""
     flags = ACID_STRETCH  # a loop on the grid, not a one-shot: the DAW stretches it to its tempo
     root = 0
@@ -123,7 +124,7 @@ def wav_chunks(path: str | Path) -> dict[str, bytes]:
     return chunks
 
 
-def _tag_wav(path: Path, grid: Grid, clips: int, loop: bool) -> None:
+def _tag_wav(path: Path, grid: Grid, clips: float, loop: bool) -> None:
     chunks = wav_chunks(path)
     fmt = chunks.get("fmt ")
     if fmt is None or "data" not in chunks:

@@ -15,7 +15,10 @@ from riff.audio.decode import Spectrogram, decode, image_from_waveform, metadata
 from riff.audio.files import WRITABLE, audio_seconds, load_audio, save_audio
 from riff.audio.image import save_image
 from riff.audio.params import SpectrogramParams
+from riff.audio.tags import file_name
+from riff.grid import Grid
 from riff.seed_images import image_size, open_image
+from riff.serve.results import tag_track
 from riff.serve.sessions import Sessions
 from riff.serve.trust import session_dir
 
@@ -57,8 +60,18 @@ class Codec:
         )
         return path, {**metadata(image), "note": clip.note}
 
-    def export(self, track: str | Path, name: str, suffix: str, session: str | None) -> Path:
-        """The session's finished track as `<name><suffix>` (.wav, .flac, .mp3, .ogg), beside it."""
+    def export(
+        self,
+        track: str | Path,
+        name: str,
+        suffix: str,
+        session: str | None,
+        grid: Grid | None = None,
+        loop: bool = False,
+    ) -> Path:
+        """The session's finished track as `<name><suffix>` (.wav, .flac, .mp3, .ogg), beside it;
+        with a `grid`, as `<name>_<bpm>bpm_<key><suffix>`, tagged with its tempo and key (and a
+        loop's WAV as a loop: `results.tag_track`)."""
         if suffix not in WRITABLE:
             raise ValueError(f"cannot write {suffix!r}: choose one of {', '.join(WRITABLE)}")
         source = self.sessions.own_file(track, session)
@@ -66,4 +79,6 @@ class Codec:
         data, rate = sf.read(str(source), dtype="float32", always_2d=True)
         mine = session_dir(self.sessions.root, session).resolve() in source.parents
         folder = source.parent if mine else self.sessions.folder(session)  # examples stay as they are
-        return save_audio(folder / f"{safe}{suffix}", torch.from_numpy(data.T.copy()), rate)
+        kept = f"{safe}{suffix}" if grid is None else file_name(safe, grid, suffix)
+        path = save_audio(folder / kept, torch.from_numpy(data.T.copy()), rate)
+        return path if grid is None else tag_track(path, grid, loop)

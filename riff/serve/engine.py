@@ -201,9 +201,7 @@ class Engine:
         limits, and its seed image and mask read, now, before the model loads; then its clips,
         rendered in order in its turn on the model, as they are iterated. `client` names the
         caller for its caps where no session does (REST)."""
-        grid = settings.grid()  # with a tempo, the seed is a pattern and its bars set the width
-        check_seed(music.seed_image, grid, music.width)
-        width = music.width or (clip_columns(grid) if grid else seed_width(music.seed_image, self.limits))
+        width = clip_width(music.seed_image, settings, music.width, self.limits)
         steps, settings = self._checked(music, settings, width)
         seed_image(music.seed_image)
         if music.mask is not None:
@@ -278,7 +276,7 @@ class Engine:
         """One clip's journey for the teaching view (`riff.teach.journey`), in its turn on the
         model; returns it and its audio as a WAV in the session's folder."""
         music = Variations(end, (end.seed,), seed_image=seed_image_name)
-        width = seed_width(seed_image_name, self.limits)
+        width = clip_width(seed_image_name, settings, None, self.limits)
         steps, settings = self._checked(music, settings, width)
         watch = self.sessions.watch(session, progress)
         with self.queue.admit(self.client(session)):
@@ -315,6 +313,14 @@ class Engine:
         within `client`'s caps."""
         with contextlib.closing(self.clips(walk, settings, client=client)) as clips:
             return next(clips)
+
+
+def clip_width(seed_image: str, settings: Settings, width: int | None, limits: Limits) -> int:
+    """Columns a clip of the request is: as asked, else with a tempo its bars' (the seed then a
+    pattern on the grid), else the seed image's; a seed that cannot go on the grid fails here."""
+    grid = settings.grid()
+    check_seed(seed_image, grid, width)
+    return width or (clip_columns(grid) if grid else seed_width(seed_image, limits))
 
 
 def seed_width(name: str, limits: Limits) -> int:

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import soundfile as sf
 from PIL import Image
 
 from riff.audio.files import save_audio
 from riff.audio.image import save_image
+from riff.audio.tags import file_name, tag_file
+from riff.grid import Grid
 from riff.pictures import spectrogram_picture
 from riff.request import Chain, Loop, Music, Restyle, Settings, Variations, to_dict
 from riff.track import clip_audio, stitch
@@ -36,20 +39,36 @@ class Result:
     archive: Path | None = None  # every PNG (with metadata) in one zip
     done: bool = False
     name: str = "track"  # for files a listener keeps: from the prompts (`track_name`)
+    grid: Grid | None = None  # the beat grid asked for: in the kept file's name and tags
+    loop: bool = False  # a loop: its WAV says so (a `smpl` chunk over the whole file)
 
     def named_track(self) -> Path | None:
-        """The finished track under its name ("solo-piano-to-rock-drums.wav"), so that the
-        player's own download is named after the prompts too; None until it is done."""
+        """The finished track under its name ("solo-piano-to-rock-drums.wav"; with a tempo
+        "solo-piano-to-rock-drums_96bpm_Am.wav", tagged), so that the player's own download is
+        named after the prompts too; None until it is done."""
         if not self.done or self.track is None:
             return None
-        named = self.folder / "named" / f"{self.name}{self.track.suffix}"
+        suffix = self.track.suffix
+        name = f"{self.name}{suffix}" if self.grid is None else file_name(self.name, self.grid, suffix)
+        named = self.folder / "named" / name
         if not named.exists():
             named.parent.mkdir(exist_ok=True)
+            if self.grid is not None:  # a copy: its tags are not the working track's
+                shutil.copyfile(self.track, named)
+                tag_track(named, self.grid, self.loop)
+                return named
             try:
                 os.link(self.track, named)
             except OSError:
                 shutil.copyfile(self.track, named)
         return named
+
+
+def tag_track(path: Path, grid: Grid, loop: bool = False) -> Path:
+    """Tag a track riff wrote with `grid`'s tempo and key (`riff.audio.tags.tag_file`), its acid
+    beats counted from its length, so a continued walk's shorter clips count true."""
+    info = sf.info(str(path))
+    return tag_file(path, grid, info.frames / grid.clip_samples(info.samplerate), loop=loop)
 
 
 def track_name(music: Music) -> str:
@@ -82,7 +101,7 @@ def write(
     Args:
         model: the model's name as it may be shown (`models.shared_name`), for the JSON.
     """
-    result = Result(folder, name=track_name(music))
+    result = Result(folder, name=track_name(music), grid=settings.grid(), loop=isinstance(music, Loop))
     done: list[Clip] = []
     images: list[Image.Image] = []
     for clip in clips:

@@ -8,10 +8,12 @@ import math
 import gradio as gr
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Variations
+from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Settings, Variations
 from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
+    AS_THE_SEED,
+    FIT_BARS,
     Handlers,
     clip_width,
     gpu,
@@ -40,6 +42,10 @@ class Clips(Handlers):
         denoising: float = PromptEnd.denoising,
         guidance: float = PromptEnd.guidance,
         seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -58,10 +64,15 @@ class Clips(Handlers):
             denoising: how far each clip departs from the seed image, 0 to 1 (0.75 default).
             guidance: how strongly the prompt steers, about 1 to 15 (7 default).
             seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
+            bpm: tempo, 40 to 240; empty or 0 plays the seed image as it is (a bundled
+                pattern is then rendered at this tempo and key as the seed).
+            key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
+            meter: "4/4", "3/4" or "6/8".
+            bars: bars per clip, or "as many as fit" one clip.
         """
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         end = PromptEnd(prompt_text(prompt), int(seed), negative_prompt or "", denoising, guidance)
         seeds = Variations.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
-        settings = settings_for(num_inference_steps)
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
         for result in self._results(seeds, settings, self._session(request), progress):
             yield panel_values(result, note)
@@ -79,6 +90,10 @@ class Clips(Handlers):
         crossfade_ms: float = Loop.crossfade_ms,
         seed_image: str = DEFAULT_SEED,
         width: int = CLIP_WIDTH,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -95,8 +110,15 @@ class Clips(Handlers):
             guidance: how strongly the prompt steers, about 1 to 15 (7 default).
             seed_image: name of the bundled seed image that sets the rhythm (e.g. "og_beat").
             crossfade_ms: crossfade between clips (and round the loop) in milliseconds.
-            width: clip width in spectrogram columns (512 is about 5 s).
+            width: clip width in spectrogram columns (512 is about 5 s); leave it at 512 with a
+                tempo, whose bars set the width.
+            bpm: tempo, 40 to 240; empty or 0 plays the seed image as it is (a bundled
+                pattern is then rendered at this tempo and key as the seed).
+            key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
+            meter: "4/4", "3/4" or "6/8".
+            bars: bars per clip, or "as many as fit" one clip.
         """
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
         music = Loop(
             end,
@@ -110,9 +132,7 @@ class Clips(Handlers):
             if music.clips > 1
             else f"Seed used: {end.seed}"
         )
-        for result in self._results(
-            music, settings_for(num_inference_steps), self._session(request), progress
-        ):
+        for result in self._results(music, settings, self._session(request), progress):
             yield panel_values(result, note)
 
     @gpu(lambda _: 1, width=None)
@@ -125,13 +145,17 @@ class Clips(Handlers):
         guidance: float = PromptEnd.guidance,
         num_inference_steps: int | None = None,
         seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """The teaching view: one clip's journey from seed image to sound, the numbers behind it,
-        and why a walk slerps its noise."""
+        and why a walk slerps its noise; with a tempo, the seed's beat grid under its image."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
-        settings = settings_for(num_inference_steps)
         image = bundled_seed(seed_image or DEFAULT_SEED)
         shown, wav = self.engine.teach(end, settings, image, self._session(request), progress_bar(progress))
         noise = slerp_vs_lerp(end.seed, (end.seed + 1) % (MAX_SEED + 1))

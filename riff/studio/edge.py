@@ -16,6 +16,7 @@ from gradio.utils import get_upload_folder
 
 from riff.audio.params import CLIP_WIDTH
 from riff.endless import Listener
+from riff.grid import Key, parse_key
 from riff.request import Settings
 from riff.runtime import give_back_memory
 from riff.serve.engine import Busy, Chunk, Engine, Gone, Result, Stopped
@@ -36,6 +37,9 @@ except ImportError:
 
 
 NO_MASK = "none"
+AS_THE_SEED = "as the seed"  # no key asked for: the seed image's own
+FIT_BARS = "as many as fit"  # no bar count asked for: as many as fit one 5.11 s clip
+KEY_NAMES = tuple(Key(tonic, minor).name for minor in (False, True) for tonic in range(12))
 WORKERS = 8  # Gradio threads per kind of event; the engine's queue decides who renders
 
 
@@ -104,8 +108,49 @@ def uploaded_path(path: str) -> str:
     return str(uploaded(path, [get_upload_folder()]))
 
 
-def settings_for(steps: int | None, **fields) -> Settings:
-    return Settings(num_inference_steps=None if steps is None else int(steps), **fields)
+def settings_for(
+    steps: int | None,
+    bpm: float | None = None,
+    key: str | None = None,
+    meter: str | None = "4/4",
+    bars: int | str | None = None,
+    **fields,
+) -> Settings:
+    """The settings of a render from its widgets: steps, the beat grid (`grid_fields`) and the rest.
+
+    Raises:
+        ValueError: a bad value, in one line (`Settings` checks the grid before any work).
+    """
+    grid = grid_fields(bpm, key, meter, bars)
+    return Settings(num_inference_steps=None if steps is None else int(steps), **grid, **fields)
+
+
+def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: int | str | None) -> dict:
+    """`Settings`' beat-grid fields from the page's: an empty or 0 tempo and "as the seed" ask
+    for none, `FIT_BARS` (or none) for as many bars as fit a clip; bad values are left for
+    `Settings` to refuse."""
+    if bars in (FIT_BARS, ""):
+        bars = None
+    if bars is not None:
+        if isinstance(bars, bool) or not float(bars).is_integer():
+            raise ValueError(f"bars must be a whole number of at least 1, got {bars!r}")
+        bars = int(bars)
+    return {
+        "bpm": None if bpm in (None, "", 0) else float(bpm),
+        "key": None if key in (None, "", AS_THE_SEED) else key,
+        "meter": meter or "4/4",
+        "bars": bars,
+    }
+
+
+def grid_values(settings: Settings) -> dict:
+    """The page's beat-grid fields for `settings`: the inverse of `grid_fields`."""
+    return {
+        "bpm": settings.bpm,
+        "key": parse_key(settings.key).name if settings.key else AS_THE_SEED,  # as the dropdown lists it
+        "meter": settings.meter,
+        "bars": FIT_BARS if settings.bars is None else settings.bars,
+    }
 
 
 def prompt_text(text: str | None, what: str = "write a prompt first") -> str:
@@ -147,7 +192,13 @@ def panel_values(result: Result, note: str):
         str(result.picture) if result.picture else None,
         [str(p) for p in downloads] or None,
         note if result.done else f"{note} · rendering: {len(result.clips)} clip(s) ready",
-        {"clips": [str(p) for p in result.clips], "track": str(result.track), "name": result.name},
+        {
+            "clips": [str(p) for p in result.clips],
+            "track": str(result.track),
+            "name": result.name,
+            "grid": result.grid,
+            "loop": result.loop,
+        },
     )
 
 
@@ -191,10 +242,13 @@ class Handlers:
 
     @ui_errors
     def export(self, saved: dict | None, audio_format: str = "wav", request: gr.Request = None) -> str:
-        """The finished track as a file named after its prompts, in the chosen format."""
+        """The finished track as a file named after its prompts (and its tempo and key, tagged
+        with them), in the chosen format."""
         if not saved or not saved.get("track"):
             raise ValueError("render something first")
-        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", self._session(request))
+        session = self._session(request)
+        grid, loop = saved.get("grid"), bool(saved.get("loop"))
+        path = self.engine.export(saved["track"], saved["name"], f".{audio_format}", session, grid, loop)
         return str(path)
 
     def cancel(self, request: gr.Request = None) -> str:

@@ -86,9 +86,11 @@ def clips_for(seconds: float | None, width: float | None = None, continuation: b
 
 def walk_settings(engine: Engine, seeds: list[str]) -> dict:
     """The explorer's walk settings, folded: steps, curve, crossfade, scheduler, clip length,
-    continuation, seed image, mask."""
+    continuation, seed image, mask, and the beat grid under the seed image."""
     fields: dict = {}
-    with gr.Accordion("Walk settings: steps, curve, crossfade, clip length, seed image, mask", open=False):
+    with gr.Accordion(
+        "Walk settings: steps, curve, crossfade, clip length, seed image, mask, tempo and key", open=False
+    ):
         with gr.Row():
             fields["num_inference_steps"] = widgets.steps(engine)
             fields["alpha_curve"] = gr.Dropdown(
@@ -120,6 +122,7 @@ def walk_settings(engine: Engine, seeds: list[str]) -> dict:
                 fields["mask"] = gr.Dropdown(
                     [NO_MASK, *mask_names()], value=NO_MASK, label="Mask (white repaints, black keeps)"
                 )
+        fields |= widgets.beat_grid()
 
     def pick_seed(selected: gr.SelectData) -> str:
         return seeds[selected.index]

@@ -21,6 +21,10 @@ SLIDER_HELP: dict[str, str] = {
     "clips_per_hop": "Clips spent going from each prompt of the chain to the next: more makes slower, smoother changes of style.",
     "clips_per_seed": "Clips spent going from one seed's noise to the next: more makes the endless riff change more slowly.",
     "clips": "How many clips go round the loop before it repeats: a longer loop with more variation inside it.",
+    "bpm": "Tempo in beats a minute, 40-240 (or tap it): the seed's pattern plays at it, each clip whole bars; 0 keeps the seed's own tempo.",
+    "key": "The key of a bass and pad laid under the seed's pattern, which the music leans to and the file is tagged with; or as the seed is.",
+    "meter": "Beats in a bar: 4/4 and 3/4 count quarter notes, 6/8 two dotted quarters; the seed's pattern is arranged for it.",
+    "bars": "Bars in each clip, with a tempo: more bars make longer clips at more cost, or as many as fit a 5.11 s clip.",
     "start_s": "Where in the song the restyled region begins, in seconds.",
     "duration_s": "How long the restyled region is: it is cut into 5.11 s clips, each restyled on its own.",
 }

@@ -8,10 +8,10 @@ import gradio as gr
 from riff.audio.files import wav_bytes
 from riff.endless import Endless, Listener
 from riff.pictures import ScrollingPicture
-from riff.request import PromptEnd
+from riff.request import PromptEnd, Settings
 from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
-from riff.studio.edge import Handlers, prompt_text, session_of, settings_for, ui_errors
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, Handlers, prompt_text, session_of, settings_for, ui_errors
 
 
 class Streams(Handlers):
@@ -27,10 +27,16 @@ class Streams(Handlers):
         denoising: float = PromptEnd.denoising,
         guidance: float = PromptEnd.guidance,
         seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
     ):
         """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what
-        plays, until Stop, the page closes, or the studio's limit of music per press."""
+        plays, until Stop, the page closes, or the studio's limit of music per press; with a
+        tempo (`bpm`, `key`, `meter`, `bars`), its seed is the pattern on that grid."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         session = self._session(request)
         music = Endless(
             PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance),
@@ -39,9 +45,7 @@ class Streams(Handlers):
         )
         self.engine.up_next.forget(session)
         scroll = ScrollingPicture()
-        chunks = self.engine.endless(
-            music, settings_for(num_inference_steps), lambda: self.engine.up_next.take(session), session
-        )
+        chunks = self.engine.endless(music, settings, lambda: self.engine.up_next.take(session), session)
         listener = Listener()
         self._listening[session] = (listener, None)
         try:

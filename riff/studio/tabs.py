@@ -29,6 +29,7 @@ def text_tab(studio: Studio) -> None:
         fields["denoising"] = widgets.denoising()
         fields["guidance"] = widgets.guidance()
         fields["seed_image"] = widgets.seed_image()
+    fields |= widgets.beat_grid()
     render_button(studio, "Generate", studio.generate, fields, "All clips, one after another", columns=8)
 
 
@@ -58,6 +59,7 @@ def chain_tab(studio: Studio) -> None:
         fields["crossfade_ms"] = widgets.crossfade(Chain.crossfade_ms)
         fields["seed_image"] = widgets.seed_image()
         fields["width"] = widgets.clip_length()
+    fields |= widgets.beat_grid()
     render_button(studio, "Render the chain", studio.chain, fields, "Chain", columns=6)
 
 
@@ -76,6 +78,7 @@ def loop_tab(studio: Studio) -> None:
         fields["crossfade_ms"] = widgets.crossfade(Loop.crossfade_ms, "Crossfade (ms), the wrap too")
         fields["seed_image"] = widgets.seed_image()
         fields["width"] = widgets.clip_length()
+    fields |= widgets.beat_grid()
     render_button(
         studio, "Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True
     )
@@ -97,6 +100,7 @@ def endless_tab(studio: Studio) -> None:
         fields["denoising"] = widgets.denoising()
         fields["guidance"] = widgets.guidance()
         fields["seed_image"] = widgets.seed_image()
+    fields |= widgets.beat_grid()
     explain(fields)
     with gr.Row():
         play = gr.Button("Play", variant="primary", elem_id="endless-play")

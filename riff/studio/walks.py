@@ -14,10 +14,13 @@ from riff.seed_images import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import EXAMPLES as EXAMPLES_SESSION
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
+    AS_THE_SEED,
+    FIT_BARS,
     NO_MASK,
     Handlers,
     clip_width,
     gpu,
+    grid_values,
     mask_path,
     panel_values,
     progress_bar,
@@ -50,6 +53,10 @@ def walk_request(
     seed_upload: str | None = None,
     continuation: bool = Walk.continuation,
     width: int = CLIP_WIDTH,
+    bpm: float | None = None,
+    key: str = AS_THE_SEED,
+    meter: str = Settings.meter,
+    bars: int | str = FIT_BARS,
 ) -> tuple[Walk, Settings]:
     """The walk and settings the explorer's fields ask for (`Studio.interpolate`'s parameters)."""
     both = "both prompts are needed: write what the start and the end should sound like"
@@ -73,7 +80,7 @@ def walk_request(
         width=clip_width(width),
         continuation=bool(continuation),
     )
-    settings = settings_for(num_inference_steps, scheduler=scheduler)
+    settings = settings_for(num_inference_steps, bpm, key, meter, bars, scheduler=scheduler)
     return walk, settings
 
 
@@ -103,6 +110,7 @@ def walk_fields(walk: Walk, settings: Settings) -> dict:
         "scheduler": settings.scheduler,
         "continuation": walk.continuation,
         "width": walk.width or CLIP_WIDTH,
+        **grid_values(settings),
     }
 
 
@@ -133,6 +141,10 @@ class Walks(Handlers):
         seed_upload: str | None = None,
         continuation: bool = Walk.continuation,
         width: int = CLIP_WIDTH,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -161,7 +173,14 @@ class Walks(Handlers):
             scheduler: denoising scheduler name (the default is fine).
             seed_upload: an uploaded seed image instead of a bundled one (usually empty).
             continuation: start each clip from the one before (smoother joins).
-            width: clip width in spectrogram columns (512 is about 5 s).
+            width: clip width in spectrogram columns (512 is about 5 s); leave it at 512 with a
+                tempo, whose bars set the width.
+            bpm: tempo, 40 to 240; empty or 0 plays the seed image as it is. The seed image
+                must then be a bundled pattern; the track is whole bars, named and tagged with
+                the tempo and key.
+            key: one of the 24 keys ("A minor", "Am", "F#", "E flat minor"), or "as the seed".
+            meter: "4/4", "3/4" or "6/8".
+            bars: bars per clip, or "as many as fit" one clip.
         """
         given = dict(locals())
         walk, settings = walk_request(**{name: given[name] for name in WALK_FIELDS})
@@ -211,10 +230,15 @@ class Walks(Handlers):
         crossfade_ms: float = Chain.crossfade_ms,
         seed_image: str = DEFAULT_SEED,
         width: int = CLIP_WIDTH,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """A prompt chain: rows of (prompt, seed), each hop starting where the one before ended."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
         ends = tuple(PromptEnd(p, s, "", denoising, guidance) for p, s in prompt_rows(prompts))
         chain = Chain(
             ends,
@@ -224,7 +248,6 @@ class Walks(Handlers):
             width=clip_width(width),
             continuation=bool(continuation),
         )
-        settings = settings_for(num_inference_steps)
         note = "Seeds used: " + ", ".join(str(e.seed) for e in ends)
         for result in self._results(chain, settings, self._session(request), progress):
             yield panel_values(result, note)

@@ -1,5 +1,6 @@
 """The page's shared controls, each declared once: steps, guidance, denoising, seeds, seed
-image, crossfade, clip length, continuation; a tab's render button and its results panel."""
+image, crossfade, clip length, continuation, the beat grid (tempo, tap tempo, key, meter, bars);
+a tab's render button and its results panel."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from dataclasses import dataclass
 import gradio as gr
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
+from riff.grid import MAX_BPM, METERS, MIN_BPM
 from riff.request import MAX_GUIDANCE, MAX_SEED, PromptEnd, Walk
 from riff.seed_images import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import Engine
-from riff.studio.edge import Handlers
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, Handlers
 from riff.studio.help import explain
 
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
 SLIDER_STEPS = (5, 100)
+MENU_BARS = 16  # bars per clip the list offers; the API takes any count the width allows
 
 
 def steps(engine: Engine) -> gr.Slider:
@@ -62,6 +65,44 @@ def continuation() -> gr.Checkbox:
         value=Walk.continuation,
         info="each clip keeps the previous clip's last quarter and goes on from it (clips render one by one)",
     )
+
+
+# Tap tempo in the page itself: each tap's time is kept for 3 s; two taps or more set the tempo
+# box to their mean interval's tempo, within the tempos riff renders.
+TAP_JS = f"""(bpm) => {{
+  const now = performance.now();
+  const taps = (window.riffTaps || []).filter((t) => now - t < 3000);
+  taps.push(now);
+  window.riffTaps = taps;
+  if (taps.length < 2) return bpm;
+  const beat = (taps[taps.length - 1] - taps[0]) / (taps.length - 1);
+  return Math.min({MAX_BPM:g}, Math.max({MIN_BPM:g}, Math.round(60000 / beat)));
+}}"""
+
+
+def beat_grid() -> dict:
+    """The beat grid's controls in a row, by the handlers' parameter names: tempo (empty or 0:
+    as the seed image plays) with a tap-tempo button, key, meter and bars per clip."""
+    fields: dict = {}
+    with gr.Row(elem_classes="beat-grid"):
+        fields["bpm"] = gr.Number(
+            None, label="Tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="as the seed", min_width=100
+        )
+        tap = gr.Button("Tap tempo", size="sm", min_width=80, scale=0)
+        fields["key"] = gr.Dropdown(
+            [AS_THE_SEED, *KEY_NAMES], value=AS_THE_SEED, label="Key", allow_custom_value=True, min_width=120
+        )
+        fields["meter"] = gr.Dropdown(list(METERS), value="4/4", label="Meter", min_width=80)
+        # A list, not a number box: an emptied number box sends 0, which is no bar count.
+        fields["bars"] = gr.Dropdown(
+            [FIT_BARS, *range(1, MENU_BARS + 1)],
+            value=FIT_BARS,
+            label="Bars per clip",
+            allow_custom_value=True,
+            min_width=100,
+        )
+    tap.click(None, fields["bpm"], fields["bpm"], js=TAP_JS, api_visibility="private", queue=False)
+    return fields
 
 
 def inputs(handler, fields: dict) -> list:

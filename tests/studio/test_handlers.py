@@ -1,12 +1,27 @@
 """The page's handlers without a server: progress as the page shows it, the endless riff's
-status line between chunks."""
+status line between chunks, the beat grid from every render tab into the settings."""
 
 from __future__ import annotations
 
-import gradio as gr
+import json
+import struct
+from pathlib import Path
 
-from riff.studio.edge import progress_bar
+import gradio as gr
+import pytest
+import soundfile as sf
+import torch
+from mutagen.flac import FLAC
+from mutagen.id3 import ID3
+
+from riff.audio.files import save_audio
+from riff.audio.tags import wav_chunks
+from riff.grid import Grid, parse_key
+from riff.request import Settings, from_dict, to_dict
+from riff.serve.results import Result
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, grid_fields, panel_values, progress_bar
 from riff.studio.handlers import Studio
+from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
 
 
 def test_progress_names_the_clip_being_denoised():
@@ -38,3 +53,178 @@ def test_the_pages_status_line_follows_the_listener_between_chunks(engine):
     assert status.endswith("left to play; no more is coming") and timer == gr.skip()
     assert isinstance(studio.endless_stopped(), gr.Timer)
     assert studio.endless_status() == (gr.skip(), gr.skip())
+
+
+# --- the beat grid: tempo, key, meter and bars -------------------------------------------------
+
+GRID = {"bpm": 96, "key": "Am", "meter": "3/4", "bars": 2}
+ASKED = {"bpm": 96.0, "key": "Am", "meter": "3/4", "bars": 2}
+
+
+def _asked(settings: Settings) -> dict:
+    return {name: getattr(settings, name) for name in ASKED}
+
+
+def _rendering(studio: Studio) -> list:
+    """Each request the handlers hand to the engine, instead of rendering it."""
+    asked: list = []
+
+    def results(music, settings, session, progress):
+        asked.append((music, settings))
+        return iter(())
+
+    studio._results = results
+    return asked
+
+
+@pytest.mark.parametrize(
+    "handler, args",
+    [
+        ("interpolate", ("piano", 1, "drums", 2)),
+        ("generate", ("piano",)),
+        ("loop", ("piano",)),
+        ("chain", ([["piano", 0], ["drums", 1]],)),
+    ],
+)
+def test_every_render_tab_hands_its_beat_grid_to_the_settings(engine, handler, args):
+    studio = Studio(engine)
+    asked = _rendering(studio)
+    list(getattr(studio, handler)(*args, num_inference_steps=2, **GRID))
+    [(_, settings)] = asked
+    assert _asked(settings) == ASKED and settings.grid().beats == 6.0
+    # No tempo (empty or 0) and "as the seed": the seed image as it plays, as before.
+    list(getattr(studio, handler)(*args, bpm=0, key=AS_THE_SEED, bars=None))
+    list(getattr(studio, handler)(*args, bpm=None, key="", bars=FIT_BARS))
+    assert [s.grid() for _, s in asked[1:]] == [None, None]
+
+
+def test_the_endless_riff_and_the_teaching_view_take_the_grid(engine, monkeypatch):
+    studio = Studio(engine)
+    asked: list = []
+
+    def handed(what, settings, *rest):
+        asked.append(settings)
+        raise LookupError  # handed over: the rest is the engine's
+
+    monkeypatch.setattr(engine, "endless", handed)
+    monkeypatch.setattr(engine, "teach", handed)
+    with pytest.raises(LookupError):
+        next(studio.endless("piano", **GRID))
+    with pytest.raises(LookupError):
+        studio.teach("piano", **GRID)
+    assert [_asked(s) for s in asked] == [ASKED, ASKED]
+
+
+@pytest.mark.parametrize(
+    "grid, expected",
+    [
+        ({"bpm": 500}, "tempo must be 40-240 bpm, got 500.0"),
+        ({"bpm": 20}, "tempo must be 40-240 bpm"),
+        ({"bpm": 96, "key": "H minor"}, "unknown key 'H minor'"),
+        ({"bpm": 96, "bars": 0}, "bars must be a whole number of at least 1, got 0"),
+        ({"bpm": 96, "bars": 2.5}, "bars must be a whole number of at least 1, got 2.5"),
+        ({"bpm": 240, "bars": 500}, "more than 2048: at most"),
+        ({"bpm": 96, "meter": "5/4"}, "meter must be one of 4/4, 3/4, 6/8, got '5/4'"),
+        ({"key": "Am"}, "needs a tempo"),
+    ],
+    ids=["fast", "slow", "key", "no-bars", "half-bar", "too-many-bars", "meter", "key-alone"],
+)
+@pytest.mark.parametrize("handler", ["interpolate", "generate", "loop", "chain", "endless", "teach"])
+def test_a_bad_beat_grid_is_one_line_before_any_work(engine, handler, grid, expected, monkeypatch):
+    studio = Studio(engine)
+    asked = _rendering(studio)
+    for work in ("endless", "teach", "render"):
+        monkeypatch.setattr(engine, work, lambda *args, **kwargs: asked.append(args))
+    args = {
+        "interpolate": ("piano", 1, "drums", 2),
+        "chain": ([["piano", 0], ["drums", 1]],),
+    }.get(handler, ("piano",))
+    with pytest.raises(gr.Error) as excinfo:
+        result = getattr(studio, handler)(*args, **grid)
+        if handler != "teach":
+            list(result)
+    message = str(excinfo.value.message)
+    assert expected in message and "\n" not in message and "Traceback" not in message
+    assert asked == []
+
+
+def test_reuse_these_settings_keeps_the_beat_grid_and_reads_old_json():
+    walk, settings = walk_request("piano", 1, "drums", 2, bpm=96, key="a minor", meter="6/8", bars=1)
+    saved = json.loads(json.dumps(to_dict(walk, settings)))
+    assert {n: saved["settings"][n] for n in GRID} == {
+        "bpm": 96.0,
+        "key": "a minor",
+        "meter": "6/8",
+        "bars": 1,
+    }
+    fields = walk_fields(*from_dict(saved))
+    # Back into the fields as the dropdown lists the key; the same request again.
+    assert {n: fields[n] for n in GRID} == {"bpm": 96.0, "key": "A minor", "meter": "6/8", "bars": 1}
+    again = walk_request(**{n: fields[n] for n in WALK_FIELDS if n in fields})
+    assert again[1].grid() == settings.grid() and again[0] == walk
+    # A settings JSON written before the beat grid existed still loads, as the seed plays.
+    for name in GRID:
+        del saved["settings"][name]
+    old = walk_fields(*from_dict(saved))
+    assert {n: old[n] for n in GRID} == {"bpm": None, "key": AS_THE_SEED, "meter": "4/4", "bars": FIT_BARS}
+    assert walk_request(**{n: old[n] for n in WALK_FIELDS if n in old})[1].grid() is None
+
+
+def test_the_24_keys_are_offered_and_each_reads_back():
+    assert len(set(KEY_NAMES)) == 24
+    assert [parse_key(name).name for name in KEY_NAMES] == list(KEY_NAMES)
+    assert grid_fields(0, AS_THE_SEED, "4/4", None) == {
+        "bpm": None,
+        "key": None,
+        "meter": "4/4",
+        "bars": None,
+    }
+    assert grid_fields("120", "Eb", "3/4", 4.0) == {"bpm": 120.0, "key": "Eb", "meter": "3/4", "bars": 4}
+
+
+def _track(engine, grid: Grid | None, name: str = "jazz-piano", loop: bool = False) -> Result:
+    """A finished two-clip track in the page's (session None) folder, as a render leaves it."""
+    folder = engine.sessions.folder(None) / name
+    folder.mkdir(exist_ok=True)
+    frames = Grid(96.0, "4/4", 2).track_samples(2, 44100)
+    track = save_audio(folder / "track_002.wav", 0.1 * torch.randn(2, frames), 44100)
+    return Result(folder, track=track, done=True, name=name, grid=grid, loop=loop)
+
+
+def test_a_tempo_names_and_tags_the_track_a_listener_keeps(engine):
+    grid = Grid(96.0, "4/4", 2, parse_key("A minor"))
+    result = _track(engine, grid)
+    named = result.named_track()
+    assert named.name == "jazz-piano_96bpm_Am.wav"
+    flags, root, _, _, beats, denominator, numerator, bpm = struct.unpack(
+        "<IHHfIHHf", wav_chunks(named)["acid"]
+    )
+    assert (bpm, beats, numerator, denominator, root) == (96.0, 16, 4, 4, 69) and flags & 0x02
+    assert "smpl" not in wav_chunks(named) and "acid" not in wav_chunks(result.track)
+    assert sf.read(named)[0].shape == sf.read(result.track)[0].shape  # the same audio, tagged
+    # The page's "Save the track": the same name in each format, with that format's tags.
+    studio = Studio(engine)
+    state = panel_values(result, "")[5]
+    flac = Path(studio.export(state, "flac"))
+    assert flac.name == "jazz-piano_96bpm_Am.flac"
+    assert (FLAC(flac)["BPM"], FLAC(flac)["KEY"]) == (["96"], ["Am"])
+    mp3 = Path(studio.export(state, "mp3"))
+    assert mp3.name == "jazz-piano_96bpm_Am.mp3"
+    assert (str(ID3(mp3)["TBPM"]), str(ID3(mp3)["TKEY"])) == ("96", "Am")
+    wav = Path(studio.export(state, "wav"))
+    assert struct.unpack("<f", wav_chunks(wav)["acid"][20:24]) == (96.0,)
+
+
+def test_a_loop_on_a_tempo_loops_its_whole_file_and_no_tempo_keeps_files_as_they_were(engine):
+    looped = _track(engine, Grid(120.0, "3/4", 2), "lofi-loop", loop=True).named_track()
+    assert looped.name == "lofi-loop_120bpm.wav"
+    chunks = wav_chunks(looped)
+    frames = len(chunks["data"]) // 4  # 16-bit stereo
+    start, end = struct.unpack("<II", chunks["smpl"][36 + 8 : 36 + 16])  # the one loop, after the header
+    assert (start, end) == (0, frames - 1)
+    # No tempo: the name and the bytes of today.
+    plain = _track(engine, None, "solo-piano")
+    assert plain.named_track().name == "solo-piano.wav"
+    assert plain.named_track().read_bytes() == plain.track.read_bytes()
+    kept = Path(Studio(engine).export(panel_values(plain, "")[5], "flac"))
+    assert kept.name == "solo-piano.flac" and "BPM" not in FLAC(kept)

@@ -23,6 +23,10 @@ def test_slider_help_covers_every_control():
         "continuation",
         "clips_per_hop",
         "clips",
+        "bpm",
+        "key",
+        "meter",
+        "bars",
     }
     assert controls <= set(SLIDER_HELP)
     for text in SLIDER_HELP.values():

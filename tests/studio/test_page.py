@@ -95,6 +95,14 @@ def test_the_app_names_every_endpoint(client):
     }
 
 
+def test_every_render_endpoint_takes_the_beat_grid(client):
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for endpoint in ("/interpolate", "/generate", "/chain", "/loop", "/endless", "/teach"):
+        parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
+        assert {"bpm", "key", "meter", "bars"} <= set(parameters), endpoint
+        assert parameters["key"]["parameter_default"] == "as the seed"
+
+
 def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
     track, gallery, picture, downloads, note, status = interpolate(client, narrow_seed)
 
@@ -230,6 +238,19 @@ def test_the_teaching_view_shows_one_clips_journey(client):
     assert Path(noise).is_file() and "Lerp" in why
 
 
+def test_the_teaching_view_shows_the_seeds_beat_grid_at_a_tempo(client):
+    pictures, audio, _, _, _, numbers = client.predict(
+        prompt="jazz trio", num_inference_steps=5, bpm=120, key="D minor", meter="3/4", api_name="/teach"
+    )
+    grid = numbers["beat_grid"]
+    assert (grid["bpm"], grid["meter"], grid["key"], grid["bars"]) == (120.0, "3/4", "D minor", 3)
+    assert grid["bar_columns"] == pytest.approx([0.0, 150.0, 300.0, 450.0])  # 1.5 s bars
+    seed = pictures[0]
+    assert "120 bpm in 3/4 in D minor: 3 bar(s)" in seed["caption"]
+    # The seed is its pattern at that tempo, as wide as 3 bars and a column (to a multiple of 8).
+    assert Image.open(seed["image"]).height == 256 and wav_frames(audio) == 455 * HOP
+
+
 def test_every_control_says_what_it_does_to_the_sound():
     demo = build_demo(Engine("riff-small"))
     controls = [
@@ -322,8 +343,27 @@ def test_audio_to_image_and_back(client, song):
         ({"end_seed": MAX_SEED + 1}, f"Value {MAX_SEED + 1} is greater than maximum value {MAX_SEED}"),
         ({"alpha_curve": "wobbly"}, "wobbly is not in the list of choices"),
         ({"mask": "no_such_mask"}, "no_such_mask is not in the list of choices"),
+        ({"bpm": 300}, "Value 300 is greater than maximum value 240"),
+        ({"bpm": 20}, "tempo must be 40-240 bpm, got 20.0"),
+        ({"bpm": 96, "key": "H minor"}, "unknown key 'H minor'"),
+        ({"bpm": 96, "bars": 0}, "bars must be a whole number of at least 1, got 0"),
+        ({"bpm": 96, "meter": "5/4"}, "5/4 is not in the list of choices"),
+        ({"bpm": 96}, "a tempo needs a bundled pattern as seed image"),  # the upload is no pattern
     ],
-    ids=["start-prompt", "end-prompt", "negative-seed", "seed-too-big", "curve", "mask"],
+    ids=[
+        "start-prompt",
+        "end-prompt",
+        "negative-seed",
+        "seed-too-big",
+        "curve",
+        "mask",
+        "tempo-too-fast",
+        "tempo-too-slow",
+        "key",
+        "no-bars",
+        "meter",
+        "uploaded-seed-with-a-tempo",
+    ],
 )
 def test_interpolate_errors(client, narrow_seed, overrides, expected):
     with pytest.raises(AppError) as excinfo:
