@@ -17,16 +17,21 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
-from conftest import serve
+from conftest import FILE, call, serve
 from gradio.utils import get_upload_folder
 from PIL import Image, PngImagePlugin
 
 from riff import studio
 from riff.seed_images import SEED_DIR
 from riff.serve.engine import Engine
-from riff.serve.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
-
-FILE = {"_type": "gradio.FileData"}
+from riff.serve.trust import (
+    bundled_mask,
+    bundled_seed,
+    client_address,
+    public_message,
+    session_dir,
+    uploaded,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +50,6 @@ def outer(tmp_path_factory) -> Path:
 def site(outer) -> Iterator[str]:
     with serve(studio.build_app(Engine("unused", root=outer / "root"))) as address:
         yield address
-
-
-def call(site: str, api_name: str, data: list, session_hash: str | None = None) -> str:
-    """One event through Gradio's queue, as a raw client sends it; returns the event stream."""
-    config = httpx.get(site + "config").json()
-    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
-    session = session_hash or "probe1234"
-    joined = httpx.post(
-        site + "gradio_api/queue/join",
-        json={
-            "data": data,
-            "fn_index": fn_index,
-            "session_hash": session,
-            "event_data": None,
-            "trigger_id": None,
-        },
-    )
-    assert joined.status_code == 200, joined.text
-    return httpx.get(site + "gradio_api/queue/data", params={"session_hash": session}, timeout=120).text
 
 
 def copies_of(path: Path) -> list[Path]:
@@ -184,6 +170,15 @@ def test_forgetting_a_malformed_session_deletes_nothing(tmp_path):
     for bad in ["..", ".", ""]:
         engine.forget_session(bad)
     assert (root / "s1").exists() and root.exists()
+
+
+def test_client_address_trusts_only_the_configured_proxies():
+    spoofed = "6.6.6.6, 203.0.113.9"  # the caller wrote the first, the proxy appended the second
+    assert client_address("10.0.0.1", spoofed, 0) == "10.0.0.1"
+    assert client_address("10.0.0.1", spoofed, 1) == "203.0.113.9"
+    assert client_address("10.0.0.1", spoofed, 2) == "6.6.6.6"
+    assert client_address("10.0.0.1", None, 1) == "10.0.0.1"
+    assert client_address("10.0.0.1", " , ", 1) == "10.0.0.1"
 
 
 def test_public_messages_name_no_server_folder():
