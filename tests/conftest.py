@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -21,6 +22,19 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+SPACE_VARIABLES = ("SPACE_ID", "SPACES_ZERO_GPU", "RIFF_MODEL", "HF_HUB_OFFLINE", "RIFF_COMPILE")
+
+
+@pytest.fixture
+def space(monkeypatch: pytest.MonkeyPatch):
+    """A clean environment: no Space, no GPU, no `spaces` package; tests add what they need."""
+    for key in SPACE_VARIABLES:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "spaces", None)  # find_spec: not installed
+    return monkeypatch
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The studio's engine (`riff.serve.engine`): refusals before the model loads, one calibration,
-per-client caps across sessions, turns beside an endless riff, and bad input in one line."""
+per-client caps across sessions, turns beside an endless riff, a render stopped within a step
+when its page leaves or cancels, and bad input in one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from pathlib import Path
@@ -143,3 +145,50 @@ def test_a_region_starting_past_any_song_is_one_line(engine, tmp_path):
     for start, duration in ((float("inf"), 5.0), (0.0, float("inf")), (float("nan"), 5.0)):
         with pytest.raises(ValueError, match="finite"):
             Restyle(PromptEnd("a"), PromptEnd("b"), start_s=start, duration_s=duration)
+
+
+def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
+    from riff.request import PromptEnd, Settings, Walk
+    from riff.serve.engine import Gone
+
+    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
+    steps: list[int] = []
+    render = engine.render(
+        walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2])
+    )
+    next(render)  # the first clip is out; the page closes now
+    engine.forget_session("leaving")
+    seen = len(steps)
+    with pytest.raises(Gone):
+        list(render)
+    assert len(steps) - seen <= 1  # at most the step that was under way
+    with engine.queue.slot():  # its turn is free again
+        pass
+    # The same session id rendering again (a page that came back) works.
+    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
+    assert list(again)[-1].done
+
+
+def test_cancel_stops_a_render_within_a_step_and_keeps_what_it_made(engine, narrow_seed):
+    from riff.request import PromptEnd, Settings, Walk
+    from riff.serve.engine import Stopped
+
+    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
+    reports: list[float] = []
+    after_cancel: list[float] = []
+
+    def report(done, clips, step, steps):
+        (after_cancel if reports and reports[-1] >= 1.5 else reports).append(done)
+        if done >= 1.5:  # half way through the second clip: Cancel
+            engine.cancel("listener")
+
+    results = []
+    with pytest.raises(Stopped):
+        results.extend(engine.render(walk, Settings(num_inference_steps=8, batch_size=1), "listener", report))
+    assert after_cancel == []  # the next UNet step did not run
+    assert len(results[-1].clips) == 1 and results[-1].clips[0].is_file()  # kept, playable
+    with engine.queue.slot():  # its turn is free again
+        pass
+    # The next render of the same page runs as usual.
+    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "listener")
+    assert list(again)[-1].done

@@ -1,5 +1,6 @@
 """The reference server's `POST /run_inference/` (`riff.serve.rest`): bad requests answered in
-one JSON line, failures inside a render, and the parser under arbitrary input."""
+one JSON line, failures inside a render, the parser under arbitrary input, and 503 when the
+queue or the caller's share of it is full."""
 
 from __future__ import annotations
 
@@ -112,3 +113,67 @@ def test_the_rest_parser_only_raises_clear_errors(payload):
         walk_request(data)
     except (ValidationError, ValueError):
         pass
+
+
+def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
+    import threading
+
+    from riff.serve.engine import WorkQueue
+
+    engine = Engine("unused", root=tmp_path)
+    engine.queue = WorkQueue(max_waiting=0)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.queue.slot():
+            holding.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    holding.wait(10)
+    try:
+        with serve(studio.build_app(engine)) as site:
+            payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
+            response = httpx.post(site + "run_inference/", json=payload, timeout=60)
+    finally:
+        release.set()
+        worker.join(10)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "busy" in response.json()["error"]
+
+
+def test_run_inference_counts_each_address_against_its_cap(tmp_path):
+    """REST callers are capped per address like the page's: one address holding its share of
+    renders gets 503, another address still gets in."""
+    import threading
+
+    from riff.serve.engine import WorkQueue
+
+    engine = Engine("unused", root=tmp_path)
+    engine.queue = WorkQueue(max_waiting=8, per_client=1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.queue.admit("10.1.1.1"):
+            holding.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    holding.wait(10)
+    payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
+    try:
+        with serve(studio.build_app(engine, trusted_proxies=1)) as site:  # behind one proxy
+
+            def call(address: str) -> httpx.Response:
+                headers = {"x-forwarded-for": address}
+                return httpx.post(site + "run_inference/", json=payload, timeout=60, headers=headers)
+
+            capped, other = call("10.1.1.1"), call("10.2.2.2")
+    finally:
+        release.set()
+        worker.join(10)
+    assert capped.status_code == 503 and "this address already has 1" in capped.json()["error"]
+    # Another address is let in (and then cannot load the "unused" model: one line, 400).
+    assert other.status_code == 400 and "unused" in other.json()["error"]

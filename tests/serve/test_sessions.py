@@ -1,6 +1,9 @@
-"""Session folders: what a render leaves when it fails or is stopped, and what trimming spares."""
+"""Session folders (`riff.serve.sessions`): what a render leaves when it fails or is stopped, results
+trimmed to the disk caps (sparing the folder being written) and old ones swept."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -66,3 +69,17 @@ def test_results_are_trimmed_oldest_first_to_the_disk_caps(tmp_path):
     kept = sum(f.stat().st_size for f in (tmp_path / "root").rglob("*") if f.is_file())
     assert kept <= 500_000 and not made[1].exists() and made[2].exists()
     assert (tmp_path / "root" / "other3").exists()
+
+
+def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
+    import os
+
+    engine = Engine("unused", root=tmp_path / "root")
+    old, fresh = engine.session_folder("gone"), engine.session_folder("here")
+    (old / "clip.wav").write_bytes(b"x")
+    hours_ago = time.time() - 2 * engine.limits.keep_s
+    os.utime(old, (hours_ago, hours_ago))
+    engine.sweep(now=time.time() + 120)  # a minute after the last sweep
+    assert not old.exists() and not (tmp_path / "root" / "gone").exists() and fresh.exists()
+    engine.close()
+    assert not (tmp_path / "root").exists()

@@ -1,5 +1,5 @@
-"""Turns on the model (`riff.serve.workqueue`): in the order asked, and no client filling the
-queue."""
+"""Turns on the model (`riff.serve.workqueue`): one at a time in the order asked, a bounded wait,
+and no client filling the queue."""
 
 from __future__ import annotations
 
@@ -56,4 +56,37 @@ def test_one_client_cannot_fill_the_queue():
         with queue.admit("10.0.0.2", endless=True):
             pass
     with queue.admit("10.0.0.1"), queue.admit("10.0.0.1"):  # its caps came back
+        pass
+
+
+def test_one_render_at_a_time_and_a_bounded_wait():
+    import threading
+
+    from riff.serve.engine import Busy, WorkQueue
+
+    queue = WorkQueue(max_waiting=1)
+    holding, release, order = threading.Event(), threading.Event(), []
+
+    def hold():
+        with queue.slot():
+            holding.set()
+            release.wait(10)
+            order.append("first")
+
+    def wait_turn():
+        with queue.slot():
+            order.append("second")
+
+    first, second = threading.Thread(target=hold), threading.Thread(target=wait_turn)
+    first.start()
+    holding.wait(10)
+    second.start()
+    time.sleep(0.2)  # the second now waits its turn
+    with pytest.raises(Busy, match="busy"), queue.slot():
+        pass
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["first", "second"]
+    with queue.slot():  # free again
         pass
