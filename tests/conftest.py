@@ -1,5 +1,6 @@
 """Shared fixtures and dummy inputs: a tiny random model folder in diffusers layout, built offline;
-the studio served locally; test tones, tagged and forged images, a synthetic training set."""
+the studio served locally; an environment off Spaces; test tones, tagged and forged images, a
+synthetic training set."""
 
 from __future__ import annotations
 
