@@ -1,5 +1,5 @@
-"""The GPU path, checked on the CPU: Spaces defaults, ZeroGPU durations, the compiled UNet,
-memory savers and running out of memory."""
+"""The GPU path, checked on the CPU: Spaces defaults, the compiled UNet, memory savers and running
+out of memory (ZeroGPU durations: tests/serve/test_spaces.py)."""
 
 from __future__ import annotations
 
@@ -22,23 +22,8 @@ from riff.models import (
     default_model_reason,
     load_model,
     model_name,
-    recommended_steps,
 )
 from riff.pipeline import MemoryPlan, OutOfGPUMemory, memory_plan
-from riff.serve import spaces as zero_gpu
-from riff.serve.spaces import GPU_SECONDS, gpu_duration, gpu_seconds
-
-SPACE_VARIABLES = ("SPACE_ID", "SPACES_ZERO_GPU", "RIFF_MODEL", "HF_HUB_OFFLINE", "RIFF_COMPILE")
-
-
-@pytest.fixture
-def space(monkeypatch: pytest.MonkeyPatch):
-    """A clean environment: no Space, no GPU, no `spaces` package; tests add what they need."""
-    for key in SPACE_VARIABLES:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setitem(sys.modules, "spaces", None)  # find_spec: not installed
-    return monkeypatch
 
 
 def _install_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,64 +84,7 @@ def test_riff_model_and_argument_win(space):
     assert model_name("some/model") == "some/model"
 
 
-# 2. How long to borrow a ZeroGPU for.
-
-
-def test_gpu_seconds_grows_with_the_request_and_is_clamped(monkeypatch):
-    low, high = GPU_SECONDS
-    base = gpu_seconds(8, 50, 512)
-    assert gpu_seconds(16, 50, 512) > base
-    assert gpu_seconds(8, 100, 512) > base
-    assert gpu_seconds(8, 50, 1024) > base
-    for clips in range(1, 40):
-        assert gpu_seconds(clips, 50) <= gpu_seconds(clips + 1, 50)
-    assert gpu_seconds(1000, 1000, 4096) == high
-    assert gpu_seconds(0, 0, 0) >= low  # nonsense sizes still give a usable duration
-    assert isinstance(base, int)
-    monkeypatch.setattr(zero_gpu, "GPU_SETUP_S", 0.0)
-    assert gpu_seconds(1, 1, 8) == low
-
-
-def test_gpu_seconds_fits_the_public_work_limit():
-    # The studio's largest request (RIFF_MAX_WORK: clips x steps x width / 512 <= 3200) fits.
-    from riff.serve.limits import Limits
-
-    work = Limits().work
-    assert gpu_seconds(32, work // 32, 512) < GPU_SECONDS[1]
-    assert gpu_seconds(8, work // 32, 2048) < GPU_SECONDS[1]
-
-
-def test_gpu_duration_reads_the_handlers_arguments():
-    class Handlers:
-        def walk(self, prompt: str, num_clips: int = 5, num_inference_steps=None, width: int = 512):
-            pass
-
-        def chain(self, prompts: list, clips_per_hop: int = 4, num_inference_steps=None):
-            pass
-
-    studio = Handlers()
-    walk = gpu_duration(Handlers.walk, "num_clips", default_steps=50)
-    assert walk(studio, "a") == gpu_seconds(5, 50, 512)
-    assert walk(studio, "a", 12, 30, 1024) == gpu_seconds(12, 30, 1024)
-    assert walk(studio, "a", num_clips=12.0, width=1024) == gpu_seconds(12, 50, 1024)
-    hops = gpu_duration(Handlers.chain, lambda a: a["clips_per_hop"] * (len(a["prompts"]) - 1), width=None)
-    assert hops(studio, [["a", 1], ["b", 2], ["c", 3]], 4, 20) == gpu_seconds(8, 20, 512)
-    # A request that cannot be read gets spaces.GPU's default; the handler refuses it itself.
-    assert walk(studio, "a", "many") == zero_gpu.GPU_FALLBACK_S
-    assert walk(studio) == zero_gpu.GPU_FALLBACK_S
-
-
-def test_gpu_duration_default_steps_follow_the_model(space):
-    space.setenv("RIFF_MODEL", str(BUNDLED_MODEL))
-
-    def generate(prompt: str, num_seeds: int = 4, num_inference_steps=None):
-        pass
-
-    steps = recommended_steps()
-    assert gpu_duration(generate, "num_seeds", width=None)("x") == gpu_seconds(4, steps)
-
-
-# 3. The compiled UNet.
+# 2. The compiled UNet.
 
 
 def test_compile_mode_reads_the_setting(space):
@@ -238,7 +166,7 @@ def test_compiled_denoise_matches_eager(tiny_model_dir, caplog):
     assert compiled.compiled.warmup_s is not None and compiled.compiled.warmup_s >= 0
 
 
-# 4. Memory: savers only when a batch would not fit, and out of memory in one line.
+# 3. Memory: savers only when a batch would not fit, and out of memory in one line.
 
 
 def test_memory_plan_is_off_on_the_cpu_and_when_it_fits(tiny_model):
@@ -349,43 +277,3 @@ def test_an_unreachable_hub_is_not_retried(monkeypatch):
     with pytest.raises(ValueError, match="from the hub or the cache"):
         load_model("someone/some-model", device="cpu")
     assert seen["local_files_only"] is False
-
-
-def test_the_studio_asks_zerogpu_for_each_requests_duration(monkeypatch):
-    """With a stand-in `spaces` package, every GPU handler of the page is wrapped in
-    spaces.GPU with a duration read from its own request; the handler still runs as it is."""
-    import importlib
-
-    asked: dict[str, object] = {}
-    module = types.ModuleType("spaces")
-
-    def GPU(duration):  # noqa: N802 (the package's name)
-        def wrap(fn):
-            asked[fn.__name__] = duration
-            return fn
-
-        return wrap
-
-    module.GPU = GPU
-    monkeypatch.setitem(sys.modules, "spaces", module)
-    from riff.studio import clips, edge, handlers, walks
-
-    def reload() -> None:  # the handlers' classes, decorated again with what `spaces` is now
-        for module in (edge, walks, clips, handlers):
-            importlib.reload(module)
-
-    try:
-        reload()
-        assert {"interpolate", "generate", "chain", "loop", "audio_to_audio", "teach"} <= set(asked)
-        studio = handlers.Studio(None)
-        assert asked["interpolate"](studio, "a", 1, "b", 2, 8, 20) == gpu_seconds(8, 20, 512)
-        assert asked["loop"](studio, "a", 0, 3, 10, width=1024) == gpu_seconds(3, 10, 1024)
-        assert asked["chain"](
-            studio, [["a", 0], ["b", 1], ["c", 2]], 4, num_inference_steps=10
-        ) == gpu_seconds(9, 10, 512)
-        assert asked["interpolate"](studio, "a", 1, "b", 2, 64, 100) > asked["interpolate"](
-            studio, "a", 1, "b", 2
-        )
-    finally:
-        monkeypatch.delitem(sys.modules, "spaces")
-        reload()

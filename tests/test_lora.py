@@ -8,8 +8,8 @@ import json
 
 import pytest
 import torch
+from conftest import write_dataset
 from safetensors.torch import load_file, save_file
-from train.test_train import write_dataset
 
 from riff.lora import LORA_FILE, Adapter, use_adapters
 from riff.models import load_model

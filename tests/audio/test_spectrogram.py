@@ -1,26 +1,20 @@
-"""Spectrogram codec: formats, metadata, round trips."""
+"""Waveform <-> mel amplitudes (`riff.audio.spectrogram`): the filterbank, round trips through a PNG,
+Griffin-Lim at its own grid, decoding in pieces and batches, and the format caches."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 import torch
-from conftest import sine
-from PIL import Image
+from conftest import png_roundtrip, sine
 
 from riff.audio import spectrogram
 from riff.audio.image import (
     image_from_mel,
     mel_from_image,
-    mel_from_pixels,
-    params_from_image,
-    pixels_from_mel,
-    save_image,
 )
-from riff.audio.memo import byte_cache, tensor_bytes
-from riff.audio.params import EXIF_MAX_VALUE, MAX_FORMAT_CELLS, SpectrogramParams
+from riff.audio.memo import tensor_bytes
+from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import Decoding, mel_filterbank, mel_from_waveform, phase_grid, waveform_from_mel
 
 P = SpectrogramParams()
@@ -31,18 +25,6 @@ def spectral_convergence(a: torch.Tensor, b: torch.Tensor) -> float:
     """||a - g b|| / ||a|| with the least-squares gain g."""
     gain = (a * b).sum() / (b * b).sum()
     return float((a - gain * b).norm() / a.norm())
-
-
-def png_roundtrip(image: Image.Image) -> Image.Image:
-    buffer = io.BytesIO()
-    save_image(image, buffer, format="PNG")
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def test_format_numbers_match_the_reference():
-    assert (P.hop_length, P.win_length, P.n_fft) == (441, 4410, 17640)
-    assert P.width_for(568 * 441 - 1) == 568
-    assert round(P.num_samples(512) / P.sample_rate, 3) == 5.11
 
 
 def test_filterbank_is_htk_triangles_without_norm():
@@ -57,90 +39,6 @@ def test_filterbank_is_htk_triangles_without_norm():
     )
     peaks = freqs[fb.argmax(dim=1)]
     assert float((peaks - centre).abs().max()) <= 2.5  # one linear bin
-
-
-def test_image_layout_loud_is_dark_low_is_bottom():
-    waveform = sine(200.0)
-    mel = mel_from_waveform(waveform, P)
-    image = image_from_mel(mel, P)
-    array = np.asarray(image)
-    assert array.shape == (512, 512, 3)
-    assert (array[..., 0] == array[..., 1]).all() and (array[..., 1] == array[..., 2]).all()
-    row = array[:, 256, 0].argmin()  # darkest = loudest row
-    assert row > 400  # 200 Hz sits low in the image
-    assert array[:50].min() > 200  # high frequencies silent: near white
-
-
-def test_stereo_channels_are_g_and_b_with_r_zero():
-    params = SpectrogramParams(stereo=True)
-    waveform = torch.cat([sine(300.0), sine(3000.0)])
-    image = image_from_mel(mel_from_waveform(waveform, params), params)
-    array = np.asarray(image)
-    assert (array[..., 0] == 0).all()
-    mel, read, _ = mel_from_image(png_roundtrip(image))
-    assert read.stereo and mel.shape == (2, 512, 512)
-    # Left is the low tone, right the high one.
-    assert mel[0].sum(dim=-1).argmax() < mel[1].sum(dim=-1).argmax()
-
-
-def test_metadata_round_trip():
-    params = SpectrogramParams(stereo=True, max_frequency=8000, min_frequency=20)
-    mel = torch.rand(2, 512, 64)
-    image = png_roundtrip(image_from_mel(mel, params))
-    read, level = params_from_image(image)
-    assert read == params
-    assert level.source == "tag" and level.max_value == pytest.approx(float(mel.max()), rel=1e-6)
-
-
-def test_image_without_metadata_uses_defaults():
-    plain = Image.new("RGB", (64, 512), (128, 128, 128))
-    params, level = params_from_image(plain)
-    assert params == SpectrogramParams() and not level.stored
-    mel, _, _ = mel_from_image(plain)
-    assert mel.shape == (1, 512, 64) and float(mel.min()) > 0
-
-
-@pytest.mark.parametrize(
-    "tag,value,match",
-    [
-        (11000, "fast", "not a number"),
-        (11050, 20000, "min_frequency"),
-        (EXIF_MAX_VALUE, -1.0, "finite number >= 0"),
-    ],
-)
-def test_malformed_metadata_is_a_clear_error(tag, value, match):
-    image = Image.new("RGB", (64, 512))
-    exif = image.getexif()
-    exif[tag] = value
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", exif=exif.tobytes())
-    with pytest.raises(ValueError, match=match):
-        mel_from_image(Image.open(io.BytesIO(buffer.getvalue())))
-
-
-def test_height_must_match_the_format():
-    with pytest.raises(ValueError, match="512 frequency bins"):
-        params_from_image(Image.new("RGB", (64, 100)))
-
-
-def test_reference_layout_decodes_as_expected():
-    """An image built by hand the reference's way (numpy, power, invert, uint8, flip)."""
-    rng = np.random.default_rng(0)
-    data = rng.random((1, 512, 32)).astype(np.float32) * 1000
-    scaled = 255 - (data / data.max()) ** 0.25 * 255
-    array = np.flipud(scaled[0].astype(np.uint8))
-    image = Image.fromarray(array, mode="L").convert("RGB")
-    mel, _, _ = mel_from_image(image)
-    # Untagged: black is the reference's fixed 30e6 in int16 units, 30e6 / 32768 in float units.
-    expected = (1 - array[::-1].astype(np.float32) / 255) ** 4 * 30e6 / 32768
-    np.testing.assert_allclose(mel[0].numpy(), expected, rtol=1e-4, atol=1e-3)
-
-
-def test_pixels_invert_exactly_before_quantisation():
-    mel = torch.rand(1, 512, 40) * 5 + 0.01
-    pixels = pixels_from_mel(mel, P, max_value=6.0)
-    back = mel_from_pixels(pixels, P, max_value=6.0)
-    torch.testing.assert_close(back, mel, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -292,29 +190,6 @@ def test_too_short_audio_is_a_clear_error():
         mel_from_waveform(torch.zeros(1, 100), P)
 
 
-def _tagged_png(tags: dict[int, int], size: tuple[int, int]) -> Image.Image:
-    image = Image.new("RGB", size)
-    exif = image.getexif()
-    for tag, value in tags.items():
-        exif[tag] = value
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", exif=exif.tobytes())
-    return Image.open(io.BytesIO(buffer.getvalue()))
-
-
-def test_a_format_each_tag_in_range_but_too_big_together_is_refused_in_one_line():
-    """192 kHz and a 1 s window, each tag in range, once built 8 GB of filterbank: refused by
-    its size before anything is allocated."""
-    tags = {11000: 192000, 11020: 1000, 11030: 1000, 11040: 512, 11060: 96000}
-    image = _tagged_png(tags, (64, 512))
-    assert len(image.fp.getvalue()) < 1000  # a few hundred bytes ask for it
-    with pytest.raises(ValueError, match=r"^a format of 512 frequencies .* at most 16,000,000") as error:
-        mel_from_image(image)
-    assert "\n" not in str(error.value)
-    # The bound is a count of cells, by construction below what the codec's matrices can take.
-    assert P.num_frequencies * (P.n_fft // 2 + 1) <= MAX_FORMAT_CELLS
-
-
 def test_the_format_caches_hold_bytes_not_entries(monkeypatch):
     """Eight formats once stayed in memory, whatever their size: each cache keeps at most its
     budget in bytes, and what does not fit is rebuilt, not kept."""
@@ -335,24 +210,6 @@ def test_the_format_caches_hold_bytes_not_entries(monkeypatch):
         function.cache_clear()
     assert spectrogram.CACHE_BYTES <= 64 << 20
     assert tensor_bytes(torch.zeros(3, 5)) == 60
-
-
-def test_a_byte_cache_evicts_the_oldest_and_keeps_nothing_too_big():
-    calls = []
-
-    @byte_cache(1000)
-    def zeros(n: int) -> torch.Tensor:
-        calls.append(n)
-        return torch.zeros(n)  # 4 bytes each
-
-    zeros(100), zeros(100), zeros(100)
-    assert calls == [100] and zeros.cache_bytes() == 400
-    zeros(200), zeros(10)
-    assert zeros.cache_bytes() == 840  # 100 went first
-    zeros(300)
-    assert zeros.cache_bytes() == 840  # 1,200 bytes: returned, not kept
-    zeros(300), zeros(10)
-    assert calls == [100, 200, 10, 300, 300]
 
 
 def test_a_long_image_decodes_in_pieces_of_bounded_size():

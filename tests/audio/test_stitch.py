@@ -3,12 +3,21 @@ at one steady level."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import sine
 
 from riff.audio.loudness import integrated_loudness, true_peak
-from riff.audio.stitch import StreamLevel, TrackStream, stitch_clips
+from riff.audio.stitch import (
+    StreamLevel,
+    TrackStream,
+    equal_power_fades,
+    stitch_clips,
+    stitch_loops,
+    stitch_overlapping,
+)
 
 
 @pytest.mark.parametrize("kept, hinted", [(0, False), (0, True), (300, False), (300, True)])
@@ -40,3 +49,33 @@ def test_the_stream_level_meets_its_target_and_never_clips():
         gains.append(level.gain)
     assert gains == sorted(gains, reverse=True) and gains[1] < gains[0]  # lowered, never raised
     assert torch.equal(StreamLevel(rate)(torch.zeros(1, 100)), torch.zeros(1, 100))
+
+
+def test_equal_power_fades_keep_power_constant():
+    out, into = equal_power_fades(1000)
+    torch.testing.assert_close(out**2 + into**2, torch.ones(1000))
+    assert out[0] > 0.99 and into[-1] > 0.99
+
+
+def test_stitch_loops_keeps_the_grid_and_has_no_jump():
+    a, b = sine(220.0, 1.0), sine(330.0, 1.0)
+    track = stitch_loops([a, b, a], crossfade=4410)
+    assert track.shape == (1, 3 * a.shape[1])
+    # Far from the joins each clip is untouched, at its own place.
+    torch.testing.assert_close(track[:, 10000:30000], a[:, 10000:30000])
+    torch.testing.assert_close(track[:, 44100 + 10000 : 44100 + 30000], b[:, 10000:30000])
+    # No click: the largest sample step at a join stays within what an equal-power mix of
+    # the two clips can make (sqrt 2 times the steeper clip's own largest step).
+    steps = track.diff().abs()
+    inside = max(float(a.diff().abs().max()), float(b.diff().abs().max()))
+    assert float(steps.max()) <= inside * math.sqrt(2) * 1.01
+    hard = stitch_loops([a, b], crossfade=0)
+    torch.testing.assert_close(hard, torch.cat([a, b], dim=1))
+
+
+def test_stitch_overlapping_shortens_by_the_overlap():
+    a, b = sine(220.0, 1.0), sine(220.0, 1.0)
+    track = stitch_overlapping([a, b], crossfade=1000)
+    assert track.shape == (1, 2 * 44100 - 1000)
+    with pytest.raises(ValueError, match="nothing to stitch"):
+        stitch_overlapping([], 10)

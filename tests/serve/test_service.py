@@ -6,7 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from conftest import FILE, call, serve
+
+from riff import studio
+from riff.serve.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -68,3 +73,14 @@ def test_the_budget_bench_in_its_short_form():
     burst = report["burst"]  # memory comes back after the heavy requests, within the stated margin
     assert burst["requests"] >= 3 and burst["peak_mb"] > burst["before_mb"]
     assert burst["after_above_mb"] <= burst["margin_mb"]
+
+
+def test_up_next_and_a_server_file_get_one_plain_line(tmp_path):
+    with serve(studio.build_app(Engine("unused", root=tmp_path / "root"))) as site:
+        stream = call(site, "up_next", ["x" * 100_000])
+        assert '"success":false' in stream and "too long: at most 1000" in stream
+        app_py = str(Path(__file__).resolve().parents[2] / "app.py")  # a server file
+        stream = call(site, "image_to_audio", [{"path": app_py, "meta": FILE}, 0])
+        assert '"success":false' in stream and "not uploaded" in stream
+        assert "cache dir" not in stream and "/app.py" not in stream and str(tmp_path) not in stream
+        assert httpx.get(site + "config").status_code == 200

@@ -1,9 +1,13 @@
-"""Session folders: what a render leaves when it fails or is stopped, and what trimming spares."""
+"""Session folders (`riff.serve.sessions`): what a render leaves when it fails or is stopped, results
+trimmed to the disk caps (sparing the folder being written) and old ones swept."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from riff.serve.engine import Engine
 from riff.serve.limits import Limits
 from riff.serve.sessions import Gone, Sessions, Stopped
 
@@ -43,3 +47,39 @@ def test_a_cancel_stops_the_render_under_way_and_not_the_next(tmp_path):
     with pytest.raises(Gone):
         sessions.check("tab")
     assert seen == [(1.0, 2, 3, 4)]
+
+
+def test_results_are_trimmed_oldest_first_to_the_disk_caps(tmp_path):
+    import os
+
+    engine = Engine("unused", root=tmp_path / "root", limits=Limits(session_mb=0.25, disk_mb=0.5))
+    made = []
+    for i in range(3):
+        folder = engine.session_folder("heavy")
+        (folder / "track.wav").write_bytes(b"x" * 100_000)
+        os.utime(folder, (i, i))  # oldest first
+        made.append(folder)
+    engine.session_folder("heavy")  # 300 kB over the session's 250: its oldest goes
+    assert [f.exists() for f in made] == [False, True, True]
+    for i in range(4):
+        other = engine.session_folder(f"other{i}")
+        (other / "track.wav").write_bytes(b"x" * 100_000)
+        os.utime(other, (10 + i, 10 + i))
+    engine.session_folder("late")  # 500 kB in all, then over: the oldest anywhere go first
+    kept = sum(f.stat().st_size for f in (tmp_path / "root").rglob("*") if f.is_file())
+    assert kept <= 500_000 and not made[1].exists() and made[2].exists()
+    assert (tmp_path / "root" / "other3").exists()
+
+
+def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
+    import os
+
+    engine = Engine("unused", root=tmp_path / "root")
+    old, fresh = engine.session_folder("gone"), engine.session_folder("here")
+    (old / "clip.wav").write_bytes(b"x")
+    hours_ago = time.time() - 2 * engine.limits.keep_s
+    os.utime(old, (hours_ago, hours_ago))
+    engine.sweep(now=time.time() + 120)  # a minute after the last sweep
+    assert not old.exists() and not (tmp_path / "root" / "gone").exists() and fresh.exists()
+    engine.close()
+    assert not (tmp_path / "root").exists()

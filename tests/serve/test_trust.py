@@ -6,7 +6,6 @@ cannot delete anything another test needs.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import http.client
 import time
@@ -17,16 +16,21 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
-from conftest import serve
+from conftest import FILE, call, serve
 from gradio.utils import get_upload_folder
 from PIL import Image, PngImagePlugin
 
 from riff import studio
 from riff.seed_images import SEED_DIR
 from riff.serve.engine import Engine
-from riff.serve.trust import bundled_mask, bundled_seed, public_message, session_dir, uploaded
-
-FILE = {"_type": "gradio.FileData"}
+from riff.serve.trust import (
+    bundled_mask,
+    bundled_seed,
+    client_address,
+    public_message,
+    session_dir,
+    uploaded,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +49,6 @@ def outer(tmp_path_factory) -> Path:
 def site(outer) -> Iterator[str]:
     with serve(studio.build_app(Engine("unused", root=outer / "root"))) as address:
         yield address
-
-
-def call(site: str, api_name: str, data: list, session_hash: str | None = None) -> str:
-    """One event through Gradio's queue, as a raw client sends it; returns the event stream."""
-    config = httpx.get(site + "config").json()
-    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
-    session = session_hash or "probe1234"
-    joined = httpx.post(
-        site + "gradio_api/queue/join",
-        json={
-            "data": data,
-            "fn_index": fn_index,
-            "session_hash": session,
-            "event_data": None,
-            "trigger_id": None,
-        },
-    )
-    assert joined.status_code == 200, joined.text
-    return httpx.get(site + "gradio_api/queue/data", params={"session_hash": session}, timeout=120).text
 
 
 def copies_of(path: Path) -> list[Path]:
@@ -186,6 +171,15 @@ def test_forgetting_a_malformed_session_deletes_nothing(tmp_path):
     assert (root / "s1").exists() and root.exists()
 
 
+def test_client_address_trusts_only_the_configured_proxies():
+    spoofed = "6.6.6.6, 203.0.113.9"  # the caller wrote the first, the proxy appended the second
+    assert client_address("10.0.0.1", spoofed, 0) == "10.0.0.1"
+    assert client_address("10.0.0.1", spoofed, 1) == "203.0.113.9"
+    assert client_address("10.0.0.1", spoofed, 2) == "6.6.6.6"
+    assert client_address("10.0.0.1", None, 1) == "10.0.0.1"
+    assert client_address("10.0.0.1", " , ", 1) == "10.0.0.1"
+
+
 def test_public_messages_name_no_server_folder():
     message = "cannot read audio from '/tmp/gradio/3f2a/song.wav': Error opening '/tmp/gradio/3f2a/song.wav'"
     assert public_message(message) == "cannot read audio from 'song.wav': Error opening 'song.wav'"
@@ -193,117 +187,6 @@ def test_public_messages_name_no_server_folder():
     assert public_message("need 1..16 clips, 2/4 done") == "need 1..16 clips, 2/4 done"
     assert len(public_message("x" * 5000)) == 300
     assert "\n" not in public_message("one\ntwo")
-
-
-def test_one_render_at_a_time_and_a_bounded_wait():
-    import threading
-
-    from riff.serve.engine import Busy, WorkQueue
-
-    queue = WorkQueue(max_waiting=1)
-    holding, release, order = threading.Event(), threading.Event(), []
-
-    def hold():
-        with queue.slot():
-            holding.set()
-            release.wait(10)
-            order.append("first")
-
-    def wait_turn():
-        with queue.slot():
-            order.append("second")
-
-    first, second = threading.Thread(target=hold), threading.Thread(target=wait_turn)
-    first.start()
-    holding.wait(10)
-    second.start()
-    time.sleep(0.2)  # the second now waits its turn
-    with pytest.raises(Busy, match="busy"), queue.slot():
-        pass
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert order == ["first", "second"]
-    with queue.slot():  # free again
-        pass
-
-
-def test_run_inference_answers_503_when_the_queue_is_full(tmp_path):
-    import threading
-
-    from riff.serve.engine import WorkQueue
-
-    engine = Engine("unused", root=tmp_path)
-    engine.queue = WorkQueue(max_waiting=0)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.queue.slot():
-            holding.set()
-            release.wait(30)
-
-    worker = threading.Thread(target=hold)
-    worker.start()
-    holding.wait(10)
-    try:
-        with serve(studio.build_app(engine)) as site:
-            payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
-            response = httpx.post(site + "run_inference/", json=payload, timeout=60)
-    finally:
-        release.set()
-        worker.join(10)
-    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
-    assert "busy" in response.json()["error"]
-
-
-def test_run_inference_counts_each_address_against_its_cap(tmp_path):
-    """REST callers are capped per address like the page's: one address holding its share of
-    renders gets 503, another address still gets in."""
-    import threading
-
-    from riff.serve.engine import WorkQueue
-
-    engine = Engine("unused", root=tmp_path)
-    engine.queue = WorkQueue(max_waiting=8, per_client=1)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.queue.admit("10.1.1.1"):
-            holding.set()
-            release.wait(30)
-
-    worker = threading.Thread(target=hold)
-    worker.start()
-    holding.wait(10)
-    payload = {"alpha": 0, "start": {"prompt": "a", "seed": 1}, "end": {"prompt": "b", "seed": 2}}
-    try:
-        with serve(studio.build_app(engine, trusted_proxies=1)) as site:  # behind one proxy
-
-            def call(address: str) -> httpx.Response:
-                headers = {"x-forwarded-for": address}
-                return httpx.post(site + "run_inference/", json=payload, timeout=60, headers=headers)
-
-            capped, other = call("10.1.1.1"), call("10.2.2.2")
-    finally:
-        release.set()
-        worker.join(10)
-    assert capped.status_code == 503 and "this address already has 1" in capped.json()["error"]
-    # Another address is let in (and then cannot load the "unused" model: one line, 400).
-    assert other.status_code == 400 and "unused" in other.json()["error"]
-
-
-def test_old_results_are_swept_and_nothing_outlives_the_engine(tmp_path):
-    import os
-
-    engine = Engine("unused", root=tmp_path / "root")
-    old, fresh = engine.session_folder("gone"), engine.session_folder("here")
-    (old / "clip.wav").write_bytes(b"x")
-    hours_ago = time.time() - 2 * engine.limits.keep_s
-    os.utime(old, (hours_ago, hours_ago))
-    engine.sweep(now=time.time() + 120)  # a minute after the last sweep
-    assert not old.exists() and not (tmp_path / "root" / "gone").exists() and fresh.exists()
-    engine.close()
-    assert not (tmp_path / "root").exists()
 
 
 def test_cors_never_hands_out_credentials(site):
@@ -315,53 +198,6 @@ def test_cors_never_hands_out_credentials(site):
     for response in (preflight, httpx.get(site + "config", headers=headers)):
         assert "access-control-allow-credentials" not in response.headers
         assert response.headers.get("access-control-allow-origin") in ("*", None)
-
-
-def test_a_page_that_leaves_stops_its_render_within_a_step(engine, narrow_seed):
-    from riff.request import PromptEnd, Settings, Walk
-    from riff.serve.engine import Gone
-
-    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
-    steps: list[int] = []
-    render = engine.render(
-        walk, Settings(num_inference_steps=8, batch_size=1), "leaving", lambda *a: steps.append(a[2])
-    )
-    next(render)  # the first clip is out; the page closes now
-    engine.forget_session("leaving")
-    seen = len(steps)
-    with pytest.raises(Gone):
-        list(render)
-    assert len(steps) - seen <= 1  # at most the step that was under way
-    with engine.queue.slot():  # its turn is free again
-        pass
-    # The same session id rendering again (a page that came back) works.
-    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "leaving")
-    assert list(again)[-1].done
-
-
-def test_cancel_stops_a_render_within_a_step_and_keeps_what_it_made(engine, narrow_seed):
-    from riff.request import PromptEnd, Settings, Walk
-    from riff.serve.engine import Stopped
-
-    walk = Walk(PromptEnd("drums"), PromptEnd("piano"), num_clips=6, seed_image=narrow_seed)
-    reports: list[float] = []
-    after_cancel: list[float] = []
-
-    def report(done, clips, step, steps):
-        (after_cancel if reports and reports[-1] >= 1.5 else reports).append(done)
-        if done >= 1.5:  # half way through the second clip: Cancel
-            engine.cancel("listener")
-
-    results = []
-    with pytest.raises(Stopped):
-        results.extend(engine.render(walk, Settings(num_inference_steps=8, batch_size=1), "listener", report))
-    assert after_cancel == []  # the next UNet step did not run
-    assert len(results[-1].clips) == 1 and results[-1].clips[0].is_file()  # kept, playable
-    with engine.queue.slot():  # its turn is free again
-        pass
-    # The next render of the same page runs as usual.
-    again = engine.render(dataclasses.replace(walk, num_clips=1), Settings(num_inference_steps=4), "listener")
-    assert list(again)[-1].done
 
 
 def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path, monkeypatch):
@@ -386,57 +222,3 @@ def test_the_image_just_encoded_decodes_only_for_its_own_page(engine, tmp_path, 
     for path, request in ((png, other), ("/etc/passwd", other)):
         with pytest.raises(gr.Error, match="encode an audio file first"):
             page.decode_encoded(path, 0, request)
-
-
-def test_a_track_is_kept_in_the_format_asked_named_after_its_prompts(engine, narrow_seed):
-    import soundfile as sf
-
-    from riff.request import Loop, PromptEnd, Settings, Walk
-    from riff.serve.results import track_name
-
-    walk = Walk(
-        PromptEnd("Solo piano, slow!"),
-        PromptEnd("rock drum beat (120 bpm)"),
-        num_clips=2,
-        seed_image=narrow_seed,
-    )
-    assert track_name(walk) == "solo-piano-slow-to-rock-drum-beat-120-bpm"
-    assert track_name(Loop(PromptEnd("lofi"))) == "lofi-loop"
-    result = list(engine.render(walk, Settings(num_inference_steps=4), "keeper"))[-1]
-    frames = sf.info(str(result.track)).frames
-    for suffix in (".flac", ".mp3", ".ogg", ".wav"):
-        kept = engine.export(result.track, result.name, suffix, "keeper")
-        assert kept.name == f"solo-piano-slow-to-rock-drum-beat-120-bpm{suffix}"
-        assert abs(sf.info(str(kept)).frames - frames) < 2000  # mp3 pads a little
-    with pytest.raises(ValueError, match="cannot write"):
-        engine.export(result.track, result.name, ".exe", "keeper")
-    with pytest.raises(ValueError, match="not one this page made"):
-        engine.export(result.track, result.name, ".flac", "someone-else")
-    assert engine.export(result.track, "../../etc/x", ".wav", "keeper").parent == result.track.parent
-
-
-def test_a_growing_track_is_rewritten_a_logarithmic_number_of_times(engine, narrow_seed, monkeypatch):
-    """The track so far was written after every clip, each a whole WAV that Gradio copied too:
-    disk and time grew with the square of the length. It is now written after clips 1, 2, 4,
-    8, ... and the last, each file in place of the one before."""
-    import soundfile as sf
-
-    from riff.request import PromptEnd, Settings, Walk
-    from riff.serve import results as results_module
-
-    stitched = []
-    real = results_module.stitch
-    monkeypatch.setattr(
-        results_module, "stitch", lambda done, music: stitched.append(len(done)) or real(done, music)
-    )
-    walk = Walk(PromptEnd("piano"), PromptEnd("drums"), num_clips=9, seed_image=narrow_seed)
-    handed = []
-    for result in engine.render(walk, Settings(num_inference_steps=2), "grower"):
-        handed.append(result.track)
-        assert result.track.is_file()  # what the page is handed is there
-    assert stitched == [1, 2, 4, 8, 9]
-    assert [p.name for p in dict.fromkeys(handed)] == [f"track_{n:03d}.wav" for n in stitched]
-    assert list(result.folder.glob("track_*.wav")) == [result.track]
-    clips = sum(sf.info(str(p)).frames for p in result.clips)
-    assert sf.info(str(result.track)).frames <= clips  # the whole track, joins overlapping
-    assert sf.info(str(result.track)).frames > clips // 2

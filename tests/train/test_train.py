@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from conftest import KINDS, synthetic_image, write_dataset
 
 import riff.train.train
 from riff.cli import main
@@ -22,40 +22,6 @@ from riff.train.train import (
     train,
     train_autoencoder,
 )
-
-KINDS = {
-    # caption -> labels; drums draw vertical stripes (onsets), keys horizontal lines (pitches)
-    "rock drum beat, 120 bpm": {"family": "drums", "has_drums": True, "tempo_band": "medium"},
-    "fast techno drums": {"family": "drums", "has_drums": True, "tempo_band": "fast"},
-    "solo piano, slow, minor": {"family": "keys", "has_drums": False, "tempo_band": "slow"},
-    "piano chords, slow": {"family": "keys", "has_drums": False, "tempo_band": "slow"},
-}
-
-
-def synthetic_image(labels: dict, rng: np.random.Generator, width: int) -> Image.Image:
-    pixels = rng.uniform(0, 20, (512, width))
-    if labels["has_drums"]:
-        period = {"slow": 24, "medium": 16, "fast": 10}[labels["tempo_band"]]
-        start = int(rng.integers(0, period))
-        pixels[:, start::period] += 200
-    else:
-        for row in rng.choice(np.arange(300, 500), 6, replace=False):
-            pixels[row : row + 2] += 180
-    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).convert("RGB")
-
-
-def write_dataset(folder, clips_per_kind: int = 6, width: int = 64, seed: int = 0, numbered: bool = False):
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i in range(clips_per_kind * len(KINDS)):
-        caption, labels = list(KINDS.items())[i % len(KINDS)]
-        file = f"{i:05d}.png"
-        synthetic_image(labels, rng, width).save(folder / file)
-        caption = f"{caption}, take {i}" if numbered else caption
-        lines.append(json.dumps({"caption": caption, "file": file, "labels": labels}))
-    (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 @pytest.fixture(scope="module")

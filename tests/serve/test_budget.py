@@ -1,0 +1,49 @@
+"""What a request costs on this machine (`riff.serve.budget`): estimates, one-line refusals
+saying what fits, and a calibration that leaves out warm-up and unlucky runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from riff.serve import budget
+from riff.serve.budget import Calibration, check, estimate, fitting_clips
+
+SLOW = Calibration(step_s=0.1, clip_s=0.5, clip_mb=100)  # 5.5 s per clip of 50 steps
+
+
+def test_estimate_scales_with_clips_steps_and_width():
+    one = estimate(SLOW, 1, 50)
+    assert one.seconds == pytest.approx(5.5)
+    assert estimate(SLOW, 4, 50).seconds == pytest.approx(4 * one.seconds)
+    assert estimate(SLOW, 1, 50, 1024).seconds == pytest.approx(2 * one.seconds)
+    assert estimate(SLOW, 1, 100).seconds > one.seconds
+    assert estimate(SLOW, 1, 50, 2048).mb > estimate(SLOW, 1, 50).mb
+    assert fitting_clips(SLOW, 50, 512, 60) == 10
+
+
+def test_over_budget_is_refused_in_one_line_saying_what_fits():
+    with pytest.raises(ValueError, match=r"at most 10 clip\(s\) at these settings") as error:
+        check(SLOW, 32, 50, 512, max_s=60, max_mb=4000)
+    assert "\n" not in str(error.value)
+    check(SLOW, 10, 50, 512, max_s=60, max_mb=4000)  # what it said fits, fits
+    with pytest.raises(ValueError, match="MB"):
+        check(SLOW, 1, 50, 512, max_s=60, max_mb=50)
+    with pytest.raises(ValueError, match="fewer steps or a narrower clip"):
+        check(SLOW, 1, 100, 2048, max_s=10, max_mb=4000)
+
+
+def test_calibration_leaves_out_the_warm_up_and_unlucky_runs(monkeypatch):
+    """A first render that pays one-off costs, or one run slowed by a busy machine, must not
+    become the machine's speed: that refused requests the machine could serve."""
+    clock = [0.0]
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
+    costs = iter([100.0, 2.0, 30.0, 2.0, 3.0])  # warm-up; then 2 and 4 steps, twice
+    rendered = []
+
+    def render_clip(steps: int) -> None:
+        rendered.append(steps)
+        clock[0] += next(costs)
+
+    measured = budget.measure(render_clip, "cpu")
+    assert rendered == [2, 2, 4, 2, 4]
+    assert measured.step_s == pytest.approx(0.5) and measured.clip_s == pytest.approx(1.0)
