@@ -45,6 +45,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
+@pytest.fixture(scope="module")
+def walk_(narrow_seed):
+    """A three-clip walk on the narrow seed, ends that differ in every field a walk lerps."""
+    from riff.request import PromptEnd, Walk
+
+    return Walk(
+        start=PromptEnd("solo piano, slow, minor", seed=3, negative_prompt="noise"),
+        end=PromptEnd("rock drum beat, 120 bpm", seed=4, guidance=5.0),
+        num_clips=3,
+        seed_image=narrow_seed,
+        crossfade_ms=100,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
     from riff.models import load_model

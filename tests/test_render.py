@@ -19,17 +19,6 @@ from riff.track import stitch_walk
 FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
 
 
-@pytest.fixture(scope="module")
-def walk_(narrow_seed) -> Walk:
-    return Walk(
-        start=PromptEnd("solo piano, slow, minor", seed=3, negative_prompt="noise"),
-        end=PromptEnd("rock drum beat, 120 bpm", seed=4, guidance=5.0),
-        num_clips=3,
-        seed_image=narrow_seed,
-        crossfade_ms=100,
-    )
-
-
 def walk(model, walk: Walk, settings: Settings = FAST, **changes) -> list:
     """The clips of `walk` with `changes` made to it."""
     return list(render_walk(model, dataclasses.replace(walk, **changes), settings))

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 import torch
 
 from riff import pipeline
 from riff.audio.image import pixels_from_image
 from riff.render import render_variations, render_walk
-from riff.request import PromptEnd, Settings, Variations, Walk
+from riff.request import Settings, Variations, Walk
 from riff.seed_images import seed_image
 from riff.walk import Plan, batches_of, continued_columns, walk_clips
 
 FAST = Settings(num_inference_steps=6, batch_size=3, griffin_lim_iters=4)
-
-
-@pytest.fixture(scope="module")
-def walk_(narrow_seed) -> Walk:
-    return Walk(
-        start=PromptEnd("solo piano, slow, minor", seed=3, negative_prompt="noise"),
-        end=PromptEnd("rock drum beat, 120 bpm", seed=4, guidance=5.0),
-        num_clips=3,
-        seed_image=narrow_seed,
-        crossfade_ms=100,
-    )
 
 
 def walk(model, walk: Walk, settings: Settings = FAST, **changes) -> list:
