@@ -148,10 +148,7 @@ def render_restyle(
     sides = 2 if restyle.stereo and song.shape[0] == 2 else 1
     # Mono: the channels' mean. Stereo: left and right as neighbouring clips with the same
     # alpha, noise and start step, so they render in one batch and stay alike.
-    mel = mel_from_waveform(segments if sides == 2 else segments.mean(dim=1, keepdim=True), params)
-    mel = mel.reshape(-1, 1, *mel.shape[-2:])
-    # Each segment scaled to its own peak, as the model saw its training images.
-    init = torch.cat([pipeline.encode_image(model, pixels_from_mel(m, params)) for m in mel])
+    init = segment_latents(model, segments if sides == 2 else segments.mean(dim=1, keepdim=True))
     stops = tuple((0, a) for a in alphas for _ in range(sides))
     clips = walk_clips(model, Plan(restyle.prompt_ends(), stops, init), settings, progress)
     if keep is not None:  # on bars: each clip cut back to its bars and the overlap
@@ -169,6 +166,17 @@ def render_restyle(
             torch.cat([left.waveform, right.waveform]),
             dataclasses.replace(params, stereo=True),
         )
+
+
+def segment_latents(model: Model, segments: torch.Tensor) -> torch.Tensor:
+    """(segments x channels, C, h, w): each channel of each segment as a mel image, scaled to
+    its own peak as the model saw its training images, encoded. One segment at a time: the mel
+    spectrograms of a whole region at once held gigabytes (25 segments: 2.2 GB)."""
+    latents = []
+    for segment in segments:
+        for mel in mel_from_waveform(segment, model.params):
+            latents.append(pipeline.encode_image(model, pixels_from_mel(mel[None], model.params)))
+    return torch.cat(latents)
 
 
 def restyle_pieces(

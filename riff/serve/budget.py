@@ -43,17 +43,20 @@ class Cost:
     mb: float
 
 
-def estimate(calibration: Calibration, clips: int, steps: int, width: int = CLIP_WIDTH) -> Cost:
-    """Seconds and peak MB of `clips` clips of `steps` steps, `width` columns each.
+def estimate(
+    calibration: Calibration, clips: int, steps: int, width: int = CLIP_WIDTH, batch: int = 1
+) -> Cost:
+    """Seconds and peak MB of `clips` clips of `steps` steps, `width` columns each, rendered
+    `batch` at a time.
 
     Time grows with the columns (the UNet's convolutions dominate at these sizes); memory is
-    one clip's at a time, plus what the result keeps (each clip's float32 samples, twice: the
-    clip and the track).
+    one batch's clips at a time, plus what the result keeps (each clip's float32 samples,
+    twice: the clip and the track).
     """
     scale = width / CLIP_WIDTH
     seconds = clips * scale * (steps * calibration.step_s + calibration.clip_s)
     kept_mb = clips * scale * CLIP_SECONDS * SpectrogramParams().sample_rate * 4 * 2 / 1e6
-    return Cost(seconds, calibration.clip_mb * scale + kept_mb)
+    return Cost(seconds, calibration.clip_mb * scale * max(1, min(batch, clips)) + kept_mb)
 
 
 def fitting_clips(calibration: Calibration, steps: int, width: int, seconds: float) -> int:
@@ -62,13 +65,15 @@ def fitting_clips(calibration: Calibration, steps: int, width: int, seconds: flo
     return max(0, math.floor(seconds / one)) if one > 0 else 0
 
 
-def check(calibration: Calibration, clips: int, steps: int, width: int, max_s: float, max_mb: float) -> None:
+def check(
+    calibration: Calibration, clips: int, steps: int, width: int, max_s: float, max_mb: float, batch: int = 1
+) -> None:
     """Refuse, in one line saying what would fit, a request over the time or memory budget.
 
     Raises:
         ValueError: over `max_s` seconds or `max_mb` megabytes on this machine.
     """
-    cost = estimate(calibration, clips, steps, width)
+    cost = estimate(calibration, clips, steps, width, batch)
     if cost.seconds > max_s:
         fit = fitting_clips(calibration, steps, width, max_s)
         advice = (
@@ -82,8 +87,8 @@ def check(calibration: Calibration, clips: int, steps: int, width: int, max_s: f
         )
     if cost.mb > max_mb:
         raise ValueError(
-            f"{clips} clip(s) at {width} columns would need about {cost.mb:.0f} MB on this machine, "
-            f"over its {max_mb:g} MB per request: fewer clips or a narrower clip"
+            f"{clips} clip(s) at {width} columns, {batch} at a time, would need about {cost.mb:.0f} MB on "
+            f"this machine, over its {max_mb:g} MB per request: a smaller batch, fewer or narrower clips"
         )
 
 

@@ -162,7 +162,7 @@ class Engine:
         self.limits.check(music, steps, width)
         return steps, self.loras.resolve(settings)
 
-    def afford(self, music: Music, steps: int, width: int = CLIP_WIDTH) -> None:
+    def afford(self, music: Music, steps: int, width: int = CLIP_WIDTH, batch: int = 1) -> None:
         """Refuse, before it starts, a request this machine cannot do within the time and memory
         budget (`limits.request_s`, `limits.request_mb`), by its calibrated cost.
 
@@ -172,7 +172,9 @@ class Engine:
         limits = self.limits
         if limits.request_s == float("inf") and limits.request_mb == float("inf"):
             return
-        budget.check(self.measured(), music.clip_count(), steps, width, limits.request_s, limits.request_mb)
+        budget.check(
+            self.measured(), music.clip_count(), steps, width, limits.request_s, limits.request_mb, batch
+        )
 
     def measured(self) -> budget.Calibration:
         """This machine's calibration: given, or measured once on the model's device (a turn on
@@ -209,7 +211,7 @@ class Engine:
 
         def rendered() -> Iterator[Clip]:
             with self.queue.admit(client or self.client(session)):
-                self.afford(music, steps, width)  # admitted, before any work
+                self.afford(music, steps, width, settings.batch_size)  # admitted, before any work
                 watch = self.sessions.watch(session, progress)
                 yield from self._turns(render(self.model, music, settings, watch), session)
 
@@ -255,7 +257,7 @@ class Engine:
                 walk = endless.hop(start, up_next())
                 width = walk.width or seed_width(walk.seed_image, self.limits)
                 steps, resolved = self._checked(walk, settings, width)
-                self.afford(walk, steps, width)
+                self.afford(walk, steps, width, settings.batch_size)
                 clips = render_walk(self.model, walk, resolved, watch, after=after)
                 for clip in self._turns(clips, session):
                     after = clip  # the next hop starts from the last clip of this one
@@ -300,7 +302,7 @@ class Engine:
         self.limits.check_audio(audio_seconds(audio))
         end = restyle.start_s + restyle.duration_s
         with self.queue.admit(self.client(session)):
-            self.afford(restyle, steps)
+            self.afford(restyle, steps, CLIP_WIDTH, settings.batch_size)
             channels = 2 if restyle.stereo else 1
             song = load_audio(audio, self.model.params.sample_rate, channels, max_seconds=end)
             clips = render_restyle(

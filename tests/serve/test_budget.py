@@ -21,6 +21,18 @@ def test_estimate_scales_with_clips_steps_and_width():
     assert fitting_clips(SLOW, 50, 512, 60) == 10
 
 
+def test_memory_counts_the_clips_a_batch_renders_together():
+    """A restyle's batch of 4 clip-wide segments peaked at four clips' working memory."""
+    one_at_a_time = estimate(SLOW, 8, 50, batch=1).mb
+    assert estimate(SLOW, 8, 50, batch=4).mb == pytest.approx(one_at_a_time + 3 * SLOW.clip_mb)
+    assert estimate(SLOW, 2, 50, batch=4).mb == estimate(SLOW, 2, 50, batch=2).mb  # no more than it has
+    assert estimate(SLOW, 8, 50, batch=4).seconds == estimate(SLOW, 8, 50).seconds
+    check(SLOW, 8, 50, 512, max_s=60, max_mb=250, batch=1)
+    with pytest.raises(ValueError, match="4 at a time, would need about 4.. MB.*a smaller batch") as error:
+        check(SLOW, 8, 50, 512, max_s=60, max_mb=250, batch=4)
+    assert "\n" not in str(error.value)
+
+
 def test_over_budget_is_refused_in_one_line_saying_what_fits():
     with pytest.raises(ValueError, match=r"at most 10 clip\(s\) at these settings") as error:
         check(SLOW, 32, 50, 512, max_s=60, max_mb=4000)
