@@ -115,6 +115,10 @@ class Walk:
     def clip_count(self) -> int:
         return len(self.clip_alphas())
 
+    def caption(self, index: int, alpha: float) -> str:
+        """What clip `index` is, under its spectrogram."""
+        return f"clip {index + 1} · alpha {alpha:.2f}"
+
 
 @dataclass(frozen=True)
 class Variations:
@@ -149,6 +153,10 @@ class Variations:
 
     def clip_count(self) -> int:
         return len(self.seeds)
+
+    def caption(self, index: int, alpha: float) -> str:
+        """What clip `index` is, under its spectrogram: its seed."""
+        return f"seed {self.seeds[index]}"
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,11 @@ class Chain:
     def clip_count(self) -> int:
         return (len(self.ends) - 1) * self.clips_per_hop + 1
 
+    def caption(self, index: int, alpha: float) -> str:
+        """What clip `index` is, under its spectrogram: its hop and where along it."""
+        hop, along = self.stops()[index]
+        return f"clip {index + 1} · hop {hop + 1} · alpha {along:.2f}"
+
 
 @dataclass(frozen=True)
 class Loop:
@@ -214,6 +227,10 @@ class Loop:
 
     def clip_count(self) -> int:
         return self.clips
+
+    def caption(self, index: int, alpha: float) -> str:
+        """What clip `index` is, under its spectrogram."""
+        return f"clip {index + 1} of {self.clips}"
 
 
 @dataclass(frozen=True)
@@ -265,6 +282,10 @@ class Restyle:
             stride = max(1, int((length - overlap) // bar)) * bar
             segments = max(1, int(region // stride))
         return segments * (2 if self.stereo else 1)
+
+    def caption(self, index: int, alpha: float) -> str:
+        """What clip `index` is, under its spectrogram."""
+        return f"clip {index + 1} · alpha {alpha:.2f}"
 
 
 @dataclass(frozen=True)

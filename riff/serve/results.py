@@ -21,7 +21,7 @@ from riff.audio.image import save_image
 from riff.audio.tags import file_name, tag_file
 from riff.grid import Grid
 from riff.pictures import spectrogram_picture
-from riff.request import Chain, Loop, Music, Restyle, Settings, Variations, to_dict
+from riff.request import Loop, Music, Restyle, Settings, to_dict
 from riff.track import clip_audio, stitch
 from riff.walk import Clip
 
@@ -80,18 +80,6 @@ def track_name(music: Music) -> str:
     return (slug[:80].strip("-") or "riff") + suffix
 
 
-def caption(music: Music, clip: Clip) -> str:
-    """What a clip is, under its spectrogram."""
-    if isinstance(music, Variations):
-        return f"seed {music.seeds[clip.index]}"
-    if isinstance(music, Chain):
-        hop, alpha = music.stops()[clip.index]
-        return f"clip {clip.index + 1} · hop {hop + 1} · alpha {alpha:.2f}"
-    if isinstance(music, Loop):
-        return f"clip {clip.index + 1} of {music.clips}"
-    return f"clip {clip.index + 1} · alpha {clip.alpha:.2f}"
-
-
 def write(
     folder: Path, clips: Iterator[Clip], music: Music, settings: Settings, model: str
 ) -> Iterator[Result]:
@@ -115,7 +103,7 @@ def write(
             clip_audio(clip),
             clip.params.sample_rate,
         )
-        result.images.append((png, caption(music, clip)))
+        result.images.append((png, music.caption(clip.index, clip.alpha)))
         result.clips.append(wav)
         if len(done) & (len(done) - 1) == 0:
             _track(result, done, music)
