@@ -1,14 +1,13 @@
 """The page's renders of one prompt: text to audio (a clip per seed), a loop, the teaching
-view, a song restyled; each unpacked from widgets into a request and handed to the engine."""
+view; each unpacked from widgets into a request and handed to the engine (a song restyled is
+`riff.studio.restyle`'s)."""
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 
-from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Settings, Variations
+from riff.audio.params import CLIP_WIDTH
+from riff.request import MAX_SEED, Loop, PromptEnd, Settings, Variations
 from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
@@ -22,13 +21,12 @@ from riff.studio.edge import (
     prompt_text,
     settings_for,
     ui_errors,
-    uploaded_path,
 )
 from riff.teach import slerp_vs_lerp
 
 
 class Clips(Handlers):
-    """Renders of one prompt: a clip per seed, a loop, the teaching view, a song restyled."""
+    """Renders of one prompt: a clip per seed, a loop, the teaching view."""
 
     @gpu("num_seeds", width=None)
     @ui_errors
@@ -165,45 +163,3 @@ class Clips(Handlers):
         ]
         numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
         return pictures, str(wav), shown.audio_caption, noise.image, noise.caption, numbers
-
-    @gpu(
-        lambda a: (
-            math.ceil(float(a["duration_s"]) / (CLIP_SECONDS - Restyle.crossfade_ms / 1000))
-            * (2 if a["keep_stereo"] else 1)
-        ),
-        width=None,
-    )
-    @ui_errors
-    def audio_to_audio(
-        self,
-        audio: str,
-        prompt: str,
-        start_s: float = Restyle.start_s,
-        duration_s: float = Restyle.duration_s,
-        end_prompt: str = "",
-        seed: int = 0,
-        denoising: float = 0.5,
-        guidance: float = PromptEnd.guidance,
-        num_inference_steps: int | None = None,
-        keep_stereo: bool = False,
-        request: gr.Request = None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
-    ):
-        """Restyle a region of a song clip by clip, optionally walking to a second prompt."""
-        if not audio:
-            raise ValueError("upload a song first")
-        start = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
-        end = (
-            PromptEnd(end_prompt, start.seed, "", denoising, guidance)
-            if (end_prompt or "").strip()
-            else start
-        )
-        restyle = Restyle(
-            start, end, start_s=float(start_s), duration_s=float(duration_s), stereo=bool(keep_stereo)
-        )
-        settings = settings_for(num_inference_steps)
-        song = uploaded_path(audio)
-        session = self._session(request)
-        results = self.engine.restyle(song, restyle, settings, session, progress_bar(progress))
-        for result in self._counted(results, session):
-            yield panel_values(result, f"Seed used: {start.seed}")

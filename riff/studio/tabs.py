@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from riff.endless import Endless
+from riff.grid import MAX_BPM
 from riff.request import MAX_ENDS, MAX_SEEDS, Chain, Loop, Restyle
 from riff.studio import widgets
 from riff.studio.edge import WORKERS
@@ -168,6 +169,23 @@ def restyle_tab(studio: Studio) -> None:
             info="left and right restyled side by side: twice the work; pictures show left in green, "
             "right in blue, cyan where both sound alike",
         )
+    with gr.Row():
+        fields["on_bars"] = gr.Checkbox(
+            label="Cut on the song's bars",
+            value=Restyle.on_bars,
+            info="each segment whole bars of the song, joins on its bar lines",
+        )
+        fields["song_bpm"] = gr.Number(
+            None, label="Song tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="estimated"
+        )
+        fields["downbeat_s"] = gr.Number(None, label="First downbeat (s)", minimum=0, placeholder="estimated")
+    fields["audio"].upload(
+        studio.song_beat,
+        fields["audio"],
+        [fields["song_bpm"], fields["downbeat_s"]],
+        api_name="song_beat",
+        show_progress_on=[fields["song_bpm"], fields["downbeat_s"]],
+    )
     render_button(studio, "Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
 

@@ -3,17 +3,21 @@ status line between chunks, the beat grid from every render tab into the setting
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from gradio.utils import get_upload_folder
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 
+from riff import seedgen
 from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
@@ -228,3 +232,82 @@ def test_a_loop_on_a_tempo_loops_its_whole_file_and_no_tempo_keeps_files_as_they
     assert plain.named_track().read_bytes() == plain.track.read_bytes()
     kept = Path(Studio(engine).export(panel_values(plain, "")[5], "flac"))
     assert kept.name == "solo-piano.flac" and "BPM" not in FLAC(kept)
+
+
+# --- audio to audio on the song's own bars -----------------------------------------------------
+
+
+@pytest.fixture
+def drum_song():
+    """A 96 bpm drum loop (five 2-bar loops) after 0.37 s of silence, as an upload: its path."""
+    rate = 44100
+    loop = seedgen.render("og_beat", Grid.parse(96, key="A minor", bars=2))
+    song = np.concatenate([np.zeros(int(0.37 * rate)), np.tile(loop, 5)])
+    folder = Path(get_upload_folder()) / "riff-test-song"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "drums.wav"
+    sf.write(path, song, rate)
+    yield str(path)
+    path.unlink()
+
+
+def _restyling(engine, monkeypatch) -> list:
+    """Each Restyle the handler hands to the engine, instead of rendering it."""
+    asked: list = []
+    monkeypatch.setattr(engine, "restyle", lambda song, restyle, *rest: asked.append(restyle) or iter(()))
+    return asked
+
+
+def test_the_song_s_bars_reach_the_restyle(engine, drum_song, monkeypatch):
+    studio = Studio(engine)
+    asked = _restyling(engine, monkeypatch)
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=95.5, downbeat_s=0.37))
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=None, downbeat_s=""))
+    list(studio.audio_to_audio(drum_song, "piano"))
+    cut = [(r.on_bars, r.song_bpm, r.downbeat_s) for r in asked]
+    assert cut == [(True, 95.5, 0.37), (True, None, None), (False, None, None)]
+
+
+def test_an_uploaded_song_s_tempo_and_first_downbeat_are_estimated(engine, drum_song):
+    bpm, downbeat = Studio(engine).song_beat(drum_song)
+    assert abs(bpm / 96 - 1) < 0.01
+    bar = 4 * 60 / bpm
+    assert abs((downbeat - 0.37 + bar / 2) % bar - bar / 2) < 0.03  # on one of the song's bar lines
+    assert Studio(engine).song_beat(None) == (None, None)  # the song cleared: the boxes too
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({"song_bpm": 500}, "tempo must be 40-240 bpm, got 500.0"),
+        ({"downbeat_s": -1}, "the downbeat must be at >= 0 s"),
+        ({"downbeat_s": "soon"}, "could not convert string to float"),
+    ],
+    ids=["tempo", "negative-downbeat", "not-a-number"],
+)
+def test_a_bad_song_beat_is_one_line_before_any_work(engine, drum_song, fields, expected, monkeypatch):
+    asked = _restyling(engine, monkeypatch)
+    with pytest.raises(gr.Error) as excinfo:
+        list(Studio(engine).audio_to_audio(drum_song, "piano", on_bars=True, **fields))
+    message = str(excinfo.value.message)
+    assert expected in message and "\n" not in message and asked == []
+
+
+def test_a_song_whose_beat_cannot_be_found_is_one_line(engine, drum_song, monkeypatch):
+    studio = Studio(engine)
+    silence = Path(drum_song).with_name("silence.wav")
+    sf.write(silence, np.zeros(44100 * 8), 44100)
+    not_audio = Path(drum_song).with_name("notes.wav")
+    not_audio.write_text("not audio")
+    try:
+        for song, expected in [(silence, "clear onsets"), (not_audio, "")]:
+            with pytest.raises(gr.Error) as excinfo:
+                studio.song_beat(str(song))
+            message = str(excinfo.value.message)
+            assert expected in message and "\n" not in message and str(song.parent) not in message
+        monkeypatch.setattr(engine, "limits", dataclasses.replace(engine.limits, audio_s=5.0))
+        with pytest.raises(gr.Error, match="too long here: at most 5 s"):
+            studio.song_beat(drum_song)
+    finally:
+        silence.unlink()
+        not_audio.unlink()
