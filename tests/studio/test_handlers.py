@@ -22,6 +22,7 @@ from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
 from riff.request import Settings, from_dict, to_dict
+from riff.serve import engine as serving
 from riff.serve.results import Result
 from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, grid_fields, panel_values, progress_bar
 from riff.studio.handlers import Studio
@@ -311,3 +312,28 @@ def test_a_song_whose_beat_cannot_be_found_is_one_line(engine, drum_song, monkey
     finally:
         silence.unlink()
         not_audio.unlink()
+
+
+def test_the_endless_riff_on_a_tempo_streams_clips_on_its_grid(engine, monkeypatch):
+    rendered: list = []
+
+    def render_walk(model, walk, settings, *rest, **kwargs):
+        for clip in real(model, walk, settings, *rest, **kwargs):
+            rendered.append((settings, clip))
+            yield clip
+
+    real = serving.render_walk
+    monkeypatch.setattr(serving, "render_walk", render_walk)
+    stream = Studio(engine).endless(
+        "piano", clips_per_seed=1, num_inference_steps=2, bpm=96, key="Am", bars=1
+    )
+    try:
+        chunks = [next(stream) for _ in range(2)]
+    finally:
+        stream.close()
+    assert [status.startswith("Playing 'piano'") for _, _, status in chunks] == [True, True]
+    asked = Grid.parse(96, key="Am", bars=1)
+    assert len(rendered) >= 2  # the second seed's hop goes on from the first's last clip
+    for settings, clip in rendered[:2]:
+        assert settings.grid() == asked  # the grid reaches every hop, not only the first
+        assert clip.waveform.shape[-1] == round(asked.clip_samples(44100))  # one whole bar
