@@ -13,6 +13,7 @@ from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     AS_THE_SEED,
     FIT_BARS,
+    NO_LORA,
     Handlers,
     clip_width,
     gpu,
@@ -44,6 +45,8 @@ class Clips(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -67,8 +70,10 @@ class Clips(Handlers):
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
             bars: bars per clip, or "as many as fit" one clip.
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         end = PromptEnd(prompt_text(prompt), int(seed), negative_prompt or "", denoising, guidance)
         seeds = Variations.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
@@ -92,6 +97,8 @@ class Clips(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -115,8 +122,10 @@ class Clips(Handlers):
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
             bars: bars per clip, or "as many as fit" one clip.
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
         music = Loop(
             end,

@@ -31,6 +31,7 @@ def text_tab(studio: Studio) -> None:
         fields["guidance"] = widgets.guidance()
         fields["seed_image"] = widgets.seed_image()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     render_button(studio, "Generate", studio.generate, fields, "All clips, one after another", columns=8)
 
 
@@ -80,6 +81,7 @@ def loop_tab(studio: Studio) -> None:
         fields["seed_image"] = widgets.seed_image()
         fields["width"] = widgets.clip_length()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     render_button(
         studio, "Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True
     )

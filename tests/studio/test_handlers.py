@@ -21,10 +21,21 @@ from riff import seedgen
 from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
+from riff.lora import LORA_FILE
 from riff.request import Settings, from_dict, to_dict
 from riff.serve import engine as serving
+from riff.serve.loras import LoraFolder
 from riff.serve.results import Result
-from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, grid_fields, panel_values, progress_bar
+from riff.studio import widgets
+from riff.studio.edge import (
+    AS_THE_SEED,
+    FIT_BARS,
+    KEY_NAMES,
+    NO_LORA,
+    grid_fields,
+    panel_values,
+    progress_bar,
+)
 from riff.studio.handlers import Studio
 from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
 
@@ -337,3 +348,69 @@ def test_the_endless_riff_on_a_tempo_streams_clips_on_its_grid(engine, monkeypat
     for settings, clip in rendered[:2]:
         assert settings.grid() == asked  # the grid reaches every hop, not only the first
         assert clip.waveform.shape[-1] == round(asked.clip_samples(44100))  # one whole bar
+
+
+# --- a LoRA from the server's folder, by name -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "handler, args",
+    [("interpolate", ("piano", 1, "drums", 2)), ("generate", ("piano",)), ("loop", ("piano",))],
+)
+def test_a_picked_lora_and_its_scale_reach_the_settings(engine, handler, args):
+    studio = Studio(engine)
+    asked = _rendering(studio)
+    list(getattr(studio, handler)(*args, lora="grit", lora_scale=-0.5))
+    list(getattr(studio, handler)(*args, lora=NO_LORA, lora_scale=1.5))
+    list(getattr(studio, handler)(*args))
+    assert [s.loras for _, s in asked] == [(("grit", -0.5),), (), ()]
+
+
+def test_reuse_these_settings_keeps_the_lora():
+    walk, settings = walk_request("piano", 1, "drums", 2, lora="grit", lora_scale=0.25)
+    again = walk_fields(*from_dict(json.loads(json.dumps(to_dict(walk, settings)))))
+    assert (again["lora"], again["lora_scale"]) == ("grit", 0.25)
+    assert walk_request(**{n: again[n] for n in WALK_FIELDS if n in again}) == (walk, settings)
+    plain = walk_fields(*walk_request("piano", 1, "drums", 2))
+    assert (plain["lora"], plain["lora_scale"]) == (NO_LORA, 1.0)
+
+
+@pytest.mark.parametrize(
+    "lora, scale, expected",
+    [
+        ("jazz", 1.0, "no LoRA named 'jazz' here: choose one of grit"),
+        ("../grit", 1.0, "no LoRA named 'grit' here"),  # a path is never looked up
+        ("grit", 3.0, "a LoRA scale must be in -2..2, got 3"),
+    ],
+    ids=["unknown", "path", "scale"],
+)
+def test_a_lora_the_server_does_not_offer_is_one_line_before_any_work(
+    engine, lora, scale, expected, tmp_path, monkeypatch
+):
+    (tmp_path / "grit").mkdir()
+    (tmp_path / "grit" / LORA_FILE).write_bytes(b"")
+    monkeypatch.setattr(engine, "loras", LoraFolder(tmp_path))
+    worked: list = []
+    monkeypatch.setattr(serving, "render", lambda *args, **kwargs: worked.append(args))
+    with pytest.raises(gr.Error) as excinfo:
+        list(Studio(engine).generate("piano", num_inference_steps=2, lora=lora, lora_scale=scale))
+    message = str(excinfo.value.message)
+    assert expected in message and "\n" not in message and str(tmp_path) not in message
+    assert worked == []
+
+
+def test_the_lora_picker_offers_the_server_s_folder(engine, tmp_path, monkeypatch):
+    with gr.Blocks():
+        none = widgets.lora(engine)
+    assert none["lora"].interactive is False and "--lora-dir" in none["lora"].info
+    (tmp_path / "grit").mkdir()
+    (tmp_path / "grit" / LORA_FILE).write_bytes(b"")
+    (tmp_path / "empty").mkdir()  # no weights: not offered
+    monkeypatch.setattr(engine, "loras", LoraFolder(tmp_path))
+    with gr.Blocks():
+        offered = widgets.lora(engine)
+    assert [value for value, _ in offered["lora"].choices] == [NO_LORA, "grit"]
+    assert offered["lora"].interactive and (offered["lora_scale"].minimum, offered["lora_scale"].maximum) == (
+        -2,
+        2,
+    )
