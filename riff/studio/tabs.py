@@ -181,7 +181,7 @@ def restyle_tab(studio: Studio) -> None:
             None, label="Song tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="estimated"
         )
         fields["downbeat_s"] = gr.Number(None, label="First downbeat (s)", minimum=0, placeholder="estimated")
-    fields["audio"].upload(
+    fields["audio"].change(  # an upload, a trim (its time 0 moves) or the song cleared
         studio.song_beat,
         fields["audio"],
         [fields["song_bpm"], fields["downbeat_s"]],
