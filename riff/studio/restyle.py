@@ -28,17 +28,22 @@ class Restyles(Handlers):
     """A song restyled, and the song's beat found for cutting it on its bars."""
 
     @ui_errors
-    def song_beat(self, audio: str | None) -> tuple[float | None, float | None]:
+    def song_beat(self, audio: str | None, on_bars: bool = True):
         """A song's tempo and first downbeat, estimated from its onsets (the "Song tempo" and
-        "First downbeat" boxes are filled with them when a song is uploaded; correct them there).
+        "First downbeat" boxes are filled with them when a song is uploaded or trimmed with
+        "Cut on the song's bars" checked, or when it is checked; correct them there).
 
         Args:
             audio: the song (an uploaded file).
+            on_bars: whether the song is to be cut on its bars; if not, nothing is estimated
+                (the boxes stay as they are).
         Returns:
             The tempo in bpm and the first downbeat in seconds, both rounded for the boxes.
         """
         if not audio:
             return None, None
+        if not on_bars:
+            return gr.skip(), gr.skip()
         song = uploaded_path(audio)
         self.engine.limits.check_audio(audio_seconds(song))
         rate = SpectrogramParams().sample_rate

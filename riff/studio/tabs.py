@@ -181,9 +181,10 @@ def restyle_tab(studio: Studio) -> None:
             None, label="Song tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="estimated"
         )
         fields["downbeat_s"] = gr.Number(None, label="First downbeat (s)", minimum=0, placeholder="estimated")
-    fields["audio"].change(  # an upload, a trim (its time 0 moves) or the song cleared
+    gr.on(  # an upload, a trim (its time 0 moves), the song cleared, or bars asked for
+        [fields["audio"].change, fields["on_bars"].change],
         studio.song_beat,
-        fields["audio"],
+        [fields["audio"], fields["on_bars"]],
         [fields["song_bpm"], fields["downbeat_s"]],
         api_name="song_beat",
         show_progress_on=[fields["song_bpm"], fields["downbeat_s"]],

@@ -286,6 +286,7 @@ def test_an_uploaded_song_s_tempo_and_first_downbeat_are_estimated(engine, drum_
     bar = 4 * 60 / bpm
     assert abs((downbeat - 0.37 + bar / 2) % bar - bar / 2) < 0.03  # on one of the song's bar lines
     assert Studio(engine).song_beat(None) == (None, None)  # the song cleared: the boxes too
+    assert Studio(engine).song_beat(drum_song, on_bars=False) == (gr.skip(), gr.skip())  # not asked
 
 
 @pytest.mark.parametrize(

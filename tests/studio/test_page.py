@@ -112,7 +112,7 @@ def test_the_named_api_takes_a_lora_and_a_song_s_bars(client):
         assert parameters["lora_scale"]["parameter_default"] == 1, endpoint
     parameters = {p["parameter_name"]: p for p in named["/audio_to_audio"]["parameters"]}
     assert {"on_bars", "song_bpm", "downbeat_s"} <= set(parameters)
-    assert [p["parameter_name"] for p in named["/song_beat"]["parameters"]] == ["audio"]
+    assert [p["parameter_name"] for p in named["/song_beat"]["parameters"]] == ["audio", "on_bars"]
 
 
 def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
