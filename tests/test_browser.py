@@ -455,6 +455,31 @@ def test_a_stereo_restyle_in_the_page(chromium, url, engine, tmp_path):
     context.close()
 
 
+def test_cutting_on_the_song_s_bars_shows_its_estimated_tempo(chromium, url, tmp_path):
+    import numpy as np
+    import soundfile as sf
+    from playwright.sync_api import expect
+
+    from riff import seedgen
+    from riff.grid import Grid
+
+    loop = seedgen.render("og_beat", Grid.parse(96, key="A minor", bars=2))
+    song = tmp_path / "drums.wav"
+    sf.write(song, np.concatenate([np.zeros(int(0.37 * 44100)), np.tile(loop, 5)]), 44100)
+    context, page, script_errors = _open(chromium, url)
+    page.get_by_role("tab", name="Audio to audio").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(song))
+    tempo = panel.get_by_label("Song tempo (bpm)", exact=True)
+    expect(tempo).to_have_value("0")  # not asked for: nothing estimated (an empty box shows 0)
+    panel.get_by_label("Cut on the song's bars").check()
+    expect(tempo).to_have_value(re.compile(r"^9[5-7](\.\d)?$"), timeout=60_000)
+    downbeat = panel.get_by_label("First downbeat (s)", exact=True)
+    expect(downbeat).to_have_value(re.compile(r"^\d+\.\d+$"))
+    assert script_errors == []
+    context.close()
+
+
 def test_the_song_is_trimmed_on_its_waveform(chromium, url, tmp_path):
     """Gradio's waveform editor picks the region: what reaches the server is the trimmed song."""
     from conftest import sine

@@ -82,10 +82,13 @@ class Restyles(Handlers):
             on_bars: cut the segments on the song's bars (each whole bars, joins on bar lines).
             song_bpm: the song's tempo, 40 to 240; empty or 0 estimates it from the song.
             downbeat_s: a bar line of the song (its first downbeat), in seconds; empty
-                estimates it.
+                estimates it, and so does 0 without a tempo (the page's boxes show 0 when empty).
         """
         if not audio:
             raise ValueError("upload a song first")
+        song_bpm = None if song_bpm in (None, "", 0) else float(song_bpm)
+        if downbeat_s in ("", 0) and song_bpm is None:
+            downbeat_s = None
         start = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
         end = (
             PromptEnd(end_prompt, start.seed, "", denoising, guidance)
@@ -99,7 +102,7 @@ class Restyles(Handlers):
             duration_s=float(duration_s),
             stereo=bool(keep_stereo),
             on_bars=bool(on_bars),
-            song_bpm=None if song_bpm in (None, "", 0) else float(song_bpm),
+            song_bpm=song_bpm,
             downbeat_s=None if downbeat_s in (None, "") else float(downbeat_s),
         )
         settings = settings_for(num_inference_steps)

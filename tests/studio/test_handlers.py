@@ -276,8 +276,16 @@ def test_the_song_s_bars_reach_the_restyle(engine, drum_song, monkeypatch):
     list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=95.5, downbeat_s=0.37))
     list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=None, downbeat_s=""))
     list(studio.audio_to_audio(drum_song, "piano"))
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=0, downbeat_s=0))  # both empty
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=120, downbeat_s=0))
     cut = [(r.on_bars, r.song_bpm, r.downbeat_s) for r in asked]
-    assert cut == [(True, 95.5, 0.37), (True, None, None), (False, None, None)]
+    assert cut == [
+        (True, 95.5, 0.37),
+        (True, None, None),
+        (False, None, None),
+        (True, None, None),
+        (True, 120.0, 0.0),
+    ]
 
 
 def test_an_uploaded_song_s_tempo_and_first_downbeat_are_estimated(engine, drum_song):
