@@ -78,6 +78,7 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     # The player draws the track's waveform and offers the file for download.
     page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=60_000)
     expect(page.locator("#track time#duration")).to_have_text("0:01", timeout=60_000)  # 2 x 0.63 s
+    page.locator("#clips").scroll_into_view_if_needed()  # its images load lazily, once in sight
     page.wait_for_function(
         "() => [...document.querySelectorAll('#clips img')].every(i => i.complete && i.naturalWidth > 0)"
     )
