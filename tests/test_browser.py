@@ -78,6 +78,7 @@ def test_generate_a_walk_in_the_page(chromium, url, engine, narrow_seed, tmp_pat
     # The player draws the track's waveform and offers the file for download.
     page.locator("#track a[data-testid=download-link][download$='.wav']").wait_for(timeout=60_000)
     expect(page.locator("#track time#duration")).to_have_text("0:01", timeout=60_000)  # 2 x 0.63 s
+    page.locator("#clips").scroll_into_view_if_needed()  # its images load lazily, once in sight
     page.wait_for_function(
         "() => [...document.querySelectorAll('#clips img')].every(i => i.complete && i.naturalWidth > 0)"
     )
@@ -451,6 +452,31 @@ def test_a_stereo_restyle_in_the_page(chromium, url, engine, tmp_path):
     page.screenshot(path=str(tmp_path / "restyle.png"), full_page=True)
     tracks = sorted(engine.root.rglob("track_*.wav"), key=lambda p: p.stat().st_mtime)
     assert sf.info(str(tracks[-1])).channels == 2
+    assert script_errors == []
+    context.close()
+
+
+def test_cutting_on_the_song_s_bars_shows_its_estimated_tempo(chromium, url, tmp_path):
+    import numpy as np
+    import soundfile as sf
+    from playwright.sync_api import expect
+
+    from riff import seedgen
+    from riff.grid import Grid
+
+    loop = seedgen.render("og_beat", Grid.parse(96, key="A minor", bars=2))
+    song = tmp_path / "drums.wav"
+    sf.write(song, np.concatenate([np.zeros(int(0.37 * 44100)), np.tile(loop, 5)]), 44100)
+    context, page, script_errors = _open(chromium, url)
+    page.get_by_role("tab", name="Audio to audio").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(song))
+    tempo = panel.get_by_label("Song tempo (bpm)", exact=True)
+    expect(tempo).to_have_value("0")  # not asked for: nothing estimated (an empty box shows 0)
+    panel.get_by_label("Cut on the song's bars").check()
+    expect(tempo).to_have_value(re.compile(r"^9[5-7](\.\d)?$"), timeout=60_000)
+    downbeat = panel.get_by_label("First downbeat (s)", exact=True)
+    expect(downbeat).to_have_value(re.compile(r"^\d+\.\d+$"))
     assert script_errors == []
     context.close()
 

@@ -1,19 +1,19 @@
 """The page's renders of one prompt: text to audio (a clip per seed), a loop, the teaching
-view, a song restyled; each unpacked from widgets into a request and handed to the engine."""
+view; each unpacked from widgets into a request and handed to the engine (a song restyled is
+`riff.studio.restyle`'s)."""
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 
-from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
-from riff.request import MAX_SEED, Loop, PromptEnd, Restyle, Settings, Variations
+from riff.audio.params import CLIP_WIDTH
+from riff.request import MAX_SEED, Loop, PromptEnd, Settings, Variations
 from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     AS_THE_SEED,
     FIT_BARS,
+    NO_LORA,
     Handlers,
     clip_width,
     gpu,
@@ -22,13 +22,12 @@ from riff.studio.edge import (
     prompt_text,
     settings_for,
     ui_errors,
-    uploaded_path,
 )
 from riff.teach import slerp_vs_lerp
 
 
 class Clips(Handlers):
-    """Renders of one prompt: a clip per seed, a loop, the teaching view, a song restyled."""
+    """Renders of one prompt: a clip per seed, a loop, the teaching view."""
 
     @gpu("num_seeds", width=None)
     @ui_errors
@@ -46,6 +45,8 @@ class Clips(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -69,8 +70,10 @@ class Clips(Handlers):
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
             bars: bars per clip, or "as many as fit" one clip.
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         end = PromptEnd(prompt_text(prompt), int(seed), negative_prompt or "", denoising, guidance)
         seeds = Variations.counting(end, int(num_seeds), seed_image=bundled_seed(seed_image or DEFAULT_SEED))
         note = f"Seeds used: {seeds.seeds[0]}..{seeds.seeds[-1]}"
@@ -94,6 +97,8 @@ class Clips(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -117,8 +122,10 @@ class Clips(Handlers):
             key: one of the 24 keys ("A minor", "Am", "F#"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
             bars: bars per clip, or "as many as fit" one clip.
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
         music = Loop(
             end,
@@ -165,45 +172,3 @@ class Clips(Handlers):
         ]
         numbers = {**shown.to_dict(images=False), "noise_walk": noise.to_dict(images=False)}
         return pictures, str(wav), shown.audio_caption, noise.image, noise.caption, numbers
-
-    @gpu(
-        lambda a: (
-            math.ceil(float(a["duration_s"]) / (CLIP_SECONDS - Restyle.crossfade_ms / 1000))
-            * (2 if a["keep_stereo"] else 1)
-        ),
-        width=None,
-    )
-    @ui_errors
-    def audio_to_audio(
-        self,
-        audio: str,
-        prompt: str,
-        start_s: float = Restyle.start_s,
-        duration_s: float = Restyle.duration_s,
-        end_prompt: str = "",
-        seed: int = 0,
-        denoising: float = 0.5,
-        guidance: float = PromptEnd.guidance,
-        num_inference_steps: int | None = None,
-        keep_stereo: bool = False,
-        request: gr.Request = None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
-    ):
-        """Restyle a region of a song clip by clip, optionally walking to a second prompt."""
-        if not audio:
-            raise ValueError("upload a song first")
-        start = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
-        end = (
-            PromptEnd(end_prompt, start.seed, "", denoising, guidance)
-            if (end_prompt or "").strip()
-            else start
-        )
-        restyle = Restyle(
-            start, end, start_s=float(start_s), duration_s=float(duration_s), stereo=bool(keep_stereo)
-        )
-        settings = settings_for(num_inference_steps)
-        song = uploaded_path(audio)
-        session = self._session(request)
-        results = self.engine.restyle(song, restyle, settings, session, progress_bar(progress))
-        for result in self._counted(results, session):
-            yield panel_values(result, f"Seed used: {start.seed}")

@@ -9,6 +9,7 @@ import inspect
 import logging
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 import torch
@@ -37,6 +38,7 @@ except ImportError:
 
 
 NO_MASK = "none"
+NO_LORA = "none"  # no LoRA picked: the model as it is
 AS_THE_SEED = "as the seed"  # no key asked for: the seed image's own
 FIT_BARS = "as many as fit"  # no bar count asked for: as many as fit one 5.11 s clip
 KEY_NAMES = tuple(Key(tonic, minor).name for minor in (False, True) for tonic in range(12))
@@ -114,15 +116,31 @@ def settings_for(
     key: str | None = None,
     meter: str | None = "4/4",
     bars: int | str | None = None,
+    lora: str | None = None,
+    lora_scale: float | None = 1.0,
     **fields,
 ) -> Settings:
-    """The settings of a render from its widgets: steps, the beat grid (`grid_fields`) and the rest.
+    """The settings of a render from its widgets: steps, the beat grid (`grid_fields`), the LoRA
+    picked (by name: the engine finds it in its LoRA folder, or refuses it) and the rest.
 
     Raises:
         ValueError: a bad value, in one line (`Settings` checks the grid before any work).
     """
     grid = grid_fields(bpm, key, meter, bars)
-    return Settings(num_inference_steps=None if steps is None else int(steps), **grid, **fields)
+    loras = (
+        ()
+        if lora in (None, "", NO_LORA)
+        else ((str(lora), 1.0 if lora_scale is None else float(lora_scale)),)
+    )
+    return Settings(num_inference_steps=None if steps is None else int(steps), **grid, loras=loras, **fields)
+
+
+def lora_values(settings: Settings) -> dict:
+    """The page's LoRA fields for `settings` (its first LoRA; a JSON's path shows by its name)."""
+    if not settings.loras:
+        return {"lora": NO_LORA, "lora_scale": 1.0}
+    name, scale = settings.loras[0]
+    return {"lora": Path(name).name, "lora_scale": scale}
 
 
 def grid_fields(bpm: float | None, key: str | None, meter: str | None, bars: int | str | None) -> dict:

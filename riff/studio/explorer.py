@@ -123,6 +123,7 @@ def walk_settings(engine: Engine, seeds: list[str]) -> dict:
                     [NO_MASK, *mask_names()], value=NO_MASK, label="Mask (white repaints, black keeps)"
                 )
         fields |= widgets.beat_grid()
+        fields |= widgets.lora(engine)
 
     def pick_seed(selected: gr.SelectData) -> str:
         return seeds[selected.index]

@@ -27,6 +27,9 @@ SLIDER_HELP: dict[str, str] = {
     "bars": "Bars in each clip, with a tempo: more bars make longer clips at more cost, or as many as fit a 5.11 s clip.",
     "start_s": "Where in the song the restyled region begins, in seconds.",
     "duration_s": "How long the restyled region is: it is cut into 5.11 s clips, each restyled on its own.",
+    "lora_scale": "How strongly the picked LoRA's style applies: 1 as it was trained, 0 not at all, past 1 or below 0 exaggerated or reversed.",
+    "song_bpm": "The song's tempo, estimated when it is uploaded: correct it if the estimate is off (half or double is common); empty estimates it again.",
+    "downbeat_s": "Where the song's first bar begins, in seconds, estimated on upload: set it on a bar line so the cuts fall on the song's bars.",
 }
 
 

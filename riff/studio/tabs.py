@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from riff.endless import Endless
+from riff.grid import MAX_BPM
 from riff.request import MAX_ENDS, MAX_SEEDS, Chain, Loop, Restyle
 from riff.studio import widgets
 from riff.studio.edge import WORKERS
@@ -30,6 +31,7 @@ def text_tab(studio: Studio) -> None:
         fields["guidance"] = widgets.guidance()
         fields["seed_image"] = widgets.seed_image()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     render_button(studio, "Generate", studio.generate, fields, "All clips, one after another", columns=8)
 
 
@@ -79,6 +81,7 @@ def loop_tab(studio: Studio) -> None:
         fields["seed_image"] = widgets.seed_image()
         fields["width"] = widgets.clip_length()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     render_button(
         studio, "Render the loop", studio.loop, fields, "Loop (repeats seamlessly)", columns=6, loop=True
     )
@@ -168,6 +171,24 @@ def restyle_tab(studio: Studio) -> None:
             info="left and right restyled side by side: twice the work; pictures show left in green, "
             "right in blue, cyan where both sound alike",
         )
+    with gr.Row():
+        fields["on_bars"] = gr.Checkbox(
+            label="Cut on the song's bars",
+            value=Restyle.on_bars,
+            info="each segment whole bars of the song, joins on its bar lines",
+        )
+        fields["song_bpm"] = gr.Number(
+            None, label="Song tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="estimated"
+        )
+        fields["downbeat_s"] = gr.Number(None, label="First downbeat (s)", minimum=0, placeholder="estimated")
+    gr.on(  # an upload, a trim (its time 0 moves), the song cleared, or bars asked for
+        [fields["audio"].change, fields["on_bars"].change],
+        studio.song_beat,
+        [fields["audio"], fields["on_bars"]],
+        [fields["song_bpm"], fields["downbeat_s"]],
+        api_name="song_beat",
+        show_progress_on=[fields["song_bpm"], fields["downbeat_s"]],
+    )
     render_button(studio, "Restyle", studio.audio_to_audio, fields, "Restyled region", columns=6)
 
 

@@ -16,11 +16,13 @@ from riff.serve.trust import bundled_seed
 from riff.studio.edge import (
     AS_THE_SEED,
     FIT_BARS,
+    NO_LORA,
     NO_MASK,
     Handlers,
     clip_width,
     gpu,
     grid_values,
+    lora_values,
     mask_path,
     panel_values,
     progress_bar,
@@ -57,6 +59,8 @@ def walk_request(
     key: str = AS_THE_SEED,
     meter: str = Settings.meter,
     bars: int | str = FIT_BARS,
+    lora: str = NO_LORA,
+    lora_scale: float = 1.0,
 ) -> tuple[Walk, Settings]:
     """The walk and settings the explorer's fields ask for (`Studio.interpolate`'s parameters)."""
     both = "both prompts are needed: write what the start and the end should sound like"
@@ -80,7 +84,7 @@ def walk_request(
         width=clip_width(width),
         continuation=bool(continuation),
     )
-    settings = settings_for(num_inference_steps, bpm, key, meter, bars, scheduler=scheduler)
+    settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale, scheduler=scheduler)
     return walk, settings
 
 
@@ -111,6 +115,7 @@ def walk_fields(walk: Walk, settings: Settings) -> dict:
         "continuation": walk.continuation,
         "width": walk.width or CLIP_WIDTH,
         **grid_values(settings),
+        **lora_values(settings),
     }
 
 
@@ -145,6 +150,8 @@ class Walks(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -181,6 +188,8 @@ class Walks(Handlers):
             key: one of the 24 keys ("A minor", "Am", "F#", "E flat minor"), or "as the seed".
             meter: "4/4", "3/4" or "6/8".
             bars: bars per clip, or "as many as fit" one clip.
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
         given = dict(locals())
         walk, settings = walk_request(**{name: given[name] for name in WALK_FIELDS})

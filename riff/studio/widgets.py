@@ -1,5 +1,6 @@
 """The page's shared controls, each declared once: steps, guidance, denoising, seeds, seed
-image, crossfade, clip length, continuation, the beat grid (tempo, tap tempo, key, meter, bars);
+image, crossfade, clip length, continuation, the beat grid (tempo, tap tempo, key, meter, bars),
+a LoRA and its scale;
 a tab's render button and its results panel."""
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import gradio as gr
 
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH
 from riff.grid import MAX_BPM, METERS, MIN_BPM
+from riff.lora import SCALES
 from riff.request import MAX_GUIDANCE, MAX_SEED, PromptEnd, Walk
 from riff.seed_images import DEFAULT_SEED, seed_image_names
 from riff.serve.engine import Engine
-from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, Handlers
+from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, NO_LORA, Handlers
 from riff.studio.help import explain
 
 SLIDER_CLIPS = 32  # the clips slider's range; longer walks are for the CLI and the API's callers
@@ -102,6 +104,26 @@ def beat_grid() -> dict:
             min_width=100,
         )
     tap.click(None, fields["bpm"], fields["bpm"], js=TAP_JS, api_visibility="private", queue=False)
+    return fields
+
+
+def lora(engine: Engine) -> dict:
+    """The LoRA picker and its scale, by the handlers' parameter names: the adapters the
+    server's operator put in its LoRA folder, by name; greyed out, saying so, where there are none."""
+    names = engine.loras.names()
+    with gr.Row(elem_classes="lora"):
+        fields = {
+            "lora": gr.Dropdown(
+                [NO_LORA, *names],
+                value=NO_LORA,
+                label="LoRA (a style fine-tuned into the model)",
+                interactive=bool(names),
+                info=None if names else "none on this server: start it with --lora-dir FOLDER to offer some",
+            ),
+            "lora_scale": gr.Slider(
+                *SCALES, value=1.0, step=0.05, label="LoRA scale", interactive=bool(names)
+            ),
+        }
     return fields
 
 

@@ -3,23 +3,39 @@ status line between chunks, the beat grid from every render tab into the setting
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from gradio.utils import get_upload_folder
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 
+from riff import seedgen
 from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
+from riff.lora import LORA_FILE
 from riff.request import Settings, from_dict, to_dict
+from riff.serve import engine as serving
+from riff.serve.loras import LoraFolder
 from riff.serve.results import Result
-from riff.studio.edge import AS_THE_SEED, FIT_BARS, KEY_NAMES, grid_fields, panel_values, progress_bar
+from riff.studio import widgets
+from riff.studio.edge import (
+    AS_THE_SEED,
+    FIT_BARS,
+    KEY_NAMES,
+    NO_LORA,
+    grid_fields,
+    panel_values,
+    progress_bar,
+)
 from riff.studio.handlers import Studio
 from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
 
@@ -228,3 +244,182 @@ def test_a_loop_on_a_tempo_loops_its_whole_file_and_no_tempo_keeps_files_as_they
     assert plain.named_track().read_bytes() == plain.track.read_bytes()
     kept = Path(Studio(engine).export(panel_values(plain, "")[5], "flac"))
     assert kept.name == "solo-piano.flac" and "BPM" not in FLAC(kept)
+
+
+# --- audio to audio on the song's own bars -----------------------------------------------------
+
+
+@pytest.fixture
+def drum_song():
+    """A 96 bpm drum loop (five 2-bar loops) after 0.37 s of silence, as an upload: its path."""
+    rate = 44100
+    loop = seedgen.render("og_beat", Grid.parse(96, key="A minor", bars=2))
+    song = np.concatenate([np.zeros(int(0.37 * rate)), np.tile(loop, 5)])
+    folder = Path(get_upload_folder()) / "riff-test-song"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "drums.wav"
+    sf.write(path, song, rate)
+    yield str(path)
+    path.unlink()
+
+
+def _restyling(engine, monkeypatch) -> list:
+    """Each Restyle the handler hands to the engine, instead of rendering it."""
+    asked: list = []
+    monkeypatch.setattr(engine, "restyle", lambda song, restyle, *rest: asked.append(restyle) or iter(()))
+    return asked
+
+
+def test_the_song_s_bars_reach_the_restyle(engine, drum_song, monkeypatch):
+    studio = Studio(engine)
+    asked = _restyling(engine, monkeypatch)
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=95.5, downbeat_s=0.37))
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=None, downbeat_s=""))
+    list(studio.audio_to_audio(drum_song, "piano"))
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=0, downbeat_s=0))  # both empty
+    list(studio.audio_to_audio(drum_song, "piano", on_bars=True, song_bpm=120, downbeat_s=0))
+    cut = [(r.on_bars, r.song_bpm, r.downbeat_s) for r in asked]
+    assert cut == [
+        (True, 95.5, 0.37),
+        (True, None, None),
+        (False, None, None),
+        (True, None, None),
+        (True, 120.0, 0.0),
+    ]
+
+
+def test_an_uploaded_song_s_tempo_and_first_downbeat_are_estimated(engine, drum_song):
+    bpm, downbeat = Studio(engine).song_beat(drum_song)
+    assert abs(bpm / 96 - 1) < 0.01
+    bar = 4 * 60 / bpm
+    assert abs((downbeat - 0.37 + bar / 2) % bar - bar / 2) < 0.03  # on one of the song's bar lines
+    assert Studio(engine).song_beat(None) == (None, None)  # the song cleared: the boxes too
+    assert Studio(engine).song_beat(drum_song, on_bars=False) == (gr.skip(), gr.skip())  # not asked
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({"song_bpm": 500}, "tempo must be 40-240 bpm, got 500.0"),
+        ({"downbeat_s": -1}, "the downbeat must be at >= 0 s"),
+        ({"downbeat_s": "soon"}, "could not convert string to float"),
+    ],
+    ids=["tempo", "negative-downbeat", "not-a-number"],
+)
+def test_a_bad_song_beat_is_one_line_before_any_work(engine, drum_song, fields, expected, monkeypatch):
+    asked = _restyling(engine, monkeypatch)
+    with pytest.raises(gr.Error) as excinfo:
+        list(Studio(engine).audio_to_audio(drum_song, "piano", on_bars=True, **fields))
+    message = str(excinfo.value.message)
+    assert expected in message and "\n" not in message and asked == []
+
+
+def test_a_song_whose_beat_cannot_be_found_is_one_line(engine, drum_song, monkeypatch):
+    studio = Studio(engine)
+    silence = Path(drum_song).with_name("silence.wav")
+    sf.write(silence, np.zeros(44100 * 8), 44100)
+    not_audio = Path(drum_song).with_name("notes.wav")
+    not_audio.write_text("not audio")
+    try:
+        for song, expected in [(silence, "clear onsets"), (not_audio, "")]:
+            with pytest.raises(gr.Error) as excinfo:
+                studio.song_beat(str(song))
+            message = str(excinfo.value.message)
+            assert expected in message and "\n" not in message and str(song.parent) not in message
+        monkeypatch.setattr(engine, "limits", dataclasses.replace(engine.limits, audio_s=5.0))
+        with pytest.raises(gr.Error, match="too long here: at most 5 s"):
+            studio.song_beat(drum_song)
+    finally:
+        silence.unlink()
+        not_audio.unlink()
+
+
+def test_the_endless_riff_on_a_tempo_streams_clips_on_its_grid(engine, monkeypatch):
+    rendered: list = []
+
+    def render_walk(model, walk, settings, *rest, **kwargs):
+        for clip in real(model, walk, settings, *rest, **kwargs):
+            rendered.append((settings, clip))
+            yield clip
+
+    real = serving.render_walk
+    monkeypatch.setattr(serving, "render_walk", render_walk)
+    stream = Studio(engine).endless(
+        "piano", clips_per_seed=1, num_inference_steps=2, bpm=96, key="Am", bars=1
+    )
+    try:
+        chunks = [next(stream) for _ in range(2)]
+    finally:
+        stream.close()
+    assert [status.startswith("Playing 'piano'") for _, _, status in chunks] == [True, True]
+    asked = Grid.parse(96, key="Am", bars=1)
+    assert len(rendered) >= 2  # the second seed's hop goes on from the first's last clip
+    for settings, clip in rendered[:2]:
+        assert settings.grid() == asked  # the grid reaches every hop, not only the first
+        assert clip.waveform.shape[-1] == round(asked.clip_samples(44100))  # one whole bar
+
+
+# --- a LoRA from the server's folder, by name -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "handler, args",
+    [("interpolate", ("piano", 1, "drums", 2)), ("generate", ("piano",)), ("loop", ("piano",))],
+)
+def test_a_picked_lora_and_its_scale_reach_the_settings(engine, handler, args):
+    studio = Studio(engine)
+    asked = _rendering(studio)
+    list(getattr(studio, handler)(*args, lora="grit", lora_scale=-0.5))
+    list(getattr(studio, handler)(*args, lora=NO_LORA, lora_scale=1.5))
+    list(getattr(studio, handler)(*args))
+    assert [s.loras for _, s in asked] == [(("grit", -0.5),), (), ()]
+
+
+def test_reuse_these_settings_keeps_the_lora():
+    walk, settings = walk_request("piano", 1, "drums", 2, lora="grit", lora_scale=0.25)
+    again = walk_fields(*from_dict(json.loads(json.dumps(to_dict(walk, settings)))))
+    assert (again["lora"], again["lora_scale"]) == ("grit", 0.25)
+    assert walk_request(**{n: again[n] for n in WALK_FIELDS if n in again}) == (walk, settings)
+    plain = walk_fields(*walk_request("piano", 1, "drums", 2))
+    assert (plain["lora"], plain["lora_scale"]) == (NO_LORA, 1.0)
+
+
+@pytest.mark.parametrize(
+    "lora, scale, expected",
+    [
+        ("jazz", 1.0, "no LoRA named 'jazz' here: choose one of grit"),
+        ("../grit", 1.0, "no LoRA named 'grit' here"),  # a path is never looked up
+        ("grit", 3.0, "a LoRA scale must be in -2..2, got 3"),
+    ],
+    ids=["unknown", "path", "scale"],
+)
+def test_a_lora_the_server_does_not_offer_is_one_line_before_any_work(
+    engine, lora, scale, expected, tmp_path, monkeypatch
+):
+    (tmp_path / "grit").mkdir()
+    (tmp_path / "grit" / LORA_FILE).write_bytes(b"")
+    monkeypatch.setattr(engine, "loras", LoraFolder(tmp_path))
+    worked: list = []
+    monkeypatch.setattr(serving, "render", lambda *args, **kwargs: worked.append(args))
+    with pytest.raises(gr.Error) as excinfo:
+        list(Studio(engine).generate("piano", num_inference_steps=2, lora=lora, lora_scale=scale))
+    message = str(excinfo.value.message)
+    assert expected in message and "\n" not in message and str(tmp_path) not in message
+    assert worked == []
+
+
+def test_the_lora_picker_offers_the_server_s_folder(engine, tmp_path, monkeypatch):
+    with gr.Blocks():
+        none = widgets.lora(engine)
+    assert none["lora"].interactive is False and "--lora-dir" in none["lora"].info
+    (tmp_path / "grit").mkdir()
+    (tmp_path / "grit" / LORA_FILE).write_bytes(b"")
+    (tmp_path / "empty").mkdir()  # no weights: not offered
+    monkeypatch.setattr(engine, "loras", LoraFolder(tmp_path))
+    with gr.Blocks():
+        offered = widgets.lora(engine)
+    assert [value for value, _ in offered["lora"].choices] == [NO_LORA, "grit"]
+    assert offered["lora"].interactive and (offered["lora_scale"].minimum, offered["lora_scale"].maximum) == (
+        -2,
+        2,
+    )

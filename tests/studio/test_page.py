@@ -84,6 +84,7 @@ def test_the_app_names_every_endpoint(client):
         "/up_next",
         "/teach",
         "/audio_to_audio",
+        "/song_beat",
         "/audio_to_image",
         "/image_to_audio",
         # the MCP tools (riff.studio.mcp.tools), one file out each
@@ -101,6 +102,17 @@ def test_every_render_endpoint_takes_the_beat_grid(client):
         parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
         assert {"bpm", "key", "meter", "bars"} <= set(parameters), endpoint
         assert parameters["key"]["parameter_default"] == "as the seed"
+
+
+def test_the_named_api_takes_a_lora_and_a_song_s_bars(client):
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for endpoint in ("/interpolate", "/generate", "/loop"):
+        parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
+        assert parameters["lora"]["parameter_default"] == "none", endpoint
+        assert parameters["lora_scale"]["parameter_default"] == 1, endpoint
+    parameters = {p["parameter_name"]: p for p in named["/audio_to_audio"]["parameters"]}
+    assert {"on_bars", "song_bpm", "downbeat_s"} <= set(parameters)
+    assert [p["parameter_name"] for p in named["/song_beat"]["parameters"]] == ["audio", "on_bars"]
 
 
 def test_interpolate_with_an_uploaded_seed(client, narrow_seed, engine):
