@@ -241,7 +241,23 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="riff-bench-stream-"))
     model = load_model(args.model or str(save_tiny_model(work / "tiny")), device="cpu")
     engine = recording_engine(model, work / "studio", args.seconds, args.width)
-    inputs = ["lofi hip hop beat, mellow", 0, 2, args.steps, 0.75, 7.0, "og_beat"]
+    from riff.studio.edge import AS_THE_SEED, FIT_BARS
+
+    # The endless tab's fields in order: prompt, seed, clips per seed, steps, denoising,
+    # guidance, seed image; then the beat grid (none: as the seed plays).
+    inputs = [
+        "lofi hip hop beat, mellow",
+        0,
+        2,
+        args.steps,
+        0.75,
+        7.0,
+        "og_beat",
+        None,
+        AS_THE_SEED,
+        "4/4",
+        FIT_BARS,
+    ]
     started = time.monotonic()
     from conftest import serve
 

@@ -84,10 +84,10 @@ def test_the_studio_asks_zerogpu_for_each_requests_duration(monkeypatch):
 
     module.GPU = GPU
     monkeypatch.setitem(sys.modules, "spaces", module)
-    from riff.studio import clips, edge, handlers, walks
+    from riff.studio import clips, edge, handlers, restyle, walks
 
     def reload() -> None:  # the handlers' classes, decorated again with what `spaces` is now
-        for module in (edge, walks, clips, handlers):
+        for module in (edge, walks, clips, restyle, handlers):
             importlib.reload(module)
 
     try:
