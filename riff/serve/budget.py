@@ -9,14 +9,17 @@ would pass the studio's limits (`Limits.request_s`, `Limits.request_mb`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from riff.audio.params import CLIP_SECONDS, CLIP_WIDTH, SpectrogramParams
 from riff.models import Model
-from riff.render import render
+from riff.render import render, segment_latents
 from riff.request import PromptEnd, Settings, Variations
 
 # How far above its level before a burst of heavy requests the server's resident memory may
@@ -33,6 +36,9 @@ class Calibration:
     clip_s: float  # the rest of a clip: prompt encoding, VAE, inversion to audio
     clip_mb: float  # peak working memory while one clip renders, above what was resident
     device: str = "cpu"
+    # A restyle's extra per segment: its mel image made from the song and encoded (a walk
+    # encodes its one seed image once).
+    encode_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,38 +50,53 @@ class Cost:
 
 
 def estimate(
-    calibration: Calibration, clips: int, steps: int, width: int = CLIP_WIDTH, batch: int = 1
+    calibration: Calibration,
+    clips: int,
+    steps: int,
+    width: int = CLIP_WIDTH,
+    batch: int = 1,
+    encodes: bool = False,
 ) -> Cost:
     """Seconds and peak MB of `clips` clips of `steps` steps, `width` columns each, rendered
-    `batch` at a time.
+    `batch` at a time; `encodes`: each clip's start image is encoded first (a restyle's).
 
     Time grows with the columns (the UNet's convolutions dominate at these sizes); memory is
     one batch's clips at a time, plus what the result keeps (each clip's float32 samples,
     twice: the clip and the track).
     """
     scale = width / CLIP_WIDTH
-    seconds = clips * scale * (steps * calibration.step_s + calibration.clip_s)
+    per_clip = steps * calibration.step_s + calibration.clip_s + (calibration.encode_s if encodes else 0.0)
+    seconds = clips * scale * per_clip
     kept_mb = clips * scale * CLIP_SECONDS * SpectrogramParams().sample_rate * 4 * 2 / 1e6
     return Cost(seconds, calibration.clip_mb * scale * max(1, min(batch, clips)) + kept_mb)
 
 
-def fitting_clips(calibration: Calibration, steps: int, width: int, seconds: float) -> int:
+def fitting_clips(
+    calibration: Calibration, steps: int, width: int, seconds: float, encodes: bool = False
+) -> int:
     """The most clips of these settings that fit in `seconds`."""
-    one = estimate(calibration, 1, steps, width).seconds
+    one = estimate(calibration, 1, steps, width, encodes=encodes).seconds
     return max(0, math.floor(seconds / one)) if one > 0 else 0
 
 
 def check(
-    calibration: Calibration, clips: int, steps: int, width: int, max_s: float, max_mb: float, batch: int = 1
+    calibration: Calibration,
+    clips: int,
+    steps: int,
+    width: int,
+    max_s: float,
+    max_mb: float,
+    batch: int = 1,
+    encodes: bool = False,
 ) -> None:
     """Refuse, in one line saying what would fit, a request over the time or memory budget.
 
     Raises:
         ValueError: over `max_s` seconds or `max_mb` megabytes on this machine.
     """
-    cost = estimate(calibration, clips, steps, width, batch)
+    cost = estimate(calibration, clips, steps, width, batch, encodes)
     if cost.seconds > max_s:
-        fit = fitting_clips(calibration, steps, width, max_s)
+        fit = fitting_clips(calibration, steps, width, max_s, encodes)
         advice = (
             f"at most {fit} clip(s) at these settings, or fewer steps"
             if fit
@@ -160,4 +181,11 @@ def calibrate(model: Model) -> Calibration:
     def one_clip(steps: int) -> None:
         list(render(model, music, Settings(num_inference_steps=steps, batch_size=1)))
 
-    return measure(one_clip, model.device.type, scale=4)
+    calibration = measure(one_clip, model.device.type, scale=4)
+    segment = torch.zeros(1, 1, model.params.num_samples(CLIP_WIDTH // 4))
+    timings = []
+    for _ in range(3):  # the first pays the codec's set-up; the fastest of the rest counts
+        began = time.perf_counter()
+        segment_latents(model, segment)
+        timings.append(time.perf_counter() - began)
+    return dataclasses.replace(calibration, encode_s=min(timings[1:]) * 4)

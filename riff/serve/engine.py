@@ -163,18 +163,14 @@ class Engine:
         return steps, self.loras.resolve(settings)
 
     def afford(self, music: Music, steps: int, width: int = CLIP_WIDTH, batch: int = 1) -> None:
-        """Refuse, before it starts, a request this machine cannot do within the time and memory
-        budget (`limits.request_s`, `limits.request_mb`), by its calibrated cost.
-
-        Raises:
-            ValueError: one line, with the most clips that would fit.
-        """
+        """Refuse, before it starts and in one line saying what would fit (ValueError), a request
+        this machine cannot do within the time and memory budget, by its calibrated cost."""
         limits = self.limits
         if limits.request_s == float("inf") and limits.request_mb == float("inf"):
             return
-        budget.check(
-            self.measured(), music.clip_count(), steps, width, limits.request_s, limits.request_mb, batch
-        )
+        encodes = isinstance(music, Restyle)  # a restyle encodes each segment's image too
+        at_most = (limits.request_s, limits.request_mb)
+        budget.check(self.measured(), music.clip_count(), steps, width, *at_most, batch, encodes)
 
     def measured(self) -> budget.Calibration:
         """This machine's calibration: given, or measured once on the model's device (a turn on

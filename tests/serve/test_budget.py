@@ -59,3 +59,16 @@ def test_calibration_leaves_out_the_warm_up_and_unlucky_runs(monkeypatch):
     measured = budget.measure(render_clip, "cpu")
     assert rendered == [2, 2, 4, 2, 4]
     assert measured.step_s == pytest.approx(0.5) and measured.clip_s == pytest.approx(1.0)
+
+
+def test_a_restyle_counts_encoding_each_segments_image():
+    """A restyle of 31 segments estimated at 59.6 s took 63-65 s: each segment's mel image is
+    made and encoded before it renders, which a walk does once for its seed."""
+    slow = Calibration(step_s=0.1, clip_s=0.5, clip_mb=100, encode_s=0.5)
+    assert estimate(slow, 4, 50, encodes=True).seconds == pytest.approx(4 * (5.5 + 0.5))
+    assert estimate(slow, 4, 50).seconds == pytest.approx(4 * 5.5)
+    check(slow, 10, 50, 512, max_s=60, max_mb=4000)
+    with pytest.raises(ValueError, match=r"at most 10 clip\(s\)"):  # 60 s holds 10 of 6 s
+        check(slow, 11, 50, 512, max_s=60, max_mb=4000, encodes=True)
+    with pytest.raises(ValueError, match=r"at most 9 clip\(s\)"):
+        check(slow, 10, 50, 512, max_s=59, max_mb=4000, encodes=True)
