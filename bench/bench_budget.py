@@ -77,9 +77,11 @@ def heaviest(engine, work: Path, quick: bool) -> list[dict]:
 
     steps, width = 10, CLIP_WIDTH // 4  # narrow clips: the tiny model's Griffin-Lim is most of it
     budget_s = engine.limits.request_s
-    full = {w: fitting_clips(engine.measured(), steps, w, budget_s) for w in (width, CLIP_WIDTH)}
-    # A restyle's segments are clip-wide, and each one's image is encoded too.
-    full[CLIP_WIDTH] = fitting_clips(engine.measured(), steps, CLIP_WIDTH, budget_s, encodes=True)
+    full = {
+        width: fitting_clips(engine.measured(), steps, width, budget_s),
+        # A restyle's segments are clip-wide, and each one's image is encoded too.
+        CLIP_WIDTH: fitting_clips(engine.measured(), steps, CLIP_WIDTH, budget_s, encodes=True),
+    }
     fit = min(full[width], 3 if quick else 32)
     a, b = PromptEnd("drums", 1), PromptEnd("piano", 2)
     wide = min(full[CLIP_WIDTH], 2 if quick else 32)  # a restyle's segments are clip-wide

@@ -12,6 +12,7 @@ was, 1 applies the adapter as trained; several adapters stack, each at its own s
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import warnings
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from riff.models import Model
+from riff.models import Model, first_line
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
 SCALES = (-2.0, 2.0)  # beyond these an adapter only distorts
@@ -74,23 +75,20 @@ class Adapter:
         return path
 
 
-class _Target:
-    """The parts of a diffusers pipeline its LoRA loader reads, over a riff `Model`."""
-
-    hf_device_map = None
-    components: dict = {}
-
-    def __init__(self, model: Model) -> None:
-        self.unet, self.text_encoder = model.unet, model.text_encoder
-
-
-def _loader(model: Model):
+@functools.cache
+def _loader_class() -> type:
+    """The parts of a diffusers pipeline its LoRA loader reads (`StableDiffusionLoraLoaderMixin`),
+    over a riff `Model`."""
     from diffusers.loaders import StableDiffusionLoraLoaderMixin
 
-    class Loader(_Target, StableDiffusionLoraLoaderMixin):
-        pass
+    class Loader(StableDiffusionLoraLoaderMixin):
+        hf_device_map = None
+        components: dict = {}
 
-    return Loader(model)
+        def __init__(self, model: Model) -> None:
+            self.unet, self.text_encoder = model.unet, model.text_encoder
+
+    return Loader
 
 
 def use_adapters(model: Model, adapters: list[Adapter] | tuple[Adapter, ...]) -> None:
@@ -103,7 +101,7 @@ def use_adapters(model: Model, adapters: list[Adapter] | tuple[Adapter, ...]) ->
     wanted = tuple((_adapter_key(a), a.scale) for a in adapters)
     if getattr(model.unet, "_riff_adapters", ()) == wanted:
         return  # as the last call left it: nothing to load or set
-    loader = _loader(model)
+    loader = _loader_class()(model)
     loaded = set(getattr(model.unet, "peft_config", {}) or {})
     names = [name for name, _ in wanted]
     for adapter, name in zip(adapters, names):
@@ -133,11 +131,11 @@ def _load(loader: object, model: Model, adapter: Adapter, name: str) -> None:
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
-        raise ValueError(f"the LoRA {adapter.name!r} cannot be read: {_first_line(error)}") from None
+        raise ValueError(f"the LoRA {adapter.name!r} cannot be read: {first_line(error)}") from None
     try:
         converted, _ = loader.lora_state_dict(dict(state))  # other layouts (kohya's) in diffusers'
     except (RuntimeError, ValueError, KeyError) as error:
-        raise ValueError(f"{adapter.name!r} is not a LoRA riff can read ({_first_line(error)})") from None
+        raise ValueError(f"{adapter.name!r} is not a LoRA riff can read ({first_line(error)})") from None
     _check_fits(model, adapter, converted)
     try:
         with _quiet():  # "no text encoder keys", "multiple adapters": expected here
@@ -145,7 +143,7 @@ def _load(loader: object, model: Model, adapter: Adapter, name: str) -> None:
     except (RuntimeError, ValueError, KeyError) as error:  # size mismatches and unknown layers
         _forget(model, name)
         raise ValueError(
-            f"the LoRA {adapter.name!r} does not fit the model {model.name!r} ({_first_line(error)})"
+            f"the LoRA {adapter.name!r} does not fit the model {model.name!r} ({first_line(error)})"
         ) from None
     if name not in (getattr(model.unet, "peft_config", {}) or {}):
         raise ValueError(f"the LoRA {adapter.name!r} has no layers of the model {model.name!r}")
@@ -188,7 +186,9 @@ def _fits(tensor: torch.Tensor, weight: torch.Tensor | None, key: str) -> bool:
 def _forget(model: Model, name: str) -> None:
     for module in (model.unet, model.text_encoder):
         if name in (getattr(module, "peft_config", {}) or {}):
-            module.delete_adapters(name) if hasattr(module, "delete_adapters") else None
+            # diffusers' models call it delete_adapters, transformers' delete_adapter
+            delete = getattr(module, "delete_adapters", None) or module.delete_adapter
+            delete(name)
 
 
 @contextlib.contextmanager
@@ -203,8 +203,3 @@ def _quiet() -> Iterator[None]:
             yield
     finally:
         diffusers_logging.set_verbosity(level)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:200]

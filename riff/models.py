@@ -111,6 +111,12 @@ def model_name(requested: str | None = None) -> str:
     return requested or os.environ.get("RIFF_MODEL") or default_model()
 
 
+def first_line(error: BaseException, most: int = 200) -> str:
+    """An error's first line (its type's name if it has no text), for a one-line message."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:most]
+
+
 def _offline(environ: Mapping[str, str]) -> bool:
     return environ.get("HF_HUB_OFFLINE", "").strip().lower() in TRUE
 
@@ -281,9 +287,8 @@ def load_model(
             raise ValueError(f"unknown scheduler class {config['_class_name']!r}")
         scheduler = scheduler_class.from_config(config)
     except (OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
-            f"cannot load model {name!r} from {where} ({reason}); pass --model or set RIFF_MODEL to a local "
+            f"cannot load model {name!r} from {where} ({first_line(error)}); pass --model or set RIFF_MODEL to a local "
             "folder in diffusers layout (unet/, vae/, text_encoder/, tokenizer/, scheduler/)"
         ) from None
     for module in (unet, vae, text_encoder):

@@ -97,7 +97,9 @@ def walk_clips(
     grid = settings.grid()
     if plan.continuation and grid is not None and plan.grid_start is None:
         raise ValueError("a continuation on a grid needs the seed's loop to go on from (Plan.grid_start)")
-    use_adapters(model, settings.adapters())  # before any work: a LoRA that does not fit fails here
+    # Before any work (a LoRA that does not fit fails here) and before the prompts are encoded
+    # (a LoRA may adapt the text encoder too).
+    use_adapters(model, settings.adapters())
     steps = settings.steps(model.recommended_steps)
     between = _Between(model, plan)
     starts = [
@@ -124,9 +126,8 @@ def walk_clips(
             mask = torch.ones_like(init[:1, :1]) if plan.mask is None else plan.mask.clone()
             mask[..., :kept] = 0
             clip_kept = kept * model.vae_scale
-        use_adapters(
-            model, settings.adapters()
-        )  # again: a server's other requests take turns between batches
+        # Again for the UNet: a server's other requests take turns on the model between batches.
+        use_adapters(model, settings.adapters())
         cond, uncond, noise, guidance = between.inputs(batch.indices, init.shape[-1])
         job = BatchJob(batch, init, cond, uncond, noise, guidance, mask, phase_seed, clip_kept, lead)
         rendered = render_batch(
