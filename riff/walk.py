@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from riff import interp, pipeline
-from riff.audio.image import image_from_pixels, mel_from_pixels
+from riff.audio.decode import waveforms_from_pixels
+from riff.audio.image import image_from_pixels
 from riff.audio.params import SpectrogramParams
-from riff.audio.spectrogram import waveform_from_mel
 from riff.beats import Continued, clip_length, continued, on_bars
 from riff.lora import use_adapters
 from riff.models import Model
@@ -259,12 +259,9 @@ def render_batch(
         callback,
     )
     pixels = pipeline.decode_latents(model, latents)
-    mel = mel_from_pixels(pixels, params)
 
     def retrieve() -> list[Clip]:
-        waveforms = waveform_from_mel(
-            mel, params, seed=job.phase_seed, griffin_lim_iters=settings.griffin_lim_iters
-        )
+        waveforms = waveforms_from_pixels(pixels, params, job.phase_seed, settings.griffin_lim_iters)
         return [
             Clip(
                 i,

@@ -77,3 +77,16 @@ def test_a_plan_of_one_end_renders_that_end_with_each_clips_noise(tiny_model, wa
 
 def test_continued_clips_keep_a_quarter_of_the_one_before():
     assert [continued_columns(w) for w in (1, 3, 8, 64)] == [1, 1, 2, 16]
+
+
+def test_clips_sound_as_the_shared_decoder_hears_their_pixels(tiny_model, walk_):
+    """The walk turns pixels into audio through `riff.audio.decode`, as the CLI's decode does:
+    a clip's audio is its pixels' audio, phase seeded by the walk's first end."""
+    from riff.audio.decode import waveforms_from_pixels
+
+    settings = dataclasses.replace(FAST, batch_size=2)
+    for clip in walk(tiny_model, walk_, settings):
+        heard = waveforms_from_pixels(
+            clip.pixels[None], tiny_model.params, walk_.start.seed, settings.griffin_lim_iters
+        )[0]
+        torch.testing.assert_close(clip.waveform, heard.float(), rtol=0, atol=1e-5)

@@ -1,10 +1,12 @@
-"""Audio <-> spectrogram images end to end, at the right level: the path the CLI and the studio
-share, so that both decide loudness the same way.
+"""Audio <-> spectrogram images end to end, at the right level: the path the CLI, the studio and
+the walk share, so that pixels become audio in one place.
 
 - An image that stores its level (the max-value tag, see `riff.audio.image.Level`) decodes at that
   level, brought down only if it would go over -1 dBFS true peak; if it would have clipped,
   the caller is told in one line (`Decoded.note`).
-- One that does not (a model's output) has no level to keep: it is set to `TARGET_LUFS` (-14 LUFS), as a track is.
+- One that does not has no level to keep: it is set to `TARGET_LUFS` (-14 LUFS), as a track is.
+- A model's output (`waveforms_from_pixels`) is left unlevelled: `riff.track` decides a
+  track's loudness once, over all its clips.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from riff.audio.image import Level, image_from_mel, mel_from_image, params_from_image
+from riff.audio.image import Level, image_from_mel, mel_from_image, mel_from_pixels, params_from_image
 from riff.audio.loudness import PEAK_DB, limit_peak, normalize_loudness
 from riff.audio.params import SpectrogramParams
 from riff.audio.spectrogram import GRIFFIN_LIM_ITERS, check_decodable, mel_from_waveform, waveform_from_mel
@@ -66,6 +68,16 @@ def decode(
         waveforms = waveform_from_mel(mel, params, seed=seed, griffin_lim_iters=griffin_lim_iters)
         for i, waveform in zip(indices, waveforms):
             yield i, at_level(waveform.float().cpu(), params, spectrograms[i].level)
+
+
+def waveforms_from_pixels(
+    pixels: torch.Tensor, params: SpectrogramParams, seed: int = 0, griffin_lim_iters: int = GRIFFIN_LIM_ITERS
+) -> torch.Tensor:
+    """A model's decoded images, (batch, 3, height, width) in 0..1, as audio (batch, channels,
+    samples) on their device, unlevelled (see the module's docstring). A clip's samples depend
+    on its pixels and `seed` only."""
+    mel = mel_from_pixels(pixels, params)
+    return waveform_from_mel(mel, params, seed=seed, griffin_lim_iters=griffin_lim_iters)
 
 
 def at_level(waveform: torch.Tensor, params: SpectrogramParams, level: Level) -> Decoded:
