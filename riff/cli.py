@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     keep_large_buffers()
     try:
-        set_threads(args.threads)
+        set_threads(args.threads, os.environ)
+        from_environment(args)
         code = args.run(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"riff: error: {error}", file=sys.stderr)
@@ -67,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         print("riff: interrupted", file=sys.stderr)
         return 130
     return code or 0  # what the studio returns; the other commands print or raise
+
+
+def from_environment(args: argparse.Namespace) -> None:
+    """Fill what the command line left to the environment, read here at the entry point only:
+    the model (RIFF_MODEL, else the default for where riff runs: `riff.models.model_name`),
+    --compile (RIFF_COMPILE) and --soundfont (RIFF_SOUNDFONT)."""
+    if "model" in args:
+        args.model = model_name(args.model, os.environ)
+    if "compile" in args:
+        args.compile = True if args.compile else os.environ.get("RIFF_COMPILE")
+    if "soundfont" in args:
+        args.soundfont = args.soundfont or os.environ.get("RIFF_SOUNDFONT")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +215,12 @@ def _dataset_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--audio-dir", type=Path, default=None, help="your audio files (the folder source)")
     p.add_argument("--workers", type=int, default=2, help="clips rendered at once")
+    p.add_argument(
+        "--soundfont",
+        type=Path,
+        default=None,
+        help="a General MIDI soundfont (default: $RIFF_SOUNDFONT, else Debian's fluid-soundfont-gm)",
+    )
     p.set_defaults(run=dataset)
 
 
@@ -418,7 +437,9 @@ def dataset(args: argparse.Namespace) -> None:
         sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     if args.audio_dir is not None and "folder" not in sources:
         raise UsageError("--audio-dir needs the folder source: add folder to --sources")
-    records = build_dataset(args.out_dir, args.clips, args.seed, sources, args.audio_dir, args.workers)
+    records = build_dataset(
+        args.out_dir, args.clips, args.seed, sources, args.audio_dir, args.workers, soundfont=args.soundfont
+    )
     print(f"{args.out_dir / 'metadata.jsonl'}: {len(records)} clips")
 
 
@@ -428,7 +449,7 @@ def train(args: argparse.Namespace) -> None:
     chosen = {key: value for key, value in vars(args).items() if key in TRAIN_DEFAULTS}
     if args.lora or args.lora_rank is not None:
         chosen["lora_rank"] = args.lora_rank or LORA_RANK
-        chosen["init"] = args.init or model_name()
+        chosen["init"] = args.init or model_name(None, os.environ)  # a LoRA adapts a model
     config = TrainConfig(data=str(args.data), out=str(args.out), **chosen)
     folder = run_training(config)
     what = "LoRA (use it with --lora)" if config.lora_rank else "model"
@@ -548,10 +569,7 @@ def _render(args: argparse.Namespace, music: Walk | Variations | Chain | Loop, s
     seed_image(music.seed_image)
     if music.mask is not None:
         mask_tensor(music.mask, (8, 8))
-    # --compile, else $RIFF_COMPILE, read here at the entry point.
-    model = load_model(
-        args.model, args.device, compile=True if args.compile else os.environ.get("RIFF_COMPILE")
-    )
+    model = load_model(args.model, args.device, compile=args.compile)  # see `from_environment`
     total = music.clip_count()
     with tqdm(total=total, desc=f"rendering on {model.device.type}", unit="clip") as bar:
 

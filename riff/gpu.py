@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import time
 from collections.abc import Mapping
 
@@ -19,12 +18,12 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 TRUE, FALSE = ("1", "t", "true", "yes", "on"), ("", "0", "f", "false", "no", "off")
 
 
-def gpu_space(environ: Mapping[str, str] = os.environ) -> str | None:
+def gpu_space(environ: Mapping[str, str]) -> str | None:
     """What GPU a Hugging Face Space has: "GPU" (CUDA visible), "ZeroGPU" (borrowed per call
     through `spaces.GPU`), or None off Spaces or on a CPU Space.
 
     A Space sets SPACE_ID; ZeroGPU sets SPACES_ZERO_GPU (read as the `spaces` package reads it)
-    and needs that package to lend the GPU.
+    and needs that package to lend the GPU. `environ` is the entry point's environment.
     """
     if not environ.get("SPACE_ID"):
         return None
@@ -41,9 +40,10 @@ def _spaces_installed() -> bool:
 
 
 def compile_mode(setting: bool | str | None, device: torch.device) -> str | None:
-    """The `torch.compile` mode for a --compile / RIFF_COMPILE setting; None for eager.
+    """The `torch.compile` mode for a --compile / RIFF_COMPILE setting (the entry point reads
+    the variable and passes it); None for eager.
 
-    None reads $RIFF_COMPILE. True, "1" (or "true", "yes", "on") pick the device's mode:
+    None, False, "" or "0" run eager. True, "1" (or "true", "yes", "on") pick the device's mode:
     "max-autotune-no-cudagraphs" on CUDA, since riff's shapes change with the batch and the
     width and CUDA graphs are recorded per shape; "default" elsewhere. A mode's name picks it
     ("reduce-overhead" suits a CUDA server whose requests all have one shape).
@@ -52,7 +52,7 @@ def compile_mode(setting: bool | str | None, device: torch.device) -> str | None
         ValueError: a setting that is none of these.
     """
     if setting is None:
-        setting = os.environ.get("RIFF_COMPILE", "")
+        return None
     value = ("1" if setting else "0") if isinstance(setting, bool) else setting.strip().lower()
     if value in FALSE:
         return None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import huggingface_hub.constants
 import torch
 
 from riff import ASSETS
@@ -106,9 +106,11 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.float16 if device.type in ("cuda", "mps") else torch.float32
 
 
-def model_name(requested: str | None = None) -> str:
-    """The model to use: the argument, else $RIFF_MODEL, else `default_model()`."""
-    return requested or os.environ.get("RIFF_MODEL") or default_model()
+def model_name(requested: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The model to use: the argument, else RIFF_MODEL in `environ` (the entry point's
+    environment), else `default_model(environ)`: the bundled riff-small without one."""
+    environ = environ or {}
+    return requested or environ.get("RIFF_MODEL") or default_model(environ)
 
 
 def first_line(error: BaseException, most: int = 200) -> str:
@@ -122,8 +124,9 @@ def _offline(environ: Mapping[str, str]) -> bool:
 
 
 def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the Hugging Face hub ($HF_ENDPOINT) answers a TCP connection within `timeout_s`."""
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    """Whether the Hugging Face hub answers a TCP connection within `timeout_s` (its address as
+    huggingface_hub read it from HF_ENDPOINT: the hub's own variable, read by its library)."""
+    endpoint = urlparse(huggingface_hub.constants.ENDPOINT)
     port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
     try:
         socket.create_connection((endpoint.hostname or "", port), timeout=timeout_s).close()
@@ -132,14 +135,14 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
     return True
 
 
-def default_model(environ: Mapping[str, str] = os.environ) -> str:
+def default_model(environ: Mapping[str, str]) -> str:
     """riffusion-model-v1 on a Space with a GPU (the hardware it was made for); the bundled
     riff-small elsewhere: on a CPU, offline, or off Spaces."""
     return REFERENCE_MODEL if gpu_space(environ) and not _offline(environ) else DEFAULT_MODEL
 
 
-def default_model_reason(environ: Mapping[str, str] = os.environ) -> str:
-    """One line: which model `model_name()` picks without an argument, and why."""
+def default_model_reason(environ: Mapping[str, str]) -> str:
+    """One line: which model `model_name(None, environ)` picks, and why."""
     if environ.get("RIFF_MODEL"):
         return f"{display_name(environ['RIFF_MODEL'])}: chosen by RIFF_MODEL"
     space = gpu_space(environ)
@@ -245,9 +248,10 @@ def load_model(
     """Load unet, vae, text encoder, tokenizer and scheduler with `from_pretrained`.
 
     Args:
-        name: hub id or local folder in diffusers layout; see `model_name`.
-        compile: put the UNet under `torch.compile` (see `compile_mode`); None reads
-            $RIFF_COMPILE. Off by default: the first call pays the compilation.
+        name: hub id or local folder in diffusers layout; None: the bundled riff-small (the
+            entry points resolve RIFF_MODEL with `model_name`).
+        compile: put the UNet under `torch.compile` (see `compile_mode`; the entry points pass
+            --compile or RIFF_COMPILE). Off by default: the first call pays the compilation.
     Raises:
         ValueError: in one line, when the model cannot be loaded, saying how to fix it.
     """
@@ -258,7 +262,7 @@ def load_model(
     name = model_name(name)
     torch_device = pick_device(device)
     dtype = dtype or default_dtype(torch_device)
-    mode = compile_mode(compile, torch_device)  # a bad RIFF_COMPILE fails before the load
+    mode = compile_mode(compile, torch_device)  # a bad setting fails before the load
     local = Path(name).expanduser()
     if not local.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name):
         raise ValueError(
@@ -268,7 +272,7 @@ def load_model(
         raise ValueError(f"{name!r} is not a diffusers model folder: it has no unet/ subfolder")
     source = str(local) if local.exists() else name
     # Unreachable hub: read the cache only, at once, instead of minutes of retries.
-    cache_only = local.exists() or _offline(os.environ) or not hub_reachable()
+    cache_only = local.exists() or huggingface_hub.constants.HF_HUB_OFFLINE or not hub_reachable()
     log.info("loading %s on %s (%s)", source, torch_device, dtype)
     where = (
         "the local cache (the hub is unreachable from here)"

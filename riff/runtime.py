@@ -69,13 +69,15 @@ def usable_cores(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
 
 def choose_threads(
     requested: int | None = None,
-    environ: Mapping[str, str] = os.environ,
+    *,
+    environ: Mapping[str, str],
     cores: int | None = None,
     torch_default: int | None = None,
 ) -> int | None:
     """The intra-op threads torch should use, or None to leave torch's choice alone.
 
-    `requested` (--threads) wins, then $RIFF_THREADS; a user's $OMP_NUM_THREADS is left to
+    `requested` (--threads) wins, then RIFF_THREADS in `environ` (the entry point's
+    environment); a user's OMP_NUM_THREADS is left to
     torch, which reads it. Otherwise one thread on a CPU of at most `SMALL_CPU` usable cores,
     where the page's phase retrieval and ffmpeg, or another process, take the other; on larger
     ones torch's own choice (`torch_default`, its physical cores) capped one below the usable
@@ -101,12 +103,12 @@ def choose_threads(
     return min(cores - 1, torch_default or cores)
 
 
-def set_threads(requested: int | None = None, environ: Mapping[str, str] = os.environ) -> int:
+def set_threads(requested: int | None, environ: Mapping[str, str]) -> int:
     """Apply `choose_threads` to torch (from an entry point, before any work); returns the
     threads torch now uses."""
     import torch
 
-    threads = choose_threads(requested, environ, torch_default=torch.get_num_threads())
+    threads = choose_threads(requested, environ=environ, torch_default=torch.get_num_threads())
     if threads is not None:
         torch.set_num_threads(threads)
     log.debug("torch uses %d intra-op thread(s)", torch.get_num_threads())

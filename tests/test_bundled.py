@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -25,10 +26,10 @@ def bundled():
 
 def test_the_bundled_model_is_the_default(monkeypatch):
     monkeypatch.delenv("RIFF_MODEL", raising=False)
-    assert model_name() == str(BUNDLED_MODEL)
+    assert model_name(None, os.environ) == str(BUNDLED_MODEL)
     assert display_name(model_name()) == "riff-small (bundled)"
     monkeypatch.setenv("RIFF_MODEL", "riffusion/riffusion-model-v1")
-    assert model_name() == "riffusion/riffusion-model-v1"
+    assert model_name(None, os.environ) == "riffusion/riffusion-model-v1"  # as the entry points pass it
 
 
 def test_a_shared_name_never_holds_a_path_on_this_machine(tmp_path):

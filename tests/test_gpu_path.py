@@ -9,6 +9,7 @@ import shutil
 import sys
 import types
 
+import huggingface_hub.constants
 import pytest
 import torch
 
@@ -36,78 +37,85 @@ def _install_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_default_off_spaces_is_bundled(space):
-    assert gpu_space() is None
-    assert model_name() == DEFAULT_MODEL == str(BUNDLED_MODEL)
-    assert default_model_reason().startswith("riff-small (bundled): the default off Spaces")
+    assert gpu_space(os.environ) is None
+    assert model_name(None, os.environ) == DEFAULT_MODEL == str(BUNDLED_MODEL)
+    assert default_model_reason(os.environ).startswith("riff-small (bundled): the default off Spaces")
 
 
 def test_cpu_space_keeps_bundled(space):
     space.setenv("SPACE_ID", "someone/riff")
-    assert gpu_space() is None and model_name() == DEFAULT_MODEL
-    assert "on a Space's CPU" in default_model_reason()
+    assert gpu_space(os.environ) is None and model_name(None, os.environ) == DEFAULT_MODEL
+    assert "on a Space's CPU" in default_model_reason(os.environ)
 
 
 def test_gpu_space_runs_reference(space):
     space.setenv("SPACE_ID", "someone/riff")
     space.setattr(torch.cuda, "is_available", lambda: True)
-    assert gpu_space() == "GPU"
-    assert model_name() == REFERENCE_MODEL
-    reason = default_model_reason()
+    assert gpu_space(os.environ) == "GPU"
+    assert model_name(None, os.environ) == REFERENCE_MODEL
+    reason = default_model_reason(os.environ)
     assert reason.startswith(REFERENCE_MODEL) and "GPU" in reason and "\n" not in reason
 
 
 def test_zero_gpu_space_runs_reference(space):
     space.setenv("SPACE_ID", "someone/riff")
     space.setenv("SPACES_ZERO_GPU", "true")
-    assert gpu_space() is None  # the variable without the package lends no GPU
+    assert gpu_space(os.environ) is None  # the variable without the package lends no GPU
     _install_spaces(space)
-    assert gpu_space() == "ZeroGPU"
-    assert model_name() == REFERENCE_MODEL and "ZeroGPU" in default_model_reason()
+    assert gpu_space(os.environ) == "ZeroGPU"
+    assert model_name(None, os.environ) == REFERENCE_MODEL and "ZeroGPU" in default_model_reason(os.environ)
     space.setenv("SPACES_ZERO_GPU", "false")
-    assert gpu_space() is None
+    assert gpu_space(os.environ) is None
 
 
 def test_gpu_space_offline_keeps_bundled(space):
     space.setenv("SPACE_ID", "someone/riff")
     space.setenv("HF_HUB_OFFLINE", "1")
     space.setattr(torch.cuda, "is_available", lambda: True)
-    assert default_model() == DEFAULT_MODEL
-    assert "offline" in default_model_reason()
+    assert default_model(os.environ) == DEFAULT_MODEL
+    assert "offline" in default_model_reason(os.environ)
 
 
 def test_riff_model_and_argument_win(space):
     space.setenv("SPACE_ID", "someone/riff")
     space.setattr(torch.cuda, "is_available", lambda: True)
     space.setenv("RIFF_MODEL", str(BUNDLED_MODEL))
-    assert model_name() == str(BUNDLED_MODEL)
-    assert default_model_reason() == "riff-small (bundled): chosen by RIFF_MODEL"
+    assert model_name(None, os.environ) == str(BUNDLED_MODEL)
+    assert default_model_reason(os.environ) == "riff-small (bundled): chosen by RIFF_MODEL"
     assert model_name("some/model") == "some/model"
+
+
+def test_the_library_reads_no_environment_variable(space, tiny_model_dir):
+    """RIFF_MODEL and RIFF_COMPILE are read by the entry points (the CLI, the studio's main),
+    which pass them on: the library's own defaults stay what they say."""
+    space.setenv("RIFF_MODEL", "someone/elsewhere")
+    space.setenv("RIFF_COMPILE", "1")
+    assert model_name() == DEFAULT_MODEL and model_name(None, os.environ) == "someone/elsewhere"
+    assert compile_mode(None, torch.device("cpu")) is None
+    assert load_model(str(tiny_model_dir), device="cpu").compiled is None
 
 
 # 2. The compiled UNet.
 
 
-def test_compile_mode_reads_the_setting(space):
+def test_compile_mode_reads_the_setting():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert compile_mode(None, cpu) is None and compile_mode(False, cpu) is None
     assert compile_mode(True, cpu) == "default"
     assert compile_mode(True, cuda) == "max-autotune-no-cudagraphs"
-    space.setenv("RIFF_COMPILE", "1")
-    assert compile_mode(None, cpu) == "default"
-    space.setenv("RIFF_COMPILE", "reduce-overhead")
-    assert compile_mode(None, cuda) == "reduce-overhead"
-    space.setenv("RIFF_COMPILE", "0")
-    assert compile_mode(None, cpu) is None
-    space.setenv("RIFF_COMPILE", "fast")
+    assert compile_mode("1", cpu) == "default"
+    assert compile_mode(" Reduce-Overhead", cuda) == "reduce-overhead"
+    assert compile_mode("0", cpu) is None and compile_mode("", cpu) is None
     with pytest.raises(ValueError, match="RIFF_COMPILE='fast'"):
-        compile_mode(None, cpu)
+        compile_mode("fast", cpu)
 
 
 def test_load_model_compiles_on_request(space, tiny_model_dir):
     eager = load_model(str(tiny_model_dir), device="cpu")
     assert eager.compiled is None and eager.denoiser is eager.unet
-    space.setenv("RIFF_COMPILE", "1")
-    compiled = load_model(str(tiny_model_dir), device="cpu")  # torch.compile is lazy: no work yet
+    compiled = load_model(
+        str(tiny_model_dir), device="cpu", compile="1"
+    )  # torch.compile is lazy: no work yet
     assert compiled.compiled is not None and compiled.denoiser is compiled.compiled
     assert compiled.compiled.mode == "default" and compiled.describe().endswith("compiled UNet)")
     assert isinstance(compiled.unet, torch.nn.Module)  # the plain module, for training and saving
@@ -129,7 +137,10 @@ def test_cli_compile_reaches_model_loading(monkeypatch, tmp_path, tiny_model_dir
     args = ["generate", "x", "-o", str(tmp_path / "x.wav"), "--model", str(tiny_model_dir)]
     assert main([*args, "--seed-image", narrow_seed, "--compile"]) == 2
     assert main([*args, "--seed-image", narrow_seed]) == 2
-    assert seen == ["default", None]
+    monkeypatch.setenv("RIFF_COMPILE", "reduce-overhead")  # read by the CLI, passed on
+    assert main([*args, "--seed-image", narrow_seed]) == 2
+    monkeypatch.delenv("RIFF_COMPILE")
+    assert seen == ["default", None, "reduce-overhead"]
     assert "RIFF_COMPILE" not in os.environ  # --compile is passed, not set in the environment
 
 
@@ -273,7 +284,7 @@ def test_an_unreachable_hub_is_not_retried(monkeypatch):
         load_model("someone/some-model", device="cpu")
     assert seen["local_files_only"] is True  # the cache only: no minutes of retries
     monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: True)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # as the hub's library read it
     with pytest.raises(ValueError, match="from the hub or the cache"):
         load_model("someone/some-model", device="cpu")
     assert seen["local_files_only"] is False

@@ -130,3 +130,26 @@ def test_no_import_cycles():
         if name not in state:
             visit(name, [name])
     assert not cycles, " ; ".join(" -> ".join(c) for c in cycles)
+
+
+# Environment variables are read where the program starts, and passed on from there.
+READS_THE_ENVIRONMENT = {
+    "riff.cli": "the CLI's defaults (RIFF_MODEL, RIFF_COMPILE, RIFF_SOUNDFONT, RIFF_THREADS)",
+    "riff.studio.server": "the studio's options (host, port, proxies, model, compile, CORS, LoRAs)",
+    "riff.serve.limits": "Limits.from_env: the RIFF_MAX_* variables",
+}
+
+
+def _environment_reads(name: str) -> list[int]:
+    """Lines of `name` that read `os.environ` or call `os.getenv`/`os.environ.get`."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(MODULES[name].read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv")
+    ]
+
+
+def test_the_environment_is_read_by_the_entry_points_only():
+    assert all(_environment_reads(name) for name in READS_THE_ENVIRONMENT)  # the check sees them
+    readers = {name: lines for name in MODULES if (lines := _environment_reads(name))}
+    assert set(readers) <= set(READS_THE_ENVIRONMENT), readers

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from riff.cli import main as cli_main
+from riff.models import model_name
 from riff.runtime import choose_threads, set_threads, usable_cores
 
 
@@ -51,7 +52,7 @@ def test_a_containers_cpu_quota_caps_the_cores(tmp_path):
 def test_set_threads_applies_the_choice_and_leaves_omp_to_torch():
     assert set_threads(1, environ={}) == torch.get_num_threads() == 1
     torch.set_num_threads(2)
-    assert set_threads(environ={"OMP_NUM_THREADS": "2"}) == torch.get_num_threads() == 2
+    assert set_threads(None, environ={"OMP_NUM_THREADS": "2"}) == torch.get_num_threads() == 2
 
 
 def test_the_cli_sets_threads_before_its_command(capsys, tmp_path, monkeypatch):
@@ -76,10 +77,11 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     from riff.serve.limits import Limits
     from riff.studio import server
 
-    served = []
+    served, engines, apps = [], [], []
 
     class Engine:
-        def __init__(self, model, device, root=None, lora_dir=None):
+        def __init__(self, model, device, root=None, lora_dir=None, compile=None):
+            engines.append((model, compile))
             self.root = root
             self.model = types.SimpleNamespace(describe=lambda: "a fake model")
             self.limits = Limits()
@@ -88,9 +90,7 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
             pass
 
     monkeypatch.setattr(server, "Engine", Engine)
-    monkeypatch.setattr(
-        server, "build_app", lambda engine, cache_examples, trusted_proxies, mcp_server: "the app"
-    )
+    monkeypatch.setattr(server, "build_app", lambda engine, **options: apps.append(options) or "the app")
     monkeypatch.setattr(server, "keep_trimmed", lambda folder, max_bytes, skip: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(torch.get_num_threads()))
     studio.main(["--threads", "1"])
@@ -98,6 +98,18 @@ def test_the_studio_sets_threads_before_it_serves(monkeypatch):
     monkeypatch.setenv("RIFF_THREADS", "1")
     studio.main([])
     assert served == [1, 1]  # chosen before the server ran
+    # The studio's entry point reads the environment and hands it on; the library reads none.
+    assert engines[0] == (model_name(), None) and apps[0]["cors_origins"] == ("*",)
+    monkeypatch.setenv("RIFF_MODEL", "someone/elsewhere")
+    monkeypatch.setenv("RIFF_COMPILE", "reduce-overhead")
+    monkeypatch.setenv("RIFF_CORS_ORIGINS", "https://a.example, https://b.example")
+    studio.main([])
+    assert engines[-1] == ("someone/elsewhere", "reduce-overhead")
+    assert apps[-1]["cors_origins"] == ("https://a.example", "https://b.example")
+    monkeypatch.setenv("RIFF_COMPILE", "fast")
+    with pytest.raises(SystemExit):  # a bad setting: one line before any work
+        studio.main([])
+    monkeypatch.delenv("RIFF_COMPILE")
     monkeypatch.setenv("RIFF_THREADS", "0")
     with pytest.raises(SystemExit):  # argparse's one-line error, exit status 2
         studio.main([])

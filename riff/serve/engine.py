@@ -52,10 +52,12 @@ log = logging.getLogger(__name__)
 class LazyModel:
     """A model, loaded on first use; once it has failed to load, the same one line each time."""
 
-    def __init__(self, model: str | Model | None = None, device: str | None = None) -> None:
+    def __init__(
+        self, model: str | Model | None = None, device: str | None = None, compile: bool | str | None = None
+    ) -> None:
         self._model = model if isinstance(model, Model) else None
         self.name = model.name if isinstance(model, Model) else model_name(model)
-        self._device = device
+        self._device, self._compile = device, compile
         self._error: str | None = None
         self._lock = threading.Lock()
 
@@ -70,7 +72,7 @@ class LazyModel:
                 if self._error is not None:
                     raise ValueError(self._error)
                 try:
-                    self._model = load_model(self.name, self._device)
+                    self._model = load_model(self.name, self._device, compile=self._compile)
                 except ValueError as error:
                     self._error = str(error)
                     raise
@@ -106,8 +108,9 @@ class Engine:
         limits: Limits | None = None,
         calibration: budget.Calibration | None = None,
         lora_dir: str | Path | None = None,
+        compile: bool | str | None = None,
     ) -> None:
-        self._model = LazyModel(model, device)
+        self._model = LazyModel(model, device, compile)  # compile: as `riff.models.load_model`
         self.loras = LoraFolder(lora_dir)  # the adapters requests may name
         limits = limits or Limits.from_env()
         self.sessions = Sessions(root, limits)

@@ -56,8 +56,8 @@ def gpu_duration(
             (a mapping of parameter names to values) that returns it.
         steps: the parameter with the denoising steps; None there means `default_steps`.
         width: the parameter with the clip width in columns, or None for 512.
-        default_steps: steps when the request leaves them to the model; None reads the
-            default model's (`recommended_steps`).
+        default_steps: steps when the request leaves them to the model; None asks the
+            studio's engine (the bound `self`'s), else the bundled model's (`recommended_steps`).
     Returns:
         A function returning seconds (`gpu_seconds`); `GPU_FALLBACK_S` when the request's
         size cannot be read (the handler then refuses it in one line, quickly).
@@ -72,7 +72,8 @@ def gpu_duration(
             count = clips(values) if callable(clips) else values[clips]
             chosen = values.get(steps)
             if chosen is None:
-                chosen = default_steps if default_steps is not None else recommended_steps()
+                engine = getattr(values.get("self"), "engine", None)
+                chosen = default_steps or getattr(engine, "default_steps", None) or recommended_steps()
             columns = values.get(width) if width else None
             columns = 512 if columns is None else columns
             return gpu_seconds(int(float(count)), int(float(chosen)), int(float(columns)))

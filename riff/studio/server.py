@@ -13,8 +13,11 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+import torch
 from gradio.exceptions import InvalidPathError
 
+from riff.gpu import compile_mode
+from riff.models import default_model_reason, model_name
 from riff.runtime import keep_large_buffers, set_threads
 from riff.serve.engine import Engine
 from riff.serve.uploads import keep_trimmed
@@ -115,11 +118,15 @@ def _plain_path_errors(demo: gr.Blocks) -> None:
 
 
 def build_app(
-    engine: Engine, cache_examples: bool = False, trusted_proxies: int = 0, mcp_server: bool | None = None
+    engine: Engine,
+    cache_examples: bool = False,
+    trusted_proxies: int = 0,
+    mcp_server: bool | None = None,
+    cors_origins: tuple[str, ...] = ("*",),
 ):
     """The page and the riffusion-compatible REST route on one FastAPI server; with
-    `mcp_server` (default: $GRADIO_MCP_SERVER) the page's endpoints are also MCP tools at
-    /gradio_api/mcp/."""
+    `mcp_server` (default: as Gradio's GRADIO_MCP_SERVER says) the page's endpoints are also MCP
+    tools at /gradio_api/mcp/. `cors_origins`: the pages that may call the API."""
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
@@ -129,10 +136,9 @@ def build_app(
     app = FastAPI(title="riff")
     # Any page may call the API (riffusion's web app lives elsewhere), but never with its
     # visitor's cookies: no credentials. Gradio's own CORS layer defers to this one.
-    origins = [o.strip() for o in os.environ.get("RIFF_CORS_ORIGINS", "*").split(",") if o.strip()]
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=origins,
+        allow_origins=list(cors_origins),
         allow_credentials=False,
         allow_methods=["GET", "POST"],
         allow_headers=["*"],
@@ -166,10 +172,16 @@ def build_app(
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """`python app.py`'s (and `riff studio`'s) options; defaults from the environment (Spaces
-    sets SPACE_ID)."""
+    sets SPACE_ID), read here and in `main` only."""
     parser = argparse.ArgumentParser(prog=prog, description="riff studio: the page, on http://HOST:PORT")
     parser.add_argument(
-        "--model", default=None, help="hub id or local diffusers folder (default: $RIFF_MODEL)"
+        "--model", default=None, help="hub id or local diffusers folder (default: $RIFF_MODEL, else chosen)"
+    )
+    parser.add_argument(
+        "--compile",
+        default=os.environ.get("RIFF_COMPILE"),
+        metavar="MODE",
+        help="run the UNet under torch.compile: 1, or a torch.compile mode (default: $RIFF_COMPILE)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     on_spaces = bool(os.environ.get("SPACE_ID"))
@@ -199,6 +211,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="LoRAs the page offers, a folder each (riff train --lora); requests name them, never a path "
         "(default: $RIFF_LORA_DIR)",
     )
+    parser.add_argument(
+        "--cors-origins",
+        default=os.environ.get("RIFF_CORS_ORIGINS", "*"),
+        metavar="ORIGINS",
+        help="comma-separated pages that may call the API, without credentials (default: $RIFF_CORS_ORIGINS, else *)",
+    )
     return parser
 
 
@@ -209,9 +227,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     keep_large_buffers()
     try:
-        set_threads(args.threads)  # before any work: a shared CPU stays usable (README, "CPU threads")
+        # Before any work: a shared CPU stays usable (README, "CPU threads").
+        set_threads(args.threads, os.environ)
+        compile_mode(args.compile, torch.device("cpu"))  # a bad --compile fails now, not at the load
     except ValueError as error:
         options.error(str(error))
+    if args.model is None:
+        print(f"riff: {default_model_reason(os.environ)}", flush=True)
     import uvicorn
 
     # Results go inside Gradio's cache, which Gradio serves as they are: copied out of a
@@ -220,7 +242,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     cache = Path(gr.utils.get_upload_folder())
     cache.mkdir(parents=True, exist_ok=True)
     root = tempfile.mkdtemp(prefix="riff-studio-", dir=cache)
-    engine = Engine(args.model, args.device, root=root, lora_dir=args.lora_dir)
+    model = model_name(args.model, os.environ)
+    engine = Engine(model, args.device, root=root, lora_dir=args.lora_dir, compile=args.compile)
 
     def preload() -> None:
         # Load while the page is already up; a failure is kept and shown as one line.
@@ -237,7 +260,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
-            build_app(engine, cache_examples=True, trusted_proxies=args.trusted_proxies, mcp_server=args.mcp),
+            build_app(
+                engine,
+                cache_examples=True,
+                trusted_proxies=args.trusted_proxies,
+                mcp_server=args.mcp,
+                cors_origins=tuple(o.strip() for o in args.cors_origins.split(",") if o.strip()),
+            ),
             host=args.host,
             port=args.port,
             log_level="warning",

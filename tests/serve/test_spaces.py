@@ -58,13 +58,23 @@ def test_gpu_duration_reads_the_handlers_arguments():
 
 
 def test_gpu_duration_default_steps_follow_the_model(space):
-    space.setenv("RIFF_MODEL", str(BUNDLED_MODEL))
+    """Steps left to the model are the studio's engine's model's (a handler's `self`), the
+    bundled model's without one: never a variable the library reads itself."""
+    space.setenv("RIFF_MODEL", "someone/elsewhere")
 
     def generate(prompt: str, num_seeds: int = 4, num_inference_steps=None):
         pass
 
-    steps = recommended_steps()
+    class Page:
+        engine = types.SimpleNamespace(default_steps=7)
+
+        def generate(self, prompt: str, num_seeds: int = 4, num_inference_steps=None):
+            pass
+
+    steps = recommended_steps(str(BUNDLED_MODEL))
     assert gpu_duration(generate, "num_seeds", width=None)("x") == gpu_seconds(4, steps)
+    assert gpu_duration(Page.generate, "num_seeds", width=None)(Page(), "x") == gpu_seconds(4, 7)
+    assert gpu_seconds(4, 7) != gpu_seconds(4, steps)
 
 
 def test_the_studio_asks_zerogpu_for_each_requests_duration(monkeypatch):

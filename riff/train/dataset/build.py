@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -50,18 +49,23 @@ class ClipSpec:
         return f"{self.index:05d}_{self.source}.png"
 
 
-def find_soundfont() -> Path:
-    """The General MIDI soundfont ($RIFF_SOUNDFONT, else Debian's fluid-soundfont-gm)."""
-    for candidate in [os.environ.get("RIFF_SOUNDFONT"), *SOUNDFONTS]:
-        if candidate and Path(candidate).is_file():
+def find_soundfont(requested: str | Path | None = None) -> Path:
+    """The General MIDI soundfont: `requested` (--soundfont, RIFF_SOUNDFONT), else Debian's
+    fluid-soundfont-gm."""
+    if requested is not None:
+        if not Path(requested).is_file():
+            raise ValueError(f"no soundfont at {str(requested)!r}: give a .sf2 file")
+        return Path(requested)
+    for candidate in SOUNDFONTS:
+        if Path(candidate).is_file():
             return Path(candidate)
-    raise ValueError("no General MIDI soundfont: apt install fluid-soundfont-gm or set RIFF_SOUNDFONT")
+    raise ValueError("no General MIDI soundfont: apt install fluid-soundfont-gm or pass --soundfont")
 
 
-def check_renderer() -> Path:
+def check_renderer(soundfont: str | Path | None = None) -> Path:
     if shutil.which("fluidsynth") is None:
         raise ValueError("fluidsynth not found: apt install fluidsynth")
-    return find_soundfont()
+    return find_soundfont(soundfont)
 
 
 def plan(num_clips: int, seed: int, sources: list[str], audio_dir: Path | None) -> list[ClipSpec]:
@@ -179,8 +183,10 @@ def build_dataset(
     sources: list[str],
     audio_dir: Path | None = None,
     workers: int = 2,
+    soundfont: str | Path | None = None,
 ) -> list[dict]:
     """Write `num_clips` images and `metadata.jsonl` into `out_dir`; returns the metadata lines.
+    `soundfont`: the General MIDI soundfont (`find_soundfont`).
 
     Raises:
         ValueError: unknown source, bad counts, missing folder, fluidsynth or soundfont.
@@ -196,7 +202,7 @@ def build_dataset(
 
         if not available():
             raise ValueError("source music21 needs `pip install music21` (or leave it out of --sources)")
-    soundfont = check_renderer() if {"generated", "music21"} & set(sources) else None
+    soundfont = check_renderer(soundfont) if {"generated", "music21"} & set(sources) else None
     specs = plan(num_clips, seed, sources, audio_dir)
 
     # 2. Resume: clips with an image and a journal line are done.
