@@ -75,9 +75,17 @@ class Streams(Handlers):
         return status, gr.skip()
 
     def endless_stopped(self, request: gr.Request = None):
-        """Stop was pressed: the status line keeps Stop's word."""
-        self._listening.pop(session_of(request), None)
-        return gr.Timer(active=False)
+        """Stop was pressed: the riff stops at its next step, and the status line says, from its
+        last chunk, how much music was made and heard (the riff's clips are not a render's, so
+        `Handlers.cancel` cannot count them); the line keeps Stop's word (the timer stops)."""
+        session = self._session(request)
+        self.engine.cancel(session)
+        listener, chunk = self._listening.pop(session, (None, None))
+        if listener is None or chunk is None:
+            return "Stopped before the first clip was done: nothing was made", gr.Timer(active=False)
+        listener.finish()  # no more is coming: what is buffered plays out
+        said = f"Stopped: {chunk.music_s:.0f} s of music made; {listener.status()}"
+        return said, gr.Timer(active=False)
 
     @ui_errors
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:

@@ -138,8 +138,10 @@ def endless_tab(studio: Studio) -> None:
         queue=False,
         show_progress="hidden",
     )
-    stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
-    stop.click(studio.endless_stopped, None, timer, api_visibility="private", queue=False)
+    # One handler: what was made is read before the riff's listener is forgotten.
+    stop.click(
+        studio.endless_stopped, None, [status, timer], cancels=[event], api_visibility="private", queue=False
+    )
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 

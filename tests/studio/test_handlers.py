@@ -4,9 +4,11 @@ status line between chunks, the beat grid from every render tab into the setting
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -24,6 +26,7 @@ from riff.grid import Grid, parse_key
 from riff.lora import LORA_FILE
 from riff.request import Settings, from_dict, to_dict
 from riff.serve import engine as serving
+from riff.serve.engine import Stopped
 from riff.serve.loras import LoraFolder
 from riff.serve.results import Result
 from riff.studio import widgets
@@ -67,8 +70,38 @@ def test_the_pages_status_line_follows_the_listener_between_chunks(engine):
     stream.close()  # Stop, or the limit: the player plays out its buffer
     status, timer = studio.endless_status()
     assert status.endswith("left to play; no more is coming") and timer == gr.skip()
-    assert isinstance(studio.endless_stopped(), gr.Timer)
+    said, timer = studio.endless_stopped()
+    assert said.startswith("Stopped: ") and isinstance(timer, gr.Timer)
     assert studio.endless_status() == (gr.skip(), gr.skip())
+
+
+def _page(session: str) -> SimpleNamespace:
+    """A page's request, as Gradio hands it to a handler."""
+    return SimpleNamespace(session_hash=session, client=SimpleNamespace(host="127.0.0.1"), headers={})
+
+
+def test_stop_says_how_much_of_the_endless_riff_was_made_and_stops_it(engine):
+    studio = Studio(engine)
+    page = _page("endless-stop")
+    said, timer = studio.endless_stopped(page)  # before any riff: nothing was made
+    assert said == "Stopped before the first clip was done: nothing was made"
+    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2, request=page)
+    chunks = [next(stream) for _ in range(2)]
+    made = sum(sf.read(io.BytesIO(wav))[0].shape[0] for wav, _, _ in chunks) / 44100
+    said, timer = studio.endless_stopped(page)
+    # What the riff made, from its last chunk (not the renders' count, which it never updates).
+    assert said.startswith(f"Stopped: {made:.0f} s of music made; ") and "nothing was made" not in said
+    assert said.endswith(("no more is coming", "played")) and "\n" not in said
+    assert isinstance(timer, gr.Timer) and studio.endless_status(page) == (gr.skip(), gr.skip())
+    with pytest.raises(Stopped):  # the engine stops the riff at its next clip
+        next(stream)
+    stream.close()
+    # A riff stopped before its first chunk: nothing was made, and it says so.
+    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2, request=page)
+    studio.endless_started(page)
+    said, _ = studio.endless_stopped(page)
+    assert said == "Stopped before the first clip was done: nothing was made"
+    stream.close()
 
 
 # --- the beat grid: tempo, key, meter and bars -------------------------------------------------
