@@ -24,6 +24,7 @@ from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
 from riff.lora import LORA_FILE
+from riff.models import load_model
 from riff.request import Settings, from_dict, to_dict
 from riff.serve import engine as serving
 from riff.serve.engine import Stopped
@@ -41,6 +42,7 @@ from riff.studio.edge import (
 )
 from riff.studio.handlers import Studio
 from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
+from riff.train.lora import add_lora, save_lora
 
 
 def test_progress_names_the_clip_being_denoised():
@@ -456,3 +458,85 @@ def test_the_lora_picker_offers_the_server_s_folder(engine, tmp_path, monkeypatc
         -2,
         2,
     )
+
+
+@pytest.fixture(scope="module")
+def offered_lora(tiny_model_dir, tmp_path_factory) -> Path:
+    """A LoRA folder offering "grit": adapters of the tiny model's UNet, saved as `riff train --lora`
+    saves them, with random up matrices (a fresh adapter is a no-op; these change every clip)."""
+    fresh = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    components = {"unet": fresh.unet, "vae": fresh.vae, "text_encoder": fresh.text_encoder}
+    add_lora(components, rank=4)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, weight in fresh.unet.named_parameters():
+            if "lora_B" in name:
+                weight.copy_(0.5 * torch.randn(weight.shape, generator=generator))
+    folder = tmp_path_factory.mktemp("offered-loras")
+    save_lora(components, folder / "grit", {"base_model": tiny_model_dir.name})
+    return folder
+
+
+FAST = {"num_inference_steps": 2, "bpm": 240, "bars": 1}  # one-second clips: little work
+
+
+def _chain(studio: Studio, **lora) -> bytes:
+    *_, last = studio.chain([["piano", 0], ["drums", 1]], clips_per_hop=1, **FAST, **lora)
+    return Path(last[0]).read_bytes()
+
+
+def _endless(studio: Studio, **lora) -> bytes:
+    stream = studio.endless("piano", clips_per_seed=1, **FAST, **lora)
+    try:
+        wav, _, _ = next(stream)
+    finally:
+        stream.close()
+    return wav
+
+
+def _teach(studio: Studio, **lora) -> bytes:
+    _, wav, *_ = studio.teach("piano", **FAST, **lora)
+    return Path(wav).read_bytes()
+
+
+def _restyle(studio: Studio, song: str, **lora) -> bytes:
+    *_, last = studio.audio_to_audio(song, "piano", duration_s=5.11, num_inference_steps=2, **lora)
+    return Path(last[0]).read_bytes()
+
+
+@pytest.mark.parametrize("tab", ["chain", "endless", "teach", "restyle"])
+def test_a_lora_picked_in_the_other_tabs_reaches_the_render(
+    engine, offered_lora, drum_song, tab, monkeypatch
+):
+    monkeypatch.setattr(engine, "loras", LoraFolder(offered_lora))
+    studio = Studio(engine)
+    render = {"chain": _chain, "endless": _endless, "teach": _teach}.get(
+        tab, lambda studio, **lora: _restyle(studio, drum_song, **lora)
+    )
+    plain = render(studio)
+    assert render(studio, lora="grit", lora_scale=1.0) != plain  # the adapted model's music
+    assert render(studio, lora="grit", lora_scale=0.0) == plain  # at scale 0, nothing changes
+    assert render(studio, lora=NO_LORA, lora_scale=1.5) == plain  # none picked: the model as it is
+
+
+@pytest.mark.parametrize("handler", ["chain", "endless", "teach", "audio_to_audio"])
+def test_the_other_tabs_refuse_a_lora_the_server_does_not_offer_in_one_line(
+    engine, offered_lora, drum_song, handler, monkeypatch
+):
+    monkeypatch.setattr(engine, "loras", LoraFolder(offered_lora))
+    worked: list = []
+    for work in ("render", "render_walk", "render_restyle", "journey"):
+        monkeypatch.setattr(serving, work, lambda *args, **kwargs: worked.append(args))
+    args = {
+        "chain": ([["piano", 0], ["drums", 1]],),
+        "audio_to_audio": (drum_song, "piano"),
+    }.get(handler, ("piano",))
+    for lora, scale, expected in [("jazz", 1.0, "no LoRA named 'jazz' here: choose one of grit"),
+                                  ("grit", 3.0, "a LoRA scale must be in -2..2, got 3")]:  # fmt: skip
+        with pytest.raises(gr.Error) as excinfo:
+            result = getattr(Studio(engine), handler)(*args, lora=lora, lora_scale=scale)
+            if handler != "teach":
+                list(result)
+        message = str(excinfo.value.message)
+        assert expected in message and "\n" not in message and str(offered_lora) not in message
+    assert worked == []
