@@ -177,6 +177,7 @@ def test_an_endless_riff_in_the_page(chromium, url, engine):
         return status.inner_text().removeprefix("Error").strip()
 
     stopped = said()
+    assert stopped.startswith("Stopped: ") and " s of music made; " in stopped  # what the riff made
     time.sleep(3)
     assert said() == stopped  # no more chunks after Stop
     assert script_errors == []

@@ -156,12 +156,15 @@ class Clips(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
         """The teaching view: one clip's journey from seed image to sound, the numbers behind it,
-        and why a walk slerps its noise; with a tempo, the seed's beat grid under its image."""
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        and why a walk slerps its noise; with a tempo, the seed's beat grid under its image; with
+        a LoRA this server offers (`lora`, at `lora_scale`), the model's guesses are the adapted one's."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         end = PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance)
         image = bundled_seed(seed_image or DEFAULT_SEED)
         shown, wav = self.engine.teach(end, settings, image, self._session(request), progress_bar(progress))

@@ -255,7 +255,7 @@ class Handlers:
 
     def forget(self, session: str | None) -> None:
         """Drop what the page kept for a session that closed."""
-        for kept in (self._made, self._encoded):
+        for kept in (self._made, self._encoded, self._listening):
             kept.pop(session, None)
 
     @ui_errors

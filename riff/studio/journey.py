@@ -93,13 +93,14 @@ def teach_tab(studio: Studio) -> None:
         fields["prompt"] = gr.Textbox(label="Prompt", value="jazz trio with upright bass", lines=2, scale=3)
         fields["seed"] = widgets.seed()
         go = gr.Button("Show the journey", variant="primary", elem_id="teach-go", scale=1)
-    with gr.Accordion("Strength, guidance, steps, seed image, tempo and key", open=False):
+    with gr.Accordion("Strength, guidance, steps, seed image, tempo, key and LoRA", open=False):
         with gr.Row():
             fields["denoising"] = widgets.denoising()
             fields["guidance"] = widgets.guidance()
             fields["num_inference_steps"] = widgets.steps(studio.engine)
             fields["seed_image"] = widgets.seed_image()
         fields |= widgets.beat_grid()
+        fields |= widgets.lora(studio.engine)
     # Every picture in one gallery: what the API returns; the steps below show them whole.
     pictures = gr.Gallery(label="The journey", type="filepath", visible=False)
     parts, (audio, said, noise, why, numbers) = _walkthrough()

@@ -3,12 +3,15 @@ kept to them."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import gradio as gr
 from gradio.data_classes import FileData
 
-from riff.request import Loop, Walk
+from riff.request import Loop, Settings, Walk
+from riff.seed_images import DEFAULT_SEED
+from riff.studio.edge import AS_THE_SEED, FIT_BARS
 from riff.studio.handlers import Studio
 
 
@@ -23,6 +26,28 @@ def _file(path: str | None) -> FileData | None:
     return FileData(path=path, orig_name=Path(path).name) if path else None
 
 
+def one_line_args(doc: str | None) -> str | None:
+    """`doc` with each argument's description on one line: Gradio's MCP server reads only an
+    argument's first line (`gradio.utils.get_function_description`), so a wrapped one would reach
+    the assistant cut mid-sentence."""
+    if not doc:
+        return doc
+    lines, joined, indent = inspect.cleandoc(doc).split("\n"), [], None
+    for line in lines:
+        depth = len(line) - len(line.lstrip())
+        if line.strip() in ("Args:", "Parameters:", "Arguments:"):
+            indent = -1  # the next line sets the arguments' indent
+        elif line.strip().startswith("Returns:") or (indent is not None and not line.strip()):
+            indent = None
+        elif indent == -1:
+            indent = depth
+        elif indent is not None and depth > indent:
+            joined[-1] += " " + line.strip()
+            continue
+        joined.append(line)
+    return "\n".join(joined)
+
+
 def tools(studio: Studio) -> None:
     """The page's safe endpoints as MCP tools (and API endpoints named tool_*): typed, each
     returning its file as a URL (one output: Gradio's MCP server flattens no more), under the page's limits (they call its handlers). The
@@ -35,18 +60,18 @@ def tools(studio: Studio) -> None:
         num_seeds: int = 1,
         negative_prompt: str = "",
         num_inference_steps: int | None = None,
+        seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
     ) -> FileData:
-        track, *_ = _final(
-            studio.generate(
-                prompt,
-                seed,
-                num_seeds,
-                negative_prompt,
-                num_inference_steps,
-                request=request,
-            )
+        grid = {"seed_image": seed_image, "bpm": bpm, "key": key, "meter": meter, "bars": bars}
+        outputs = studio.generate(
+            prompt, seed, num_seeds, negative_prompt, num_inference_steps, **grid, request=request
         )
+        track, *_ = _final(outputs)
         return _file(track)
 
     def interpolate(
@@ -56,8 +81,14 @@ def tools(studio: Studio) -> None:
         end_seed: int,
         num_clips: int = Walk.num_clips,
         num_inference_steps: int | None = None,
+        seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
     ) -> FileData:
+        grid = {"seed_image": seed_image, "bpm": bpm, "key": key, "meter": meter, "bars": bars}
         outputs = studio.interpolate(
             start_prompt,
             start_seed,
@@ -65,6 +96,7 @@ def tools(studio: Studio) -> None:
             end_seed,
             num_clips,
             num_inference_steps,
+            **grid,
             request=request,
         )
         track, *_ = _final(outputs)
@@ -75,9 +107,15 @@ def tools(studio: Studio) -> None:
         seed: int = 0,
         clips: int = Loop.clips,
         num_inference_steps: int | None = None,
+        seed_image: str = DEFAULT_SEED,
+        bpm: float | None = None,
+        key: str = AS_THE_SEED,
+        meter: str = Settings.meter,
+        bars: int | str = FIT_BARS,
         request: gr.Request = None,
     ) -> FileData:
-        outputs = studio.loop(prompt, seed, clips, num_inference_steps, request=request)
+        grid = {"seed_image": seed_image, "bpm": bpm, "key": key, "meter": meter, "bars": bars}
+        outputs = studio.loop(prompt, seed, clips, num_inference_steps, **grid, request=request)
         track, *_ = _final(outputs)
         return _file(track)
 
@@ -96,7 +134,7 @@ def tools(studio: Studio) -> None:
         (audio_to_image, Studio.audio_to_image),
         (image_to_audio, Studio.image_to_audio),
     ):
-        tool.__doc__ = handler.__doc__
+        tool.__doc__ = one_line_args(handler.__doc__)
         tool._mcp_type = "tool"
         gr.api(tool, api_name=f"tool_{tool.__name__}", concurrency_id="gpu")
 

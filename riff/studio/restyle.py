@@ -13,6 +13,7 @@ from riff.audio.params import CLIP_SECONDS, SpectrogramParams
 from riff.beats import estimate_beat
 from riff.request import PromptEnd, Restyle
 from riff.studio.edge import (
+    NO_LORA,
     Handlers,
     gpu,
     panel_values,
@@ -73,6 +74,8 @@ class Restyles(Handlers):
         on_bars: bool = Restyle.on_bars,
         song_bpm: float | None = None,
         downbeat_s: float | None = None,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
@@ -83,6 +86,8 @@ class Restyles(Handlers):
             song_bpm: the song's tempo, 40 to 240; empty or 0 estimates it from the song.
             downbeat_s: a bar line of the song (its first downbeat), in seconds; empty
                 estimates it, and so does 0 without a tempo (the page's boxes show 0 when empty).
+            lora: name of a LoRA adapter this server offers (its LoRA folder's), or "none".
+            lora_scale: how strongly the LoRA applies, -2 to 2 (1 as trained, 0 not at all).
         """
         if not audio:
             raise ValueError("upload a song first")
@@ -105,7 +110,7 @@ class Restyles(Handlers):
             song_bpm=song_bpm,
             downbeat_s=None if downbeat_s in (None, "") else float(downbeat_s),
         )
-        settings = settings_for(num_inference_steps)
+        settings = settings_for(num_inference_steps, lora=lora, lora_scale=lora_scale)
         song = uploaded_path(audio)
         session = self._session(request)
         results = self.engine.restyle(song, restyle, settings, session, progress_bar(progress))

@@ -11,7 +11,16 @@ from riff.pictures import ScrollingPicture
 from riff.request import PromptEnd, Settings
 from riff.seed_images import DEFAULT_SEED
 from riff.serve.trust import bundled_seed
-from riff.studio.edge import AS_THE_SEED, FIT_BARS, Handlers, prompt_text, session_of, settings_for, ui_errors
+from riff.studio.edge import (
+    AS_THE_SEED,
+    FIT_BARS,
+    NO_LORA,
+    Handlers,
+    prompt_text,
+    session_of,
+    settings_for,
+    ui_errors,
+)
 
 
 class Streams(Handlers):
@@ -31,12 +40,15 @@ class Streams(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
     ):
         """An endless riff, streamed: yields audio chunks, the scrolling spectrogram and what
         plays, until Stop, the page closes, or the studio's limit of music per press; with a
-        tempo (`bpm`, `key`, `meter`, `bars`), its seed is the pattern on that grid."""
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        tempo (`bpm`, `key`, `meter`, `bars`), its seed is the pattern on that grid; with a LoRA
+        this server offers (`lora`, at `lora_scale`), every hop is rendered with it."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         session = self._session(request)
         music = Endless(
             PromptEnd(prompt_text(prompt), int(seed), "", denoising, guidance),
@@ -75,9 +87,17 @@ class Streams(Handlers):
         return status, gr.skip()
 
     def endless_stopped(self, request: gr.Request = None):
-        """Stop was pressed: the status line keeps Stop's word."""
-        self._listening.pop(session_of(request), None)
-        return gr.Timer(active=False)
+        """Stop was pressed: the riff stops at its next step, and the status line says, from its
+        last chunk, how much music was made and heard (the riff's clips are not a render's, so
+        `Handlers.cancel` cannot count them); the line keeps Stop's word (the timer stops)."""
+        session = self._session(request)
+        self.engine.cancel(session)
+        listener, chunk = self._listening.pop(session, (None, None))
+        if listener is None or chunk is None:
+            return "Stopped before the first clip was done: nothing was made", gr.Timer(active=False)
+        listener.finish()  # no more is coming: what is buffered plays out
+        said = f"Stopped: {chunk.music_s:.0f} s of music made; {listener.status()}"
+        return said, gr.Timer(active=False)
 
     @ui_errors
     def queue_next(self, up_next: str, request: gr.Request = None) -> str:

@@ -62,6 +62,7 @@ def chain_tab(studio: Studio) -> None:
         fields["seed_image"] = widgets.seed_image()
         fields["width"] = widgets.clip_length()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     render_button(studio, "Render the chain", studio.chain, fields, "Chain", columns=6)
 
 
@@ -104,6 +105,7 @@ def endless_tab(studio: Studio) -> None:
         fields["guidance"] = widgets.guidance()
         fields["seed_image"] = widgets.seed_image()
     fields |= widgets.beat_grid()
+    fields |= widgets.lora(studio.engine)
     explain(fields)
     with gr.Row():
         play = gr.Button("Play", variant="primary", elem_id="endless-play")
@@ -138,8 +140,10 @@ def endless_tab(studio: Studio) -> None:
         queue=False,
         show_progress="hidden",
     )
-    stop.click(studio.cancel, None, status, cancels=[event], api_visibility="private", queue=False)
-    stop.click(studio.endless_stopped, None, timer, api_visibility="private", queue=False)
+    # One handler: what was made is read before the riff's listener is forgotten.
+    stop.click(
+        studio.endless_stopped, None, [status, timer], cancels=[event], api_visibility="private", queue=False
+    )
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
 
@@ -181,6 +185,7 @@ def restyle_tab(studio: Studio) -> None:
             None, label="Song tempo (bpm)", minimum=0, maximum=MAX_BPM, placeholder="estimated"
         )
         fields["downbeat_s"] = gr.Number(None, label="First downbeat (s)", minimum=0, placeholder="estimated")
+    fields |= widgets.lora(studio.engine)
     gr.on(  # an upload, a trim (its time 0 moves), the song cleared, or bars asked for
         [fields["audio"].change, fields["on_bars"].change],
         studio.song_beat,

@@ -243,11 +243,14 @@ class Walks(Handlers):
         key: str = AS_THE_SEED,
         meter: str = Settings.meter,
         bars: int | str = FIT_BARS,
+        lora: str = NO_LORA,
+        lora_scale: float = 1.0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ):
-        """A prompt chain: rows of (prompt, seed), each hop starting where the one before ended."""
-        settings = settings_for(num_inference_steps, bpm, key, meter, bars)
+        """A prompt chain: rows of (prompt, seed), each hop starting where the one before ended;
+        with a LoRA this server offers (`lora`, at `lora_scale`) on every hop."""
+        settings = settings_for(num_inference_steps, bpm, key, meter, bars, lora, lora_scale)
         ends = tuple(PromptEnd(p, s, "", denoising, guidance) for p, s in prompt_rows(prompts))
         chain = Chain(
             ends,

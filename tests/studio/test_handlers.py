@@ -4,9 +4,11 @@ status line between chunks, the beat grid from every render tab into the setting
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -22,8 +24,10 @@ from riff.audio.files import save_audio
 from riff.audio.tags import wav_chunks
 from riff.grid import Grid, parse_key
 from riff.lora import LORA_FILE
+from riff.models import load_model
 from riff.request import Settings, from_dict, to_dict
 from riff.serve import engine as serving
+from riff.serve.engine import Stopped
 from riff.serve.loras import LoraFolder
 from riff.serve.results import Result
 from riff.studio import widgets
@@ -38,6 +42,7 @@ from riff.studio.edge import (
 )
 from riff.studio.handlers import Studio
 from riff.studio.walks import WALK_FIELDS, walk_fields, walk_request
+from riff.train.lora import add_lora, save_lora
 
 
 def test_progress_names_the_clip_being_denoised():
@@ -67,8 +72,38 @@ def test_the_pages_status_line_follows_the_listener_between_chunks(engine):
     stream.close()  # Stop, or the limit: the player plays out its buffer
     status, timer = studio.endless_status()
     assert status.endswith("left to play; no more is coming") and timer == gr.skip()
-    assert isinstance(studio.endless_stopped(), gr.Timer)
+    said, timer = studio.endless_stopped()
+    assert said.startswith("Stopped: ") and isinstance(timer, gr.Timer)
     assert studio.endless_status() == (gr.skip(), gr.skip())
+
+
+def _page(session: str) -> SimpleNamespace:
+    """A page's request, as Gradio hands it to a handler."""
+    return SimpleNamespace(session_hash=session, client=SimpleNamespace(host="127.0.0.1"), headers={})
+
+
+def test_stop_says_how_much_of_the_endless_riff_was_made_and_stops_it(engine):
+    studio = Studio(engine)
+    page = _page("endless-stop")
+    said, timer = studio.endless_stopped(page)  # before any riff: nothing was made
+    assert said == "Stopped before the first clip was done: nothing was made"
+    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2, request=page)
+    chunks = [next(stream) for _ in range(2)]
+    made = sum(sf.read(io.BytesIO(wav))[0].shape[0] for wav, _, _ in chunks) / 44100
+    said, timer = studio.endless_stopped(page)
+    # What the riff made, from its last chunk (not the renders' count, which it never updates).
+    assert said.startswith(f"Stopped: {made:.0f} s of music made; ") and "nothing was made" not in said
+    assert said.endswith(("no more is coming", "played")) and "\n" not in said
+    assert isinstance(timer, gr.Timer) and studio.endless_status(page) == (gr.skip(), gr.skip())
+    with pytest.raises(Stopped):  # the engine stops the riff at its next clip
+        next(stream)
+    stream.close()
+    # A riff stopped before its first chunk: nothing was made, and it says so.
+    stream = studio.endless("piano", clips_per_seed=1, num_inference_steps=2, request=page)
+    studio.endless_started(page)
+    said, _ = studio.endless_stopped(page)
+    assert said == "Stopped before the first clip was done: nothing was made"
+    stream.close()
 
 
 # --- the beat grid: tempo, key, meter and bars -------------------------------------------------
@@ -423,3 +458,85 @@ def test_the_lora_picker_offers_the_server_s_folder(engine, tmp_path, monkeypatc
         -2,
         2,
     )
+
+
+@pytest.fixture(scope="module")
+def offered_lora(tiny_model_dir, tmp_path_factory) -> Path:
+    """A LoRA folder offering "grit": adapters of the tiny model's UNet, saved as `riff train --lora`
+    saves them, with random up matrices (a fresh adapter is a no-op; these change every clip)."""
+    fresh = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    components = {"unet": fresh.unet, "vae": fresh.vae, "text_encoder": fresh.text_encoder}
+    add_lora(components, rank=4)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, weight in fresh.unet.named_parameters():
+            if "lora_B" in name:
+                weight.copy_(0.5 * torch.randn(weight.shape, generator=generator))
+    folder = tmp_path_factory.mktemp("offered-loras")
+    save_lora(components, folder / "grit", {"base_model": tiny_model_dir.name})
+    return folder
+
+
+FAST = {"num_inference_steps": 2, "bpm": 240, "bars": 1}  # one-second clips: little work
+
+
+def _chain(studio: Studio, **lora) -> bytes:
+    *_, last = studio.chain([["piano", 0], ["drums", 1]], clips_per_hop=1, **FAST, **lora)
+    return Path(last[0]).read_bytes()
+
+
+def _endless(studio: Studio, **lora) -> bytes:
+    stream = studio.endless("piano", clips_per_seed=1, **FAST, **lora)
+    try:
+        wav, _, _ = next(stream)
+    finally:
+        stream.close()
+    return wav
+
+
+def _teach(studio: Studio, **lora) -> bytes:
+    _, wav, *_ = studio.teach("piano", **FAST, **lora)
+    return Path(wav).read_bytes()
+
+
+def _restyle(studio: Studio, song: str, **lora) -> bytes:
+    *_, last = studio.audio_to_audio(song, "piano", duration_s=5.11, num_inference_steps=2, **lora)
+    return Path(last[0]).read_bytes()
+
+
+@pytest.mark.parametrize("tab", ["chain", "endless", "teach", "restyle"])
+def test_a_lora_picked_in_the_other_tabs_reaches_the_render(
+    engine, offered_lora, drum_song, tab, monkeypatch
+):
+    monkeypatch.setattr(engine, "loras", LoraFolder(offered_lora))
+    studio = Studio(engine)
+    render = {"chain": _chain, "endless": _endless, "teach": _teach}.get(
+        tab, lambda studio, **lora: _restyle(studio, drum_song, **lora)
+    )
+    plain = render(studio)
+    assert render(studio, lora="grit", lora_scale=1.0) != plain  # the adapted model's music
+    assert render(studio, lora="grit", lora_scale=0.0) == plain  # at scale 0, nothing changes
+    assert render(studio, lora=NO_LORA, lora_scale=1.5) == plain  # none picked: the model as it is
+
+
+@pytest.mark.parametrize("handler", ["chain", "endless", "teach", "audio_to_audio"])
+def test_the_other_tabs_refuse_a_lora_the_server_does_not_offer_in_one_line(
+    engine, offered_lora, drum_song, handler, monkeypatch
+):
+    monkeypatch.setattr(engine, "loras", LoraFolder(offered_lora))
+    worked: list = []
+    for work in ("render", "render_walk", "render_restyle", "journey"):
+        monkeypatch.setattr(serving, work, lambda *args, **kwargs: worked.append(args))
+    args = {
+        "chain": ([["piano", 0], ["drums", 1]],),
+        "audio_to_audio": (drum_song, "piano"),
+    }.get(handler, ("piano",))
+    for lora, scale, expected in [("jazz", 1.0, "no LoRA named 'jazz' here: choose one of grit"),
+                                  ("grit", 3.0, "a LoRA scale must be in -2..2, got 3")]:  # fmt: skip
+        with pytest.raises(gr.Error) as excinfo:
+            result = getattr(Studio(engine), handler)(*args, lora=lora, lora_scale=scale)
+            if handler != "teach":
+                list(result)
+        message = str(excinfo.value.message)
+        assert expected in message and "\n" not in message and str(offered_lora) not in message
+    assert worked == []

@@ -98,7 +98,9 @@ def test_the_app_names_every_endpoint(client):
 
 def test_every_render_endpoint_takes_the_beat_grid(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    for endpoint in ("/interpolate", "/generate", "/chain", "/loop", "/endless", "/teach"):
+    every = ("/interpolate", "/generate", "/chain", "/loop", "/endless", "/teach")
+    tools = ("/tool_generate", "/tool_interpolate", "/tool_loop")  # the MCP tools' API endpoints
+    for endpoint in every + tools:
         parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
         assert {"bpm", "key", "meter", "bars"} <= set(parameters), endpoint
         assert parameters["key"]["parameter_default"] == "as the seed"
@@ -106,7 +108,8 @@ def test_every_render_endpoint_takes_the_beat_grid(client):
 
 def test_the_named_api_takes_a_lora_and_a_song_s_bars(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    for endpoint in ("/interpolate", "/generate", "/loop"):
+    every = ("/interpolate", "/generate", "/loop", "/chain", "/endless", "/audio_to_audio", "/teach")
+    for endpoint in every:
         parameters = {p["parameter_name"]: p for p in named[endpoint]["parameters"]}
         assert parameters["lora"]["parameter_default"] == "none", endpoint
         assert parameters["lora_scale"]["parameter_default"] == 1, endpoint
