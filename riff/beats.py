@@ -33,16 +33,6 @@ def grid_seed(name: str, grid: Grid, bed: str = "auto", width: int | None = None
     return seedgen.seed_image(check_seed(name, grid, width), grid, bed)
 
 
-def grid_phase(name: str, grid: Grid, bed: str, lead: int, columns: int) -> torch.Tensor:
-    """Where phase retrieval starts for a clip rendered from pattern `name`'s seed on `grid`:
-    the seed loop's own STFT phase (bins, columns), the image starting `lead` samples before a
-    bar line (0 for a first clip, `Continued.lead` for a continued one). A clip decoded from
-    random phase has its attacks smeared ahead of the grid; from the seed's, they stay on it.
-    """
-    loop = round(grid.clip_samples(seedgen.PARAMS.sample_rate))
-    return seedgen.seed_phase(check_seed(name, grid), grid, bed, -lead % loop, columns)
-
-
 def check_seed(name: str, grid: Grid | None, width: int | None = None) -> str:
     """The pattern a request on `grid` renders its seed from (nothing rendered: a check before
     any work); `name` itself without a grid.

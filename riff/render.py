@@ -15,7 +15,7 @@ from riff import interp, pipeline
 from riff.audio.image import pixels_from_image, pixels_from_mel
 from riff.audio.params import CLIP_WIDTH, SpectrogramParams
 from riff.audio.spectrogram import mel_from_waveform
-from riff.beats import Continued, bar_segments, continued_seed, grid_phase, grid_seed, song_beat
+from riff.beats import Continued, bar_segments, continued_seed, grid_seed, song_beat
 from riff.models import Model
 from riff.request import DEFAULT_SETTINGS, Chain, Loop, PromptEnd, Restyle, Settings, Variations, Walk
 from riff.seed_images import DEFAULT_SEED, GRID_MASK, mask_tensor, seed_image
@@ -57,7 +57,6 @@ def render_walk(
         previous=None if after is None else after.latent,
         before=None if after is None else (after.lead, after.latent.shape[-1], after.waveform.shape[-1]),
         grid_start=_grid_start(model, walk.seed_image, walk.mask, settings),
-        seed_phase=_seed_phase(walk.seed_image, settings),
     )
     yield from walk_clips(model, plan, settings, progress)
 
@@ -70,13 +69,7 @@ def render_chain(
     mask = _mask(chain.mask, init, settings)
     grid_start = _grid_start(model, chain.seed_image, chain.mask, settings)
     plan = Plan(
-        chain.ends,
-        tuple(chain.stops()),
-        init,
-        mask,
-        continuation=chain.continuation,
-        grid_start=grid_start,
-        seed_phase=_seed_phase(chain.seed_image, settings),
+        chain.ends, tuple(chain.stops()), init, mask, continuation=chain.continuation, grid_start=grid_start
     )
     yield from walk_clips(model, plan, settings, progress)
 
@@ -98,15 +91,7 @@ def render_loop(
         return (math.cos(angle) * n0 + math.sin(angle) * n1).float().to(model.device)
 
     stops = tuple((0, j / loop.clips) for j in range(loop.clips))
-    mask = _mask(loop.mask, init, settings)
-    plan = Plan(
-        (loop.end, loop.end),
-        stops,
-        init,
-        mask,
-        noise=noise,
-        seed_phase=_seed_phase(loop.seed_image, settings),
-    )
+    plan = Plan((loop.end, loop.end), stops, init, _mask(loop.mask, init, settings), noise=noise)
     yield from walk_clips(model, plan, settings, progress)
 
 
@@ -123,15 +108,7 @@ def render_variations(
 
     stops = tuple((0, 0.0) for _ in seeds.seeds)
     mask = _mask(seeds.mask, init, settings)
-    plan = Plan(
-        (seeds.end,),
-        stops,
-        init,
-        mask,
-        noise=noise,
-        phase_seed=seeds.seeds[0],
-        seed_phase=_seed_phase(seeds.seed_image, settings),
-    )
+    plan = Plan((seeds.end,), stops, init, mask, noise=noise, phase_seed=seeds.seeds[0])
     yield from walk_clips(model, plan, settings, progress)
 
 
@@ -260,15 +237,6 @@ def _grid_start(
     if settings.grid() is None:
         return None
     return functools.partial(_continued_init, model, name, mask_name, settings)
-
-
-def _seed_phase(name: str, settings: Settings) -> Callable[[int, int], torch.Tensor] | None:
-    """With a tempo, where a clip's phase retrieval starts: its seed loop's own phase
-    (`riff.beats.grid_phase`); None without."""
-    grid = settings.grid()
-    if grid is None:
-        return None
-    return functools.partial(grid_phase, name, grid, settings.bed)
 
 
 def _continued_init(

@@ -23,7 +23,7 @@ from PIL import Image
 from riff import synth
 from riff.audio.image import image_from_mel
 from riff.audio.params import SpectrogramParams
-from riff.audio.spectrogram import mel_from_waveform, phase_from_waveform
+from riff.audio.spectrogram import mel_from_waveform
 from riff.grid import Grid, Key, clip_columns
 
 PARAMS = SpectrogramParams()
@@ -274,27 +274,15 @@ def render(
 def image_of_loop(samples: np.ndarray, width: int) -> Image.Image:
     """Spectrogram image `width` columns wide of a loop played round from its start; every
     column's window sees the wrapped signal, never padding."""
-    wrapped, first = _wrapped(samples, width)
-    mel = mel_from_waveform(torch.from_numpy(wrapped).float()[None], PARAMS)
-    return image_from_mel(mel[..., first : first + width], PARAMS)
-
-
-def phase_of_loop(samples: np.ndarray, width: int) -> torch.Tensor:
-    """The STFT phase under `image_of_loop(samples, width)`'s columns, (bins, width), on phase
-    retrieval's grid (`riff.audio.spectrogram.phase_from_waveform`)."""
-    wrapped, first = _wrapped(samples, width)
-    return phase_from_waveform(torch.from_numpy(wrapped).float(), PARAMS)[:, first : first + width]
-
-
-def _wrapped(samples: np.ndarray, width: int) -> tuple[np.ndarray, int]:
-    """The loop played round, with the half window before its start that its first column
-    sees; and the frame of that start."""
     hop = PARAMS.hop_length
     pad = -(-PARAMS.n_fft // 2 // hop) * hop
     needed = (width - 1) * hop + 2 * pad
     reps = -(-(needed + pad) // len(samples)) + 1
     tiled = np.tile(samples, reps)
-    return np.concatenate([samples[-pad:], tiled])[:needed], pad // hop
+    wrapped = np.concatenate([samples[-pad:], tiled])[:needed]
+    mel = mel_from_waveform(torch.from_numpy(wrapped).float()[None], PARAMS)
+    first = pad // hop
+    return image_from_mel(mel[..., first : first + width], PARAMS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,11 +307,3 @@ def seed_image_from(name: str, grid: Grid, bed_kind: str, phase: int, width: int
     """The seed image of pattern `name` on `grid`, `width` columns starting `phase` samples
     into its loop (a continued clip's seed part, see `riff.beats.continued`)."""
     return _cached_from(name, grid, bed_kind, phase, width).copy()
-
-
-@functools.lru_cache(maxsize=8)  # 5 MB each for a 5 s clip
-def seed_phase(name: str, grid: Grid, bed_kind: str, start: int, width: int) -> torch.Tensor:
-    """The STFT phase (bins, width) of pattern `name`'s loop on `grid`, `width` columns from
-    `start` samples into the loop (`phase_of_loop`): where phase retrieval of a clip rendered
-    from that seed starts."""
-    return phase_of_loop(np.roll(render(name, grid, bed_kind), -start), width)

@@ -76,10 +76,6 @@ class Plan:
     before: tuple[int, int, int] | None = None
     grid_start: Callable[[Continued, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
     phase_seed: int | None = None  # seeds phase retrieval; None: the first end's seed
-    # On a grid: where phase retrieval starts, from (samples of the image before its first bar
-    # line, image columns): the seed loop's own phase (`riff.beats.grid_phase`), which keeps
-    # attacks on the grid. None: random phase from `phase_seed`.
-    seed_phase: Callable[[int, int], torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,10 +129,7 @@ def walk_clips(
         # Again for the UNet: a server's other requests take turns on the model between batches.
         use_adapters(model, settings.adapters())
         cond, uncond, noise, guidance = between.inputs(batch.indices, init.shape[-1])
-        phase = None
-        if plan.seed_phase is not None and grid is not None:
-            phase = plan.seed_phase(lead, init.shape[-1] * model.vae_scale)
-        job = BatchJob(batch, init, cond, uncond, noise, guidance, mask, phase_seed, clip_kept, lead, phase)
+        job = BatchJob(batch, init, cond, uncond, noise, guidance, mask, phase_seed, clip_kept, lead)
         rendered = render_batch(
             model,
             job,
@@ -225,7 +218,6 @@ class BatchJob:
     phase_seed: int  # seeds phase retrieval: same request, same samples (on one device)
     kept: int = 0  # columns each clip keeps from the one before
     lead: int = 0  # samples of each clip's image before its first bar line (see `Clip.lead`)
-    phase: torch.Tensor | None = None  # (bins, width) where phase retrieval starts (`Plan.seed_phase`)
 
 
 @dataclass
@@ -269,9 +261,7 @@ def render_batch(
     pixels = pipeline.decode_latents(model, latents)
 
     def retrieve() -> list[Clip]:
-        waveforms = waveforms_from_pixels(
-            pixels, params, job.phase_seed, settings.griffin_lim_iters, job.phase
-        )
+        waveforms = waveforms_from_pixels(pixels, params, job.phase_seed, settings.griffin_lim_iters)
         return [
             Clip(
                 i,

@@ -71,18 +71,13 @@ def decode(
 
 
 def waveforms_from_pixels(
-    pixels: torch.Tensor,
-    params: SpectrogramParams,
-    seed: int = 0,
-    griffin_lim_iters: int = GRIFFIN_LIM_ITERS,
-    phase: torch.Tensor | None = None,
+    pixels: torch.Tensor, params: SpectrogramParams, seed: int = 0, griffin_lim_iters: int = GRIFFIN_LIM_ITERS
 ) -> torch.Tensor:
     """A model's decoded images, (batch, 3, height, width) in 0..1, as audio (batch, channels,
     samples) on their device, unlevelled (see the module's docstring). A clip's samples depend
-    on its pixels and `seed` only, or, given `phase` (bins, width), on its pixels and where
-    phase retrieval starts (see `riff.audio.spectrogram.waveform_from_mel`)."""
+    on its pixels and `seed` only."""
     mel = mel_from_pixels(pixels, params)
-    return waveform_from_mel(mel, params, seed=seed, griffin_lim_iters=griffin_lim_iters, phase=phase)
+    return waveform_from_mel(mel, params, seed=seed, griffin_lim_iters=griffin_lim_iters)
 
 
 def at_level(waveform: torch.Tensor, params: SpectrogramParams, level: Level) -> Decoded:

@@ -158,7 +158,6 @@ def waveform_from_mel(
     griffin_lim_iters: int | None = None,
     *,
     decoding: Decoding = Decoding(),
-    phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Audio from mel amplitudes: NNLS mel inversion (`magnitudes_from_mel`), then seeded phase
     retrieval (`waveform_from_magnitudes`).
@@ -166,8 +165,6 @@ def waveform_from_mel(
     Args:
         mel: (..., num_frequencies, frames).
         nnls_iters, griffin_lim_iters: override `decoding`'s.
-        phase: (bins, frames) where phase retrieval starts, shared by every spectrogram of the
-            batch (see `phase_from_waveform`); None: seeded random phase.
     Returns:
         (..., (frames - 1) * hop_length) float32.
     Raises:
@@ -184,7 +181,7 @@ def waveform_from_mel(
     per_pass = max(1, decoding.max_bytes // (column * frames))
     if flat.shape[0] > per_pass:
         parts = [
-            waveform_from_mel(flat[i : i + per_pass], params, seed, decoding=decoding, phase=phase)
+            waveform_from_mel(flat[i : i + per_pass], params, seed, decoding=decoding)
             for i in range(0, flat.shape[0], per_pass)
         ]
         return torch.cat(parts).reshape(*lead, -1)
@@ -192,19 +189,10 @@ def waveform_from_mel(
     pieces = _pieces(frames, decoding.max_bytes // (column * flat.shape[0]), overlap)
     if len(pieces) > 1:
         crossfade = (overlap - 1) * params.hop_length
-        waves = [
-            waveform_from_mel(
-                flat[..., a:b],
-                params,
-                seed,
-                decoding=decoding,
-                phase=None if phase is None else phase[:, a:b],
-            )
-            for a, b in pieces
-        ]
+        waves = [waveform_from_mel(flat[..., a:b], params, seed, decoding=decoding) for a, b in pieces]
         return stitch_overlapping(waves, crossfade).reshape(*lead, -1)
     magnitudes = magnitudes_from_mel(mel, params, decoding)
-    return waveform_from_magnitudes(magnitudes, params, seed, mel=mel, decoding=decoding, phase=phase)
+    return waveform_from_magnitudes(magnitudes, params, seed, mel=mel, decoding=decoding)
 
 
 def _pieces(frames: int, most: int, overlap: int) -> list[tuple[int, int]]:
@@ -330,25 +318,6 @@ def phase_grid(params: SpectrogramParams) -> tuple[int, int]:
     return hop, win
 
 
-def phase_from_waveform(waveform: torch.Tensor, params: SpectrogramParams) -> torch.Tensor:
-    """The STFT phase of audio on the grid phase retrieval works on: a centred Hann window of
-    `win_length` (unpadded), frames `hop_length` apart, bins 1 / window duration apart (the
-    same at `phase_grid`'s lower rate). Audio whose spectrogram an image is (a seed synthesised
-    on a beat grid) hands its attacks to phase retrieval this way: started from random phase,
-    Griffin-Lim smears each attack ahead of itself.
-
-    Args:
-        waveform: (samples,) float.
-    Returns:
-        (win_length // 2 + 1, 1 + samples // hop_length) in radians.
-    """
-    win = params.win_length
-    window = _hann(win, waveform.device, torch.float32)
-    return torch.stft(
-        waveform.float(), win, params.hop_length, window=window, center=True, return_complex=True
-    ).angle()
-
-
 def waveform_from_magnitudes(
     magnitudes: torch.Tensor,
     params: SpectrogramParams,
@@ -356,7 +325,6 @@ def waveform_from_magnitudes(
     *,
     mel: torch.Tensor,
     decoding: Decoding = Decoding(),
-    phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Phase retrieval, seeded, mostly at the low sample rate of `phase_grid`.
 
@@ -375,8 +343,6 @@ def waveform_from_magnitudes(
     Args:
         magnitudes: (..., win_length // 2 + 1, frames) starting magnitudes.
         mel: (..., num_frequencies, frames) the mel amplitudes they came from.
-        phase: (bins, frames) starting phase for every spectrogram (see `waveform_from_mel`);
-            None: a random draw from `seed`.
     Returns:
         (..., (frames - 1) * hop_length) float32.
     """
@@ -396,11 +362,8 @@ def waveform_from_magnitudes(
 
     # One draw of starting phases, shared by every spectrogram of the batch: a clip's samples
     # depend on its image and the seed only, not on where in a batch it is decoded.
-    if phase is None:
-        generator = torch.Generator("cpu").manual_seed(seed)
-        phase = torch.rand(mag.shape[-2:], generator=generator) * (2 * math.pi)
-    else:
-        phase = phase[:kept].float()
+    generator = torch.Generator("cpu").manual_seed(seed)
+    phase = torch.rand(mag.shape[-2:], generator=generator) * (2 * math.pi)
     spec = torch.polar(mag, phase.to(device).expand_as(mag))
     iters, k, momentum = decoding.griffin_lim_iters, decoding.coarse_stride, decoding.momentum
     coarse = int(iters * decoding.coarse_share)
