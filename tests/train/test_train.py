@@ -42,6 +42,7 @@ def tiny_config(dataset, out, **changes) -> TrainConfig:
         crop=4,
         checkpoint_every=3,
         holdout=0.25,
+        vae_fine_weight=0.5,  # the fine-structure term trains and resumes with the rest
     )
     return TrainConfig(**{**settings, **changes})
 
