@@ -238,10 +238,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--unet-steps", type=int, default=d["unet_steps"], help="denoiser steps")
     p.add_argument(
-        "--vae-fine-weight",
+        "--vae-spectral-weight",
         type=float,
-        default=d["vae_fine_weight"],
-        help="weight of the autoencoder's loss on harmonic lines (0: plain L1)",
+        default=d["vae_spectral_weight"],
+        help="weight of the autoencoder's loss on mel amplitudes and harmonic lines (0: plain L1)",
     )
     p.add_argument(
         "--batch-size", type=int, default=d["batch_size"], help="denoiser clips per step and process"

@@ -42,7 +42,7 @@ def tiny_config(dataset, out, **changes) -> TrainConfig:
         crop=4,
         checkpoint_every=3,
         holdout=0.25,
-        vae_fine_weight=0.5,  # the fine-structure term trains and resumes with the rest
+        vae_spectral_weight=0.5,  # the spectral term trains and resumes with the rest
     )
     return TrainConfig(**{**settings, **changes})
 
@@ -170,31 +170,31 @@ def test_autoencoder_loss_falls(dataset, tmp_path):
     assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:3])
 
 
-def test_fine_structure_loss_is_zero_for_a_copy_and_grows_with_blur():
-    from riff.train.train import fine_structure_loss
+def test_spectral_loss_is_zero_for_a_copy_and_grows_with_blur():
+    from riff.train.train import spectral_loss
 
-    x = torch.zeros(2, 3, 32, 16)
-    x[:, :, 10] = x[:, :, 20] = 1.0  # two harmonic lines
-    assert fine_structure_loss(x.clone(), x) == 0
+    x = torch.ones(2, 3, 32, 16)  # white: silence
+    x[:, :, 10] = x[:, :, 20] = -1.0  # two loud harmonic lines (black)
+    assert float(spectral_loss(x.clone(), x)) == pytest.approx(0, abs=1e-6)
     blurred = torch.nn.functional.avg_pool2d(x, (3, 1), stride=1, padding=(1, 0), count_include_pad=False)
     softer = 0.5 * (x + blurred)
-    assert fine_structure_loss(blurred, x) > fine_structure_loss(softer, x) > 0
-    # A level shift leaves the difference along frequency alone: plain L1 already sees it.
-    assert float(fine_structure_loss(x + 0.3, x)) == pytest.approx(0, abs=1e-6)
+    assert spectral_loss(blurred, x) > spectral_loss(softer, x) > 0
+    # Overshoot past black or white decodes as the clamped image does: no penalty.
+    assert float(spectral_loss(x * 1.2, x)) == pytest.approx(0, abs=1e-6)
 
 
-def test_autoencoder_loss_adds_the_weighted_fine_structure_term(dataset, tmp_path):
+def test_autoencoder_loss_adds_the_weighted_spectral_term(dataset, tmp_path):
     from riff.audio.image import unit_from_pixels
-    from riff.train.train import _AutoencoderLoss, fine_structure_loss
+    from riff.train.train import _AutoencoderLoss, spectral_loss
 
     run = prepare(tiny_config(dataset, tmp_path))
     vae = run.components["vae"]
     x = unit_from_pixels(load_pixels(dataset, run.train_records[:2])[..., :32, :32].float())
     plain = _AutoencoderLoss(vae)(x, torch.Generator().manual_seed(1))
-    weighted = _AutoencoderLoss(vae, fine_weight=2.0)(x, torch.Generator().manual_seed(1))
+    weighted = _AutoencoderLoss(vae, spectral_weight=2.0)(x, torch.Generator().manual_seed(1))
     with torch.no_grad():
         z = vae.encode(x).latent_dist.sample(torch.Generator().manual_seed(1))
-        term = fine_structure_loss(vae.decode(z).sample, x)
+        term = spectral_loss(vae.decode(z).sample, x)
     assert term > 0
     assert float((weighted - plain).detach()) == pytest.approx(2.0 * float(term), rel=1e-4)
 
@@ -232,7 +232,7 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
         (["evaluate", "{data}", "--clips", "1"], "--clips must be at least 2"),
         (["train", "{data}", "{tmp}/out", "--crop", "0"], "crop must be at least 1"),
         (["train", "{data}", "{tmp}/out", "--lr", "0"], "learning rates must be positive"),
-        (["train", "{data}", "{tmp}/out", "--vae-fine-weight", "-1"], "vae fine weight"),
+        (["train", "{data}", "{tmp}/out", "--vae-spectral-weight", "-1"], "vae spectral weight"),
         (["evaluate", "{tmp}/nowhere", "--model", "{tmp}/nomodel"], "no such model folder"),
     ],
 )
