@@ -353,6 +353,8 @@ def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, 
     assert figures["accuracy"]["held_out_real"]["has_drums"] == 1.0
     assert set(figures["prompt_checks"]) >= {"drum beat", "solo piano"}
     assert "held-out real clips" in report.table()
+    assert figures["autoencoder"]["clips"] == figures["held_out_clips"]
+    assert figures["autoencoder"]["spectral_convergence"] > 0 and "autoencoder round trip" in report.table()
 
 
 def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
