@@ -6,6 +6,8 @@ prompts is.
 - clip: one 5.11 s clip as `python -m riff generate` and the studio make it by default
   (img2img from og_beat at strength 0.75, the model's recommended steps, Griffin-Lim, loudness),
   median of --repeat runs after a warm-up; also text-to-audio (strength 1).
+- size: the weights on disk (the model folder's safetensors) and each network's parameters,
+  and the autoencoder's decode of one clip's latents alone (its share of a clip's time).
 - walk: --clips clips from "solo piano, slow, minor" to "rock drum beat, 120 bpm", stitched with
   250 ms crossfades. Reports the spectral flux and loudness step at the joins against inside the
   clips (as bench_codec.py does for real music), and the image distance between neighbouring
@@ -26,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codec import _join_stats  # noqa: E402
 
-from riff.models import load_model, recommended_steps  # noqa: E402
+from riff.models import load_model, model_name, recommended_steps  # noqa: E402
 from riff.render import render_clip, render_walk  # noqa: E402
 from riff.request import PromptEnd, Settings, Walk  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
@@ -47,6 +49,30 @@ def seconds_per_clip(model, end: PromptEnd, steps: int, repeat: int) -> float:
     for _ in range(repeat):
         start = time.perf_counter()
         one()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def model_size(model, requested: str | None) -> dict[str, float]:
+    """MB of weights in the model folder (None for a hub id) and millions of parameters per network."""
+    folder = Path(model_name(requested)).expanduser()
+    files = list(folder.rglob("*.safetensors")) if folder.is_dir() else []
+    sizes = {"disk_mb": sum(f.stat().st_size for f in files) / 1e6 if files else None}
+    for name in ("unet", "vae", "text_encoder"):
+        sizes[name] = sum(p.numel() for p in getattr(model, name).parameters()) / 1e6
+    return sizes
+
+
+@torch.no_grad()
+def vae_decode_seconds(model, repeat: int) -> float:
+    """Median seconds of the autoencoder's decode of one 512 x 512 clip's latents."""
+    cells = 512 // model.vae_scale
+    latents = torch.randn(1, model.vae.config.latent_channels, cells, cells, dtype=model.dtype)
+    model.vae.decode(latents)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        model.vae.decode(latents)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -82,6 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     text = seconds_per_clip(model, PromptEnd(START.prompt, seed=1, denoising=1.0), steps, args.repeat)
     print(f"one 5.11 s clip, img2img from og_beat (the default): {img2img:.2f} s  (target: at most 5 s)")
     print(f"one 5.11 s clip, text to audio (strength 1):         {text:.2f} s")
+    size = model_size(model, args.model)
+    disk = "not a local folder" if size["disk_mb"] is None else f"{size['disk_mb']:.1f} MB"
+    print(
+        f"weights: {disk}; parameters (millions): UNet {size['unet']:.2f}, "
+        f"VAE {size['vae']:.2f}, text encoder {size['text_encoder']:.2f}"
+    )
+    print(f"the autoencoder's decode of one clip: {vae_decode_seconds(model, args.repeat):.2f} s")
     stats = walk_smoothness(model, args.clips, steps)
     print(f"walk of {args.clips} clips, {START.prompt!r} -> {END.prompt!r}:")
     print(

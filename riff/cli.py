@@ -238,6 +238,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--unet-steps", type=int, default=d["unet_steps"], help="denoiser steps")
     p.add_argument(
+        "--vae-spectral-weight",
+        type=float,
+        default=d["vae_spectral_weight"],
+        help="weight of the autoencoder's loss on mel amplitudes and harmonic lines (0: plain L1)",
+    )
+    p.add_argument(
         "--batch-size", type=int, default=d["batch_size"], help="denoiser clips per step and process"
     )
     p.add_argument("--lr", type=float, default=d["lr"], help="denoiser peak learning rate")
@@ -284,6 +290,9 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="default: the model's own (riff.json), else 0.1 as riff train",
+    )
+    p.add_argument(
+        "--autoencoder-only", action="store_true", help="only the autoencoder's round trip of held-out clips"
     )
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.set_defaults(run=evaluate)
@@ -459,13 +468,16 @@ def train(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     from riff.models import load_model
     from riff.train.evaluate import evaluate as run_evaluation
-    from riff.train.evaluate import trained_holdout, write_report
+    from riff.train.evaluate import evaluate_autoencoder, trained_holdout, write_report
 
     if args.clips < 2 or args.steps < 1:
         raise UsageError("--clips must be at least 2 and --num-inference-steps at least 1")
     model = load_model(args.model, args.device)
     holdout = args.holdout if args.holdout is not None else trained_holdout(args.model)
-    report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=holdout)
+    if args.autoencoder_only:
+        report = evaluate_autoencoder(model, args.data, holdout)
+    else:
+        report = run_evaluation(model, args.data, clips=args.clips, steps=args.steps, holdout=holdout)
     print(report.table())
     if args.json:
         write_report(report, args.json)

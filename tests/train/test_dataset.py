@@ -15,8 +15,9 @@ from riff.audio.params import SpectrogramParams
 from riff.cli import main
 from riff.train.dataset.build import CLIP_SAMPLES, build_dataset, find_soundfont
 from riff.train.dataset.drums import STYLES, drum_notes
-from riff.train.dataset.generated import generated_piece
+from riff.train.dataset.generated import PAD, PADS, generated_piece
 from riff.train.dataset.midi import PPQ, Note, midi_from_notes
+from riff.train.dataset.music import INSTRUMENTS
 
 
 def _fluidsynth_or_skip() -> None:
@@ -94,8 +95,24 @@ def test_captions_name_tempo_and_instruments():
         assert f"{bpm} bpm" in caption or band in caption, caption
         lead = labels["instruments"][0].removesuffix(" drums")
         assert lead in caption or caption.startswith("jazz trio"), caption
+        if not caption.startswith("jazz trio"):  # the pad and the bass are named too
+            assert all(name.removesuffix(" drums") in caption for name in labels["instruments"]), caption
         assert labels["has_drums"] == ("drums" in labels["families"])
         assert labels["tempo_band"] in ("slow", "medium", "fast")
+
+
+def test_bands_often_hold_a_pad_under_the_lead():
+    pieces = [generated_piece(np.random.default_rng([0, i, 1])) for i in range(80)]
+    padded = [p for p in pieces if PAD in p.programs]
+    assert padded and all(p.labels["arrangement"] in ("band", "duo") for p in padded)
+    for piece in padded:
+        held = [n for n in piece.notes if n.channel == PAD]
+        assert held and all(n.duration == 4.0 for n in held)
+        assert piece.labels["instruments"][1] in PADS and piece.labels["instruments"][1] in piece.caption
+        # The lead keeps the label a classifier learns.
+        assert piece.labels["family"] == INSTRUMENTS[piece.labels["instruments"][0]].family
+    solos = [p for p in pieces if p.labels["arrangement"] == "solo"]
+    assert solos and all(set(p.programs) <= {2, 3} for p in solos)  # a solo stays solo
 
 
 def test_same_seed_same_pieces():

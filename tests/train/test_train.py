@@ -42,6 +42,7 @@ def tiny_config(dataset, out, **changes) -> TrainConfig:
         crop=4,
         checkpoint_every=3,
         holdout=0.25,
+        vae_spectral_weight=0.5,  # the spectral term trains and resumes with the rest
     )
     return TrainConfig(**{**settings, **changes})
 
@@ -169,6 +170,35 @@ def test_autoencoder_loss_falls(dataset, tmp_path):
     assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:3])
 
 
+def test_spectral_loss_is_zero_for_a_copy_and_grows_with_blur():
+    from riff.train.train import spectral_loss
+
+    x = torch.ones(2, 3, 32, 16)  # white: silence
+    x[:, :, 10] = x[:, :, 20] = -1.0  # two loud harmonic lines (black)
+    assert float(spectral_loss(x.clone(), x)) == pytest.approx(0, abs=1e-6)
+    blurred = torch.nn.functional.avg_pool2d(x, (3, 1), stride=1, padding=(1, 0), count_include_pad=False)
+    softer = 0.5 * (x + blurred)
+    assert spectral_loss(blurred, x) > spectral_loss(softer, x) > 0
+    # Overshoot past black or white decodes as the clamped image does: no penalty.
+    assert float(spectral_loss(x * 1.2, x)) == pytest.approx(0, abs=1e-6)
+
+
+def test_autoencoder_loss_adds_the_weighted_spectral_term(dataset, tmp_path):
+    from riff.audio.image import unit_from_pixels
+    from riff.train.train import _AutoencoderLoss, spectral_loss
+
+    run = prepare(tiny_config(dataset, tmp_path))
+    vae = run.components["vae"]
+    x = unit_from_pixels(load_pixels(dataset, run.train_records[:2])[..., :32, :32].float())
+    plain = _AutoencoderLoss(vae)(x, torch.Generator().manual_seed(1))
+    weighted = _AutoencoderLoss(vae, spectral_weight=2.0)(x, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        z = vae.encode(x).latent_dist.sample(torch.Generator().manual_seed(1))
+        term = spectral_loss(vae.decode(z).sample, x)
+    assert term > 0
+    assert float((weighted - plain).detach()) == pytest.approx(2.0 * float(term), rel=1e-4)
+
+
 def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny_model_dir):
     import shutil
 
@@ -202,6 +232,7 @@ def test_fine_tuning_keeps_the_autoencoder_and_tokenizer(dataset, tmp_path, tiny
         (["evaluate", "{data}", "--clips", "1"], "--clips must be at least 2"),
         (["train", "{data}", "{tmp}/out", "--crop", "0"], "crop must be at least 1"),
         (["train", "{data}", "{tmp}/out", "--lr", "0"], "learning rates must be positive"),
+        (["train", "{data}", "{tmp}/out", "--vae-spectral-weight", "-1"], "vae spectral weight"),
         (["evaluate", "{tmp}/nowhere", "--model", "{tmp}/nomodel"], "no such model folder"),
     ],
 )
@@ -322,6 +353,8 @@ def test_classifier_learns_real_labels_and_evaluation_reports_figures(tmp_path, 
     assert figures["accuracy"]["held_out_real"]["has_drums"] == 1.0
     assert set(figures["prompt_checks"]) >= {"drum beat", "solo piano"}
     assert "held-out real clips" in report.table()
+    assert figures["autoencoder"]["clips"] == figures["held_out_clips"]
+    assert figures["autoencoder"]["spectral_convergence"] > 0 and "autoencoder round trip" in report.table()
 
 
 def test_evaluation_says_so_when_no_clip_has_labels(tmp_path, trained):
@@ -340,6 +373,46 @@ def test_evaluation_holds_out_what_training_held_out(trained):
 
     assert trained_holdout(str(trained)) == 0.25  # tiny_config's
     assert trained_holdout("riffusion/riffusion-model-v1") == 0.1
+
+
+def test_spectral_convergence_is_zero_for_a_copy_and_one_for_silence():
+    from riff.train.evaluate import fine_structure, spectral_convergence
+
+    mel = torch.rand(3, 1, 16, 8) + 0.1
+    assert torch.all(spectral_convergence(mel, mel) == 0)
+    assert torch.allclose(spectral_convergence(mel, torch.zeros_like(mel)), torch.ones(3))
+    assert torch.all(spectral_convergence(mel, 1.1 * mel) > 0)
+    assert fine_structure(mel).shape == (3, 1, 15, 8)
+    assert torch.allclose(fine_structure(mel + 2.0), fine_structure(mel), atol=1e-6)
+
+
+def test_evaluate_measures_the_autoencoders_round_trip(trained, dataset, capsys):
+    from riff.models import load_model
+    from riff.train.evaluate import autoencoder_figures
+
+    model = load_model(str(trained), device="cpu", dtype=torch.float32)
+    pixels = load_pixels(dataset, read_dataset(dataset)[:3])
+    figures = autoencoder_figures(model.vae, pixels)
+    assert figures["clips"] == 3
+    assert 0 < figures["spectral_convergence"] and 0 < figures["fine_structure"]
+
+    class Identity(torch.nn.Module):  # a perfect autoencoder
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x):
+            return type("Out", (), {"latent_dist": type("D", (), {"mode": lambda _: x})()})()
+
+        def decode(self, z):
+            return type("Out", (), {"sample": z})()
+
+    perfect = autoencoder_figures(Identity(), pixels)
+    assert perfect["spectral_convergence"] < 1e-5 and perfect["fine_structure"] < 1e-5
+
+    assert main(["evaluate", str(dataset), "--model", str(trained), "--autoencoder-only"]) == 0
+    out = capsys.readouterr().out
+    assert "autoencoder round trip of" in out and "mel spectral convergence" in out
 
 
 def test_config_is_saved_with_the_run(trained):

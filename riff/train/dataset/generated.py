@@ -1,9 +1,15 @@
 """Generated pieces: a drum style alone, or with a bass line, chords and a melody on General
-MIDI instruments, in a key and mode and at a tempo drawn from the seed."""
+MIDI instruments, in a key and mode and at a tempo drawn from the seed.
+
+A band often has a sustained pad (strings, organ, choir, synth pad) under its lead, and a duo
+sometimes: held chords fill the space between drum hits and short notes, as in most recorded
+music, instead of every part stopping at once.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +25,10 @@ STYLE_COMPING = {
     "disco": "quarters", "jazz swing": "charleston", "reggae one drop": "skank", "bossa nova": "charleston",
     "drum and bass": "sustained", "latin": "charleston",
 }  # fmt: skip
-DRUMS, BASS, CHORDS, LEAD = 9, 1, 2, 3  # MIDI channels
+DRUMS, BASS, CHORDS, LEAD, PAD = 9, 1, 2, 3, 4  # MIDI channels
+PADS = ("strings", "synth pad", "organ", "choir", "church organ")
+PAD_SHARE = {"band": 0.6, "duo": 0.3}  # how often each arrangement has a pad under its lead
+DRUMS_IN_MIX = 0.8  # drum velocities beside other parts (FluidSynth: about -4 dB)
 # Piano four times as often as any other: "solo piano" is what people ask for most.
 LEADS = sorted(INSTRUMENTS) + ["piano"] * 3
 
@@ -58,7 +67,7 @@ def generated_piece(rng: np.random.Generator) -> Piece:
     bass = None
     if arrangement in ("drums and bass", "band", "duo"):
         bass = BASSES["upright bass"] if jazz else BASSES[str(rng.choice(sorted(BASSES)))]
-        bass_style = style.bass_style if style else "half"
+        bass_style = style.bass_style if style else str(rng.choice(["half", "held"]))
         notes += bass_line(key, progression, bars, bass_style, BASS, rng)
         programs[BASS] = bass.program
         names.append(bass.name)
@@ -74,8 +83,22 @@ def generated_piece(rng: np.random.Generator) -> Piece:
             notes += melody(key, progression, bars, inst, LEAD, rng)
         names.insert(0, inst.name)
         families.insert(0, inst.family)
+    pad = None
+    if inst is not None and rng.random() < PAD_SHARE.get(arrangement, 0.0):
+        pad = INSTRUMENTS[str(rng.choice([name for name in PADS if name != inst.name]))]
+        programs[PAD] = pad.program
+        notes += chord_part(key, progression, bars, "sustained", pad, PAD, rng, sevenths=jazz)
+        names.insert(1, pad.name)
+        families.insert(1, pad.family)
 
-    caption = _caption(arrangement, style, bass, inst, bpm, key, rng)
+    if style is not None and len(families) > 1:
+        # Mixed under the other parts, as a recording would be: unscaled, the hits stand
+        # 6 dB or more over held chords and set the clip's peak alone.
+        notes = [
+            replace(n, velocity=round(n.velocity * DRUMS_IN_MIX)) if n.channel == DRUMS else n for n in notes
+        ]
+
+    caption = _caption(arrangement, style, bass, inst, pad, bpm, key, rng)
     return Piece(
         notes=notes,
         programs=programs,
@@ -90,7 +113,7 @@ def generated_piece(rng: np.random.Generator) -> Piece:
     )  # fmt: skip
 
 
-def _caption(arrangement, style, bass, inst, bpm, key, rng) -> str:
+def _caption(arrangement, style, bass, inst, pad, bpm, key, rng) -> str:
     tempo = tempo_words(bpm, rng)
     if arrangement == "drums":
         form = int(rng.integers(0, 3))
@@ -102,10 +125,13 @@ def _caption(arrangement, style, bass, inst, bpm, key, rng) -> str:
     if arrangement == "drums and bass":
         return f"{style.name} drums with {bass.name}, {tempo}"
     if arrangement == "band":
-        if style.name == "jazz swing" and inst.name == "piano":
+        if style.name == "jazz swing" and inst.name == "piano" and pad is None:
             return f"jazz trio with upright bass, {tempo}, {key.mode}"
-        return f"{style.name} with {inst.name}, {bass.name} and drums, {tempo}, {key.mode}"
+        under = f", {pad.name}" if pad else ""
+        return f"{style.name} with {inst.name}{under}, {bass.name} and drums, {tempo}, {key.mode}"
     if arrangement == "duo":
+        if pad:
+            return f"{inst.name} over {pad.name} and {bass.name}, {tempo}, {key.name}"
         return f"{inst.name} and {bass.name}, {tempo}, {key.name}"
     return [f"solo {inst.name}, {tempo}, {key.mode}", f"{inst.name} solo in {key.name}, {tempo}"][
         int(rng.integers(0, 2))

@@ -36,9 +36,11 @@ INSTRUMENTS: dict[str, Instrument] = {
     i.name: i
     for i in [
         Instrument("piano", 0, "keys", 60, 84, True),
+        Instrument("harpsichord", 6, "keys", 60, 84, True),
         Instrument("electric piano", 4, "keys", 60, 84, True),
         Instrument("organ", 16, "organ", 60, 84, True),
         Instrument("church organ", 19, "organ", 55, 79, True),
+        Instrument("nylon guitar", 24, "guitar", 52, 76, True),
         Instrument("acoustic guitar", 25, "guitar", 52, 76, True),
         Instrument("electric guitar", 27, "guitar", 52, 76, True),
         Instrument("distorted guitar", 30, "guitar", 52, 72, True),
@@ -48,7 +50,10 @@ INSTRUMENTS: dict[str, Instrument] = {
         Instrument("flute", 73, "woodwind", 72, 93, False),
         Instrument("clarinet", 71, "woodwind", 55, 82, False),
         Instrument("saxophone", 65, "woodwind", 58, 79, False),
+        Instrument("oboe", 68, "woodwind", 62, 86, False),
         Instrument("trumpet", 56, "brass", 60, 81, False),
+        Instrument("trombone", 57, "brass", 45, 70, False),
+        Instrument("french horn", 60, "brass", 50, 74, False),
         Instrument("vibraphone", 11, "mallets", 60, 84, True),
         Instrument("marimba", 12, "mallets", 60, 84, False),
         Instrument("harp", 46, "strings", 55, 84, True),
@@ -108,7 +113,8 @@ def _into(pitch: int, low: int, high: int) -> int:
 
 def bass_line(key: Key, progression, bars: int, style: str, channel: int, rng) -> list[Note]:
     """A bass part following the chords: "root" on the beats, "octave" eighths, "walking"
-    quarters with a chromatic approach, "reggae" dotted figures."""
+    quarters with a chromatic approach, "reggae" dotted figures, "half" root and fifth,
+    "held" one root a bar."""
     notes = []
     for bar in range(bars):
         degree = progression[bar % len(progression)]
@@ -129,6 +135,8 @@ def bass_line(key: Key, progression, bars: int, style: str, channel: int, rng) -
             figure = [(0.0, 1.0, root), (1.5, 0.5, fifth), (2.5, 0.5, root), (3.0, 0.9, octave)]
         elif style == "half":
             figure = [(0.0, 2.0, root), (2.0, 2.0, fifth)]
+        elif style == "held":
+            figure = [(0.0, 3.9, root)]
         else:
             figure = [(0.0, 1.4, root), (1.5, 0.5, root), (2.0, 1.0, fifth), (3.0, 0.9, root)]
         notes += [Note(bar * 4 + s, d, p, int(rng.integers(88, 108)), channel) for s, d, p in figure]
