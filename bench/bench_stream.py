@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import subprocess
 import sys
@@ -241,23 +242,18 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="riff-bench-stream-"))
     model = load_model(args.model or str(save_tiny_model(work / "tiny")), device="cpu")
     engine = recording_engine(model, work / "studio", args.seconds, args.width)
-    from riff.studio.edge import AS_THE_SEED, FIT_BARS
+    from riff.studio.stream import Streams
 
-    # The endless tab's fields in order: prompt, seed, clips per seed, steps, denoising,
-    # guidance, seed image; then the beat grid (none: as the seed plays).
-    inputs = [
-        "lofi hip hop beat, mellow",
-        0,
-        2,
-        args.steps,
-        0.75,
-        7.0,
-        "og_beat",
-        None,
-        AS_THE_SEED,
-        "4/4",
-        FIT_BARS,
+    # The endless tab's fields in the handler's order, each at the page's default but these
+    # (so that a field the tab gains later needs no change here); no beat grid: as the seed plays.
+    chosen = {"prompt": "lofi hip hop beat, mellow", "seed": 0, "clips_per_seed": 2}
+    chosen.update(num_inference_steps=args.steps, denoising=0.75, guidance=7.0, seed_image="og_beat")
+    fields = [
+        p
+        for name, p in inspect.signature(Streams.endless).parameters.items()
+        if name not in ("self", "request")
     ]
+    inputs = [chosen.get(p.name, p.default) for p in fields]
     started = time.monotonic()
     from conftest import serve
 

@@ -16,13 +16,13 @@ A, B, C = PromptEnd("solo piano", seed=1), PromptEnd("rock drums", seed=2), Prom
 
 def test_overlapped_clips_are_the_same_and_in_order(tiny_model, narrow_seed, monkeypatch):
     threads: list[str] = []
-    retrieve = walk_module.waveform_from_mel
+    retrieve = walk_module.waveforms_from_pixels
 
     def watched(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return retrieve(*args, **kwargs)
 
-    monkeypatch.setattr(walk_module, "waveform_from_mel", watched)
+    monkeypatch.setattr(walk_module, "waveforms_from_pixels", watched)
     settings = Settings(num_inference_steps=4, batch_size=2, griffin_lim_iters=4)
     for music in (
         Walk(A, B, num_clips=7, seed_image=narrow_seed),  # batches of 1, 2, 2, 2
