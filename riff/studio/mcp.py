@@ -53,6 +53,22 @@ def tools(studio: Studio) -> None:
     returning its file as a URL (one output: Gradio's MCP server flattens no more), under the page's limits (they call its handlers). The
     page's own endpoints are kept off the tool list: their galleries and states mean nothing
     to an assistant."""
+    handlers = (
+        Studio.generate,
+        Studio.interpolate,
+        Studio.loop,
+        Studio.audio_to_image,
+        Studio.image_to_audio,
+    )
+    for tool, handler in zip((*_render_tools(studio), *_codec_tools(studio)), handlers, strict=True):
+        tool.__doc__ = one_line_args(handler.__doc__)
+        tool._mcp_type = "tool"
+        gr.api(tool, api_name=f"tool_{tool.__name__}", concurrency_id="gpu")
+
+
+def _render_tools(studio: Studio) -> tuple:
+    """generate, interpolate and loop, with the page's parameter names and defaults (Gradio
+    reads each tool's signature)."""
 
     def generate(
         prompt: str,
@@ -119,6 +135,12 @@ def tools(studio: Studio) -> None:
         track, *_ = _final(outputs)
         return _file(track)
 
+    return generate, interpolate, loop
+
+
+def _codec_tools(studio: Studio) -> tuple:
+    """audio_to_image and image_to_audio."""
+
     def audio_to_image(audio: FileData, stereo: bool = False, request: gr.Request = None) -> FileData:
         _, _, png = studio.audio_to_image(_path(audio), stereo, request=request)
         return _file(png)
@@ -127,16 +149,7 @@ def tools(studio: Studio) -> None:
         path, _ = studio.image_to_audio(_path(image), seed, request=request)
         return _file(path)
 
-    for tool, handler in (
-        (generate, Studio.generate),
-        (interpolate, Studio.interpolate),
-        (loop, Studio.loop),
-        (audio_to_image, Studio.audio_to_image),
-        (image_to_audio, Studio.image_to_audio),
-    ):
-        tool.__doc__ = one_line_args(handler.__doc__)
-        tool._mcp_type = "tool"
-        gr.api(tool, api_name=f"tool_{tool.__name__}", concurrency_id="gpu")
+    return audio_to_image, image_to_audio
 
 
 def only_tools(demo: gr.Blocks) -> None:
