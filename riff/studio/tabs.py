@@ -140,9 +140,16 @@ def endless_tab(studio: Studio) -> None:
         queue=False,
         show_progress="hidden",
     )
-    # One handler: what was made is read before the riff's listener is forgotten.
+    # One handler: what was made is read before the riff's listener is forgotten. No progress on
+    # the line: cancelling waits for the riff's current clip, and the line already says Stop's word.
     stop.click(
-        studio.endless_stopped, None, [status, timer], cancels=[event], api_visibility="private", queue=False
+        studio.endless_stopped,
+        None,
+        [status, timer],
+        cancels=[event],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
     )
     queue.click(studio.queue_next, up_next, status, api_name="up_next", show_progress="hidden")
 
