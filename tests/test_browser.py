@@ -207,7 +207,7 @@ def test_the_status_line_is_true_when_the_page_opens(chromium, tiny_model_dir, t
             with contextlib.suppress(ValueError):
                 assert engine.model  # the first render loads it, or finds it cannot
             page.reload()  # a fresh page, built long before, says what is true now
-            expect(page.locator("#model-status")).to_contain_text(after_use)
+            expect(page.locator("#model-status")).to_contain_text(after_use, timeout=60_000)
             expect(page.locator("#model-status")).not_to_contain_text("loads on first use")
             page.close()
 
