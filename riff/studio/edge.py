@@ -38,6 +38,7 @@ except ImportError:
 
 
 NO_MASK = "none"
+NOTHING_MADE = "Stopped before the first clip was done: nothing was made"  # Cancel, Stop
 NO_LORA = "none"  # no LoRA picked: the model as it is
 AS_THE_SEED = "as the seed"  # no key asked for: the seed image's own
 FIT_BARS = "as many as fit"  # no bar count asked for: as many as fit one 5.11 s clip
@@ -275,5 +276,5 @@ class Handlers:
         self.engine.cancel(session)
         made = self._made.get(session, 0)
         if not made:
-            return "Stopped before the first clip was done: nothing was made"
+            return NOTHING_MADE
         return f"Stopped: the render ended at its next step; the {made} clip(s) it made stay above"

@@ -15,6 +15,7 @@ from riff.studio.edge import (
     AS_THE_SEED,
     FIT_BARS,
     NO_LORA,
+    NOTHING_MADE,
     Handlers,
     prompt_text,
     session_of,
@@ -94,7 +95,7 @@ class Streams(Handlers):
         self.engine.cancel(session)
         listener, chunk = self._listening.pop(session, (None, None))
         if listener is None or chunk is None:
-            return "Stopped before the first clip was done: nothing was made", gr.Timer(active=False)
+            return NOTHING_MADE, gr.Timer(active=False)
         listener.finish()  # no more is coming: what is buffered plays out
         said = f"Stopped: {chunk.music_s:.0f} s of music made; {listener.status()}"
         return said, gr.Timer(active=False)
