@@ -3,8 +3,8 @@ librosa's harmonic/percussive separation for drums.
 
     python bench/bench_voice.py [--model FOLDER] [--threads 2] [--seeds 4]
 
-- loudness: the default `riff generate` of each of 12 fixed prompts (img2img from og_beat,
-  seed 0, the model's recommended steps), as delivered (one gain to -14 LUFS, at most 6 dB of
+- loudness: the default `riff generate` of each of 12 fixed prompts (img2img from og_beat at
+  --denoising 0.75, seed 0, the model's recommended steps; 1 is text alone), as delivered (one gain to -14 LUFS, at most 6 dB of
   limiting, -1 dBTP). A prompt "reaches" -14 LUFS when pyloudnorm reads it within 1 dB; a clip
   that needs more limiting is delivered quieter. Also the crest factor (peak over RMS, dB) of
   the clip before levelling: bursts over silence have a high one, full music 12-16 dB.
@@ -74,10 +74,11 @@ def percussive_share(waveform: torch.Tensor) -> float:
     return float(percussive.sum() / max(harmonic.sum() + percussive.sum(), 1e-12))
 
 
-def loudness(model, steps: int) -> list[dict]:
+def loudness(model, steps: int, denoising: float) -> list[dict]:
     rows = []
     for prompt in PROMPTS:
-        clip = render_clip(model, PromptEnd(prompt, seed=0), Settings(num_inference_steps=steps))
+        end = PromptEnd(prompt, seed=0, denoising=denoising)
+        clip = render_clip(model, end, Settings(num_inference_steps=steps))
         delivered = stitch_walk([clip], 250.0)
         rows.append({"prompt": prompt, "lufs": lufs(delivered), "crest_db": crest_db(clip.waveform)})
     return rows
@@ -135,24 +136,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="default: the bundled model")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument(
+        "--denoising",
+        type=float,
+        default=PromptEnd.denoising,
+        help="for the loudness prompts (1: text alone)",
+    )
+    parser.add_argument("--skip-drums", action="store_true", help="loudness only")
     parser.add_argument("--calibrate", type=int, default=24, help="real pieces to calibrate on (0: skip)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     keep_large_buffers()
-    line = calibrate(args.calibrate) if args.calibrate else 0.5
+    line = calibrate(args.calibrate) if args.calibrate and not args.skip_drums else 0.5
     model = load_model(args.model, device="cpu")
     steps = recommended_steps(args.model)
     print(f"{model.describe()}, {steps} steps, {args.threads} threads")
 
-    rows = loudness(model, steps)
+    rows = loudness(model, steps, args.denoising)
     reached = sum(abs(r["lufs"] - TARGET_LUFS) <= 1.0 for r in rows)
     for r in rows:
         print(f"  {r['prompt']:<36} {r['lufs']:6.1f} LUFS  crest {r['crest_db']:4.1f} dB")
     print(
         f"loudness: {reached} of {len(rows)} prompts reach {TARGET_LUFS:.0f} LUFS within 1 dB "
         f"(target: 10); median {statistics.median(r['lufs'] for r in rows):.1f} LUFS, "
-        f"median crest {statistics.median(r['crest_db'] for r in rows):.1f} dB"
+        f"median crest {statistics.median(r['crest_db'] for r in rows):.1f} dB (denoising {args.denoising})"
     )
+    if args.skip_drums:
+        return
 
     shares = drums(model, steps, args.seeds)
     piano_drums = sum(s > line for s in shares["piano"])
