@@ -37,7 +37,7 @@ from riff.models import load_model, recommended_steps  # noqa: E402
 from riff.render import render_clip  # noqa: E402
 from riff.request import PromptEnd, Settings  # noqa: E402
 from riff.runtime import keep_large_buffers  # noqa: E402
-from riff.track import stitch_walk  # noqa: E402
+from riff.track import clip_audio  # noqa: E402
 
 PROMPTS = (
     "rock drum beat, 120 bpm",
@@ -79,7 +79,7 @@ def loudness(model, steps: int, denoising: float) -> list[dict]:
     for prompt in PROMPTS:
         end = PromptEnd(prompt, seed=0, denoising=denoising)
         clip = render_clip(model, end, Settings(num_inference_steps=steps))
-        delivered = stitch_walk([clip], 250.0)
+        delivered = clip_audio(clip)  # as `riff generate` delivers one clip
         rows.append({"prompt": prompt, "lufs": lufs(delivered), "crest_db": crest_db(clip.waveform)})
     return rows
 
